@@ -1,0 +1,161 @@
+"""Admin: inspect threads, runs and checkpoints; cancel runs.
+
+Runs and checkpoints are read-only here: editing a status or a checkpoint by
+hand would break the invariants the strategy service keeps (one running run
+per thread, state = latest checkpoint). Cancelling goes through the service.
+"""
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from runs import strategies
+from runs.exceptions import RunsError
+from runs.models import ACTIVE_RUN_STATUSES, Checkpoint, Run, Thread
+
+
+def pretty_json(value) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+    # format_html escapes the text: message content is rendered inert.
+    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class RunInline(ReadOnlyInline):
+    model = Run
+    fields = ("seq", "status", "multitask_strategy", "assistant_id", "created_at", "ended_at")
+    readonly_fields = fields
+    ordering = ("-seq",)
+
+
+class CheckpointInline(ReadOnlyInline):
+    model = Checkpoint
+    fields = ("step", "checkpoint_id", "run", "next", "created_at")
+    readonly_fields = fields
+    ordering = ("-id",)
+
+
+@admin.register(Thread)
+class ThreadAdmin(admin.ModelAdmin):
+    list_display = ("id", "status", "owner", "created_at", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("id",)
+    readonly_fields = ("id", "status", "run_counter", "created_at", "updated_at")
+    fields = ("id", "owner", "metadata", "status", "run_counter", "created_at", "updated_at")
+    inlines = (RunInline, CheckpointInline)
+
+
+@admin.action(description="Cancel selected runs (interrupt: keep partial output)")
+def cancel_interrupt(modeladmin, request, queryset):
+    _cancel(modeladmin, request, queryset, "interrupt")
+
+
+@admin.action(description="Cancel selected runs (rollback: delete them and their output)")
+def cancel_rollback(modeladmin, request, queryset):
+    _cancel(modeladmin, request, queryset, "rollback")
+
+
+def _cancel(modeladmin, request, queryset, action):
+    done = 0
+    for run in queryset.filter(status__in=ACTIVE_RUN_STATUSES):
+        try:
+            strategies.cancel_run(run.thread_id, run.pk, action=action)
+            done += 1
+        except RunsError as error:
+            modeladmin.message_user(request, f"{run.pk}: {error.message}", messages.ERROR)
+    modeladmin.message_user(request, f"Cancelled {done} run(s) with {action}.", messages.SUCCESS)
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = ("id", "thread", "seq", "status", "multitask_strategy", "created_at", "ended_at")
+    list_filter = ("status", "multitask_strategy", "assistant_id")
+    search_fields = ("id", "thread__id")
+    actions = (cancel_interrupt, cancel_rollback)
+    readonly_fields = (
+        "id",
+        "thread",
+        "seq",
+        "assistant_id",
+        "status",
+        "multitask_strategy",
+        "cancel_action",
+        "pretty_input",
+        "pretty_kwargs",
+        "pretty_metadata",
+        "pretty_error",
+        "worker_id",
+        "lease_expires_at",
+        "started_at",
+        "ended_at",
+        "created_at",
+        "updated_at",
+    )
+    exclude = ("input", "kwargs", "metadata", "error")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="input")
+    def pretty_input(self, obj):
+        return pretty_json(obj.input)
+
+    @admin.display(description="kwargs")
+    def pretty_kwargs(self, obj):
+        return pretty_json(obj.kwargs)
+
+    @admin.display(description="metadata")
+    def pretty_metadata(self, obj):
+        return pretty_json(obj.metadata)
+
+    @admin.display(description="error")
+    def pretty_error(self, obj):
+        return pretty_json(obj.error)
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(admin.ModelAdmin):
+    list_display = ("checkpoint_id", "thread", "run", "step", "created_at")
+    search_fields = ("thread__id", "run__id", "checkpoint_id")
+    list_select_related = ("thread", "run")
+    readonly_fields = (
+        "checkpoint_id",
+        "thread",
+        "run",
+        "parent_checkpoint_id",
+        "step",
+        "next",
+        "pretty_values",
+        "pretty_metadata",
+        "created_at",
+    )
+    exclude = ("values", "metadata")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="values")
+    def pretty_values(self, obj):
+        return pretty_json(obj.values)
+
+    @admin.display(description="metadata")
+    def pretty_metadata(self, obj):
+        return pretty_json(obj.metadata)

@@ -1,0 +1,36 @@
+"""Agents the executor can drive, by assistant id.
+
+Like LangGraph Platform, each graph has a default assistant whose id is a
+UUID derived from the graph id; a run may name either.
+"""
+
+import uuid
+
+from runs.agents.demo import DemoAgent
+
+_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
+_AGENTS = {"agent": DemoAgent()}
+
+
+def assistant_uuid(graph_id: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, graph_id))
+
+
+def resolve_graph_id(assistant_id: str) -> str | None:
+    """The graph id an assistant id (graph id or its UUID) names, or None."""
+    if assistant_id in _AGENTS:
+        return assistant_id
+    for graph_id in _AGENTS:
+        if assistant_uuid(graph_id) == str(assistant_id).lower():
+            return graph_id
+    return None
+
+
+def get_agent(assistant_id: str):
+    """The agent for an assistant id, or None."""
+    graph_id = resolve_graph_id(assistant_id)
+    return _AGENTS[graph_id] if graph_id else None
+
+
+def all_agents():
+    return list(_AGENTS.values())

@@ -1,0 +1,40 @@
+"""What an agent is to the executor.
+
+An agent is an object with `stream(messages, options)`: an async iterator of
+events. `Token` is a piece of the AI message being streamed; `Step` is a
+finished step (the messages it adds to the state and the nodes that come
+next). The executor writes a checkpoint after each `Step` and publishes each
+`Token`; it checks for cancellation between any two events, so an agent
+should yield often.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Token:
+    message_id: str
+    text: str
+    node: str = "model"
+
+
+@dataclass(frozen=True)
+class Step:
+    node: str
+    messages: list[dict[str, Any]]
+    next: list[str] = field(default_factory=list)
+
+
+AgentEvent = Token | Step
+
+
+class Agent(Protocol):
+    assistant_id: str
+    name: str
+    description: str
+
+    def stream(
+        self, messages: list[dict[str, Any]], options: dict[str, Any]
+    ) -> AsyncIterator[AgentEvent]: ...

@@ -1,0 +1,64 @@
+"""Channel-layer groups and the messages that travel through them.
+
+- `thread_group(thread_id)`: everything that happens on a thread (run
+  lifecycle, streamed tokens, finished steps). Websocket consumers and SSE
+  streams join it, in whichever server process holds the connection.
+- `run_control_group(run_id)`: signals to the executor running that run
+  (cancel, snapshot request); the worker that claimed the run joins it.
+- `WORKERS_GROUP`: every executor; a wake-up means "a run may be claimable".
+
+Every message has `type: "run.event"` (or a control type) so a Channels
+consumer dispatches it to `run_event`.
+"""
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+WORKERS_GROUP = "runs.workers"
+
+# Event kinds published to a thread group.
+LIFECYCLE = "lifecycle"  # data: {"status": ..., "run": {...}}
+TOKEN = "token"  # data: {"message_id", "text", "node"}
+STEP = "step"  # data: {"node", "messages", "values", "next", "checkpoint_id"}
+
+
+def thread_group(thread_id) -> str:
+    return f"thread.{thread_id}"
+
+
+def run_control_group(run_id) -> str:
+    return f"runctl.{run_id}"
+
+
+def event(thread_id, run_id, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "run.event",
+        "thread_id": str(thread_id),
+        "run_id": str(run_id) if run_id else None,
+        "kind": kind,
+        "data": data,
+    }
+
+
+async def send(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(group, message)
+    except Exception:  # a broken layer must not break a run or a request
+        logger.exception("channel layer send to %s failed", group)
+
+
+def send_sync(group: str, message: dict[str, Any]) -> None:
+    """Send from synchronous code (a view, the service after commit)."""
+    async_to_sync(send)(group, message)
+
+
+def wake_workers_sync(thread_id=None) -> None:
+    send_sync(WORKERS_GROUP, {"type": "runs.wakeup", "thread_id": str(thread_id or "")})

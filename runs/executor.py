@@ -1,0 +1,365 @@
+"""The run executor: claims pending runs and drives agents step by step.
+
+One `Executor` runs inside the server process (embedded mode) or inside each
+`manage.py runworker_runs` process (production). For each run it claims it:
+
+- applies the run's input as the first checkpoint, then feeds the thread's
+  messages to the agent;
+- publishes every streamed token and every finished step to the thread's
+  channel-layer group (no database write per token: the partly streamed
+  answer lives in memory and is written once, if the run is interrupted);
+- writes a checkpoint after every step;
+- listens for cancellation on the run's control group and stops within one
+  token: the next agent event is raced against the cancel signal;
+- sets the final status and hands the thread on to its next pending run.
+
+A heartbeat renews the leases of the runs it holds and, as a fallback to the
+channel-layer signal, picks up cancellations recorded in the database.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from runs import agents, events, queue
+from runs import messages as msgs
+from runs.agents.base import Step, Token
+from runs.models import CancelAction, RunStatus
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ActiveRun:
+    claim: queue.ClaimedRun
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    action: str = ""
+    # The AI message being streamed: its id and the text so far.
+    partial_id: str | None = None
+    partial_text: str = ""
+    partial_node: str = "model"
+
+    def cancel(self, action: str) -> None:
+        if not self.action:
+            self.action = action
+        self.cancelled.set()
+
+    def partial_message(self) -> dict | None:
+        if self.partial_id is None or not self.partial_text:
+            return None
+        return msgs.ai(self.partial_text, id=self.partial_id, interrupted=True)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Executor:
+    def __init__(self, worker_id: str | None = None, concurrency: int | None = None):
+        self.worker_id = worker_id or default_worker_id()
+        self.concurrency = concurrency or settings.RUNS_WORKER_CONCURRENCY
+        self.active: dict[str, ActiveRun] = {}
+        self.tasks: set[asyncio.Task] = set()
+        self.wakeup = asyncio.Event()
+        self.channel: str | None = None
+        self.layer = get_channel_layer()
+        self._background: list[asyncio.Task] = []
+        self._stopping = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        self.channel = await self.layer.new_channel()
+        await self.layer.group_add(events.WORKERS_GROUP, self.channel)
+        self._background = [
+            asyncio.create_task(self._listen(), name="runs-listen"),
+            asyncio.create_task(self._schedule(), name="runs-schedule"),
+            asyncio.create_task(self._heartbeat(), name="runs-heartbeat"),
+        ]
+        logger.info("run executor %s started", self.worker_id)
+
+    async def stop(self) -> None:
+        """Stop claiming and abandon runs in flight (their leases will expire)."""
+        self._stopping = True
+        for task in [*self._background, *self.tasks]:
+            task.cancel()
+        for task in [*self._background, *self.tasks]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.layer.group_discard(events.WORKERS_GROUP, self.channel)
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.gather(*self._background)
+        finally:
+            await self.stop()
+
+    # -- signals -----------------------------------------------------------
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("channel layer receive failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            kind = message.get("type")
+            if kind == "runs.wakeup":
+                self.wakeup.set()
+            elif kind == "run.cancel":
+                active = self.active.get(message.get("run_id"))
+                if active is not None:
+                    active.cancel(message.get("action") or CancelAction.INTERRUPT)
+            elif kind == "run.snapshot":
+                await self._reply_snapshot(message)
+
+    async def _reply_snapshot(self, message: dict) -> None:
+        """Tell a late watcher what a run has streamed so far."""
+        active = self.active.get(message.get("run_id"))
+        reply = message.get("reply_channel")
+        if active is None or not reply:
+            return
+        partial = None
+        if active.partial_id:
+            partial = {"message_id": active.partial_id, "text": active.partial_text}
+        with contextlib.suppress(Exception):
+            await self.layer.send(
+                reply,
+                {"type": "run.snapshot_reply", "run_id": active.claim.run_id, "partial": partial},
+            )
+
+    # -- scheduling ----------------------------------------------------------
+
+    async def _schedule(self) -> None:
+        recover_every = max(settings.RUNS_LEASE_SECONDS / 3, 0.2)
+        loop = asyncio.get_running_loop()
+        next_recovery = 0.0
+        while not self._stopping:
+            self.wakeup.clear()
+            try:
+                if loop.time() >= next_recovery:
+                    next_recovery = loop.time() + recover_every
+                    await self._recover()
+                await self.fill()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("run scheduling failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), settings.RUNS_POLL_SECONDS)
+
+    async def _recover(self) -> None:
+        for payload in await database_sync_to_async(queue.recover_expired_runs)():
+            await self._publish_lifecycle(payload["thread_id"], payload, payload["status"])
+            await events.send(events.WORKERS_GROUP, {"type": "runs.wakeup", "thread_id": ""})
+
+    async def fill(self, thread_id=None) -> None:
+        """Claim and start runs while there is capacity."""
+        while len(self.active) < self.concurrency and not self._stopping:
+            claim = await database_sync_to_async(queue.claim_next_run)(self.worker_id, thread_id)
+            if claim is None:
+                return
+            self._start(claim)
+
+    def _start(self, claim: queue.ClaimedRun) -> None:
+        active = ActiveRun(claim)
+        self.active[claim.run_id] = active
+        task = asyncio.create_task(self._execute(active), name=f"run-{claim.run_id}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(settings.RUNS_HEARTBEAT_SECONDS)
+            try:
+                await self.layer.group_add(events.WORKERS_GROUP, self.channel)
+                states = await database_sync_to_async(queue.renew_leases)(
+                    self.worker_id, list(self.active)
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("heartbeat failed")
+                continue
+            for run_id, cancel_action in states.items():
+                active = self.active.get(run_id)
+                if active is None:
+                    continue
+                if cancel_action is None:  # deleted (rollback) or taken from us
+                    active.cancel(CancelAction.ROLLBACK)
+                elif cancel_action:
+                    active.cancel(cancel_action)
+
+    # -- execution -----------------------------------------------------------
+
+    async def _execute(self, active: ActiveRun) -> None:
+        claim = active.claim
+        control = events.run_control_group(claim.run_id)
+        await self.layer.group_add(control, self.channel)
+        try:
+            status, error = await self._drive(active)
+            await self._finish(active, status, error)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("run %s failed in the executor", claim.run_id)
+        finally:
+            self.active.pop(claim.run_id, None)
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(control, self.channel)
+        if not self._stopping:
+            # Hand the thread on to its next pending run, here if we can.
+            await self.fill(thread_id=claim.thread_id)
+            await events.send(
+                events.WORKERS_GROUP, {"type": "runs.wakeup", "thread_id": claim.thread_id}
+            )
+
+    async def _drive(self, active: ActiveRun) -> tuple[str, dict | None]:
+        """Run the agent to the end or to cancellation. Returns (status, error)."""
+        claim = active.claim
+        await self._publish_lifecycle(claim.thread_id, claim.run, "started")
+        agent = agents.get_agent(claim.assistant_id)
+        if agent is None:
+            return RunStatus.ERROR, {"error": "AssistantNotFound", "message": claim.assistant_id}
+        values = claim.values
+        if claim.input:
+            values = msgs.apply_update(values, claim.input)
+            if not await self._step(active, values, "__input__", claim.input, next=["model"]):
+                return self._cancelled_status(active), None
+        stream = agent.stream(list(values.get("messages", [])), claim.options)
+        cancelled = asyncio.ensure_future(active.cancelled.wait())
+        try:
+            while True:
+                next_event = asyncio.ensure_future(anext(stream))
+                await asyncio.wait({next_event, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_event.done():
+                    next_event.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await next_event
+                    return self._cancelled_status(active), None
+                try:
+                    item = next_event.result()
+                except StopAsyncIteration:
+                    return RunStatus.SUCCESS, None
+                except Exception as exc:
+                    logger.exception("agent failed in run %s", claim.run_id)
+                    return RunStatus.ERROR, {"error": type(exc).__name__, "message": str(exc)}
+                if active.cancelled.is_set():
+                    return self._cancelled_status(active), None
+                if isinstance(item, Token):
+                    await self._token(active, item)
+                elif isinstance(item, Step):
+                    values = msgs.apply_update(values, {"messages": item.messages})
+                    update = {"messages": item.messages}
+                    if not await self._step(active, values, item.node, update, next=item.next):
+                        return self._cancelled_status(active), None
+        finally:
+            cancelled.cancel()
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+
+    def _cancelled_status(self, active: ActiveRun) -> str:
+        if active.action == CancelAction.ROLLBACK:
+            return "rolled_back"
+        return RunStatus.INTERRUPTED
+
+    async def _token(self, active: ActiveRun, token: Token) -> None:
+        if active.partial_id != token.message_id:
+            active.partial_id, active.partial_text = token.message_id, ""
+        active.partial_text += token.text
+        active.partial_node = token.node
+        claim = active.claim
+        await events.send(
+            events.thread_group(claim.thread_id),
+            events.event(
+                claim.thread_id,
+                claim.run_id,
+                events.TOKEN,
+                {"message_id": token.message_id, "text": token.text, "node": token.node},
+            ),
+        )
+
+    async def _step(self, active: ActiveRun, values: dict, node: str, update: dict, next) -> bool:
+        """Checkpoint a finished step and publish it. False if the run was cancelled."""
+        claim = active.claim
+        checkpoint = await database_sync_to_async(queue.write_step)(
+            claim.thread_id,
+            claim.run_id,
+            self.worker_id,
+            values=values,
+            next=list(next),
+            node=node,
+            writes=update,
+        )
+        if checkpoint is None:
+            # Cancelled (the database says so even if the signal was lost).
+            active.cancel(active.action or CancelAction.INTERRUPT)
+            return False
+        finished_ids = {m.get("id") for m in update.get("messages", [])}
+        if active.partial_id in finished_ids:
+            active.partial_id, active.partial_text = None, ""
+        await events.send(
+            events.thread_group(claim.thread_id),
+            events.event(
+                claim.thread_id,
+                claim.run_id,
+                events.STEP,
+                {
+                    "node": node,
+                    "update": update,
+                    "values": values,
+                    "next": list(next),
+                    "checkpoint_id": str(checkpoint.checkpoint_id),
+                    "step": checkpoint.step,
+                },
+            ),
+        )
+        return True
+
+    async def _finish(self, active: ActiveRun, status: str, error: dict | None) -> None:
+        claim = active.claim
+        if status == "rolled_back":
+            # The strategy service already deleted the run and announced it.
+            return
+        partial = active.partial_message() if status == RunStatus.INTERRUPTED else None
+        payload = await database_sync_to_async(queue.finish_run)(
+            claim.thread_id,
+            claim.run_id,
+            self.worker_id,
+            status=status,
+            error=error,
+            partial_message=partial,
+        )
+        if payload is None:
+            # Rolled back while we finished, or our lease was lost: not ours to announce.
+            return
+        await self._publish_lifecycle(
+            claim.thread_id, payload, status, error=error, partial_message=partial
+        )
+
+    async def _publish_lifecycle(
+        self, thread_id, payload: dict, status: str, error=None, partial_message=None
+    ) -> None:
+        data = {"status": status, "run": payload}
+        if error:
+            data["error"] = error
+        if partial_message:
+            # The kept, cut-short answer (interrupt), as it now is in the state.
+            data["partial_message"] = partial_message
+        await events.send(
+            events.thread_group(thread_id),
+            events.event(thread_id, payload["run_id"], events.LIFECYCLE, data),
+        )

@@ -1,0 +1,39 @@
+"""Run the run executor as a separate worker process (production mode)."""
+
+import asyncio
+import logging
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from runs.executor import Executor
+
+
+class Command(BaseCommand):
+    help = "Execute pending runs: claim them, drive their agents, stream their tokens."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=settings.RUNS_WORKER_CONCURRENCY,
+            help="Runs executed at once by this worker.",
+        )
+        parser.add_argument("--worker-id", default=None, help="Name of this worker (for leases).")
+
+    def handle(self, *args, **options):
+        logging.basicConfig(level=logging.INFO)
+        asyncio.run(self._main(options["worker_id"], options["concurrency"]))
+
+    async def _main(self, worker_id, concurrency):
+        executor = Executor(worker_id=worker_id, concurrency=concurrency)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await executor.start()
+        self.stdout.write(f"worker {executor.worker_id} ready", ending="\n")
+        self.stdout.flush()
+        await stop.wait()
+        await executor.stop()

@@ -1,0 +1,168 @@
+"""Threads, runs and checkpoints.
+
+A thread's conversation lives in checkpoint values: the thread's current state
+is its latest checkpoint (found through an index, never by scanning history),
+so rolling a run back is deleting the run and the checkpoints it wrote.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ThreadStatus(models.TextChoices):
+    IDLE = "idle"
+    BUSY = "busy"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.PENDING, RunStatus.RUNNING)
+
+
+class MultitaskStrategy(models.TextChoices):
+    REJECT = "reject"
+    ENQUEUE = "enqueue"
+    INTERRUPT = "interrupt"
+    ROLLBACK = "rollback"
+
+
+class CancelAction(models.TextChoices):
+    INTERRUPT = "interrupt"
+    ROLLBACK = "rollback"
+
+
+class Thread(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="threads",
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=ThreadStatus, default=ThreadStatus.IDLE)
+    # Monotonic per-thread counter that orders runs (FIFO for enqueue). It is
+    # only incremented with the thread row locked.
+    run_counter = models.PositiveBigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status"], name="thread_status_idx"),
+            models.Index(fields=["owner", "-updated_at"], name="thread_owner_updated_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ThreadStatus.values), name="thread_status_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return str(self.id)
+
+
+class Run(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="runs")
+    seq = models.PositiveBigIntegerField(editable=False)
+    assistant_id = models.CharField(max_length=128)
+    status = models.CharField(max_length=16, choices=RunStatus, default=RunStatus.PENDING)
+    multitask_strategy = models.CharField(
+        max_length=16, choices=MultitaskStrategy, default=MultitaskStrategy.ENQUEUE
+    )
+    input = models.JSONField(null=True, blank=True)
+    # Everything else the run was created with: config, stream_mode, agent
+    # options (delay, reply length), ... Passed to the agent as is.
+    kwargs = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # Cancellation request, written by the strategy service and read by the
+    # executor between tokens; the executor also gets a channel-layer signal.
+    cancel_action = models.CharField(max_length=16, choices=CancelAction, blank=True, default="")
+    error = models.JSONField(null=True, blank=True)
+    # Claim and lease: which worker executes the run and until when its claim
+    # holds without a heartbeat.
+    worker_id = models.CharField(max_length=128, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["thread", "seq"]
+        indexes = [
+            models.Index(fields=["thread", "status", "seq"], name="run_thread_status_seq_idx"),
+            models.Index(fields=["status", "lease_expires_at"], name="run_status_lease_idx"),
+            models.Index(fields=["thread", "-created_at"], name="run_thread_created_idx"),
+        ]
+        constraints = [
+            # The invariant everything else relies on: at most one running run
+            # per thread, enforced by the database itself.
+            models.UniqueConstraint(
+                fields=["thread"],
+                condition=Q(status=RunStatus.RUNNING),
+                name="one_running_run_per_thread",
+            ),
+            models.UniqueConstraint(fields=["thread", "seq"], name="run_thread_seq_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=RunStatus.values), name="run_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(multitask_strategy__in=MultitaskStrategy.values),
+                name="run_multitask_strategy_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(cancel_action__in=["", *CancelAction.values]),
+                name="run_cancel_action_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+
+class Checkpoint(models.Model):
+    # The integer primary key orders a thread's checkpoints: the latest one is
+    # the thread's current state (index thread, -id).
+    id = models.BigAutoField(primary_key=True)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="checkpoints")
+    # The run that wrote it; null for thread creation and manual state updates.
+    # Deleting a run (rollback) deletes its checkpoints.
+    run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.CASCADE, related_name="checkpoints"
+    )
+    checkpoint_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    parent_checkpoint_id = models.UUIDField(null=True, blank=True)
+    step = models.IntegerField(default=-1)
+    values = models.JSONField(default=dict, blank=True)
+    next = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["thread", "id"]
+        indexes = [
+            models.Index(fields=["thread", "-id"], name="checkpoint_thread_latest_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.checkpoint_id} (step {self.step})"

@@ -1,0 +1,3 @@
+"""Websocket URL routes of the runs app."""
+
+websocket_urlpatterns = []

@@ -1,0 +1,151 @@
+"""Thread state: checkpoints, the current state, history, manual updates.
+
+The current state is the thread's latest checkpoint, found with the
+(thread, -id) index: one index probe whatever the history length.
+"""
+
+import uuid
+
+from django.db import transaction
+
+from runs import messages as msgs
+from runs.exceptions import InvalidRequest, ThreadNotFound
+from runs.models import Checkpoint, Run, Thread
+
+
+def parse_id(value, *, field: str, not_found: type[Exception] = ThreadNotFound) -> uuid.UUID:
+    """A UUID from a path/body value; a malformed id is simply not found."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise not_found(f"{field} {value!r} not found.", field=field) from None
+
+
+def latest_checkpoint(thread_id) -> Checkpoint | None:
+    return Checkpoint.objects.filter(thread_id=thread_id).order_by("-id").first()
+
+
+def lock_thread(thread_id) -> Thread:
+    """Lock the thread row for the rest of the transaction (FOR UPDATE)."""
+    try:
+        return Thread.objects.select_for_update().get(pk=parse_id(thread_id, field="thread_id"))
+    except Thread.DoesNotExist:
+        raise ThreadNotFound(f"Thread {thread_id} not found.", field="thread_id") from None
+
+
+def write_checkpoint(
+    thread: Thread,
+    *,
+    values: dict,
+    next: list[str] | None = None,
+    run: Run | None = None,
+    source: str = "loop",
+    writes: dict | None = None,
+    extra_metadata: dict | None = None,
+) -> Checkpoint:
+    """Append a checkpoint to a thread. Call with the thread row locked."""
+    parent = latest_checkpoint(thread.pk)
+    step = parent.step + 1 if parent else -1
+    metadata = {
+        "source": source,
+        "step": step,
+        "writes": writes,
+        "parents": {},
+        "thread_id": str(thread.pk),
+    }
+    if run is not None:
+        metadata.update(
+            {
+                "run_id": str(run.pk),
+                "assistant_id": run.assistant_id,
+                "graph_id": run.kwargs.get("graph_id", run.assistant_id),
+            }
+        )
+    metadata.update(extra_metadata or {})
+    return Checkpoint.objects.create(
+        thread=thread,
+        run=run,
+        parent_checkpoint_id=parent.checkpoint_id if parent else None,
+        step=step,
+        values=values,
+        next=next or [],
+        metadata=metadata,
+    )
+
+
+def create_thread(*, thread_id=None, metadata=None, owner=None, if_exists="raise") -> Thread:
+    """Create a thread with its initial (empty) checkpoint.
+
+    `if_exists` follows LangGraph: "raise" (409) or "do_nothing" (return it).
+    """
+    from runs.exceptions import Conflict
+
+    if if_exists not in ("raise", "do_nothing"):
+        raise InvalidRequest("if_exists must be 'raise' or 'do_nothing'.", field="if_exists")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidRequest("metadata must be an object.", field="metadata")
+    with transaction.atomic():
+        if thread_id is not None:
+            thread_id = new_thread_id(thread_id)
+            existing = Thread.objects.filter(pk=thread_id).first()
+            if existing is not None:
+                if if_exists == "do_nothing":
+                    return existing
+                raise Conflict(f"Thread {thread_id} already exists.", field="thread_id")
+        kwargs = {"metadata": metadata or {}, "owner": owner}
+        if thread_id is not None:
+            kwargs["id"] = thread_id
+        thread = Thread.objects.create(**kwargs)
+        write_checkpoint(thread, values={"messages": []}, source="input")
+    return thread
+
+
+def get_thread(thread_id) -> Thread:
+    try:
+        return Thread.objects.get(pk=parse_id(thread_id, field="thread_id"))
+    except Thread.DoesNotExist:
+        raise ThreadNotFound(f"Thread {thread_id} not found.", field="thread_id") from None
+
+
+def current_state(thread_id) -> Checkpoint | None:
+    """The thread's latest checkpoint; raises ThreadNotFound for a missing thread."""
+    checkpoint = latest_checkpoint(parse_id(thread_id, field="thread_id"))
+    if checkpoint is None:
+        get_thread(thread_id)
+    return checkpoint
+
+
+def thread_messages(thread_id) -> list[dict]:
+    checkpoint = current_state(thread_id)
+    return list((checkpoint.values if checkpoint else {}).get("messages", []))
+
+
+def update_state(thread_id, *, values: dict | None, as_node: str | None = None) -> Checkpoint:
+    """Apply a manual update to the thread's state as a new checkpoint (no run)."""
+    if values is not None and not isinstance(values, dict):
+        raise InvalidRequest("values must be an object.", field="values")
+    try:
+        update = msgs.normalise_input(values)
+    except msgs.MessageError as error:
+        field = error.field.replace("input", "values", 1)
+        raise InvalidRequest(error.message, field=field) from None
+    with transaction.atomic():
+        thread = lock_thread(thread_id)
+        parent = latest_checkpoint(thread.pk)
+        new_values = msgs.apply_update(parent.values if parent else {}, update)
+        return write_checkpoint(
+            thread,
+            values=new_values,
+            next=[],
+            source="update",
+            writes={as_node or "__input__": values},
+        )
+
+
+def new_thread_id(value) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidRequest("thread_id must be a UUID.", field="thread_id") from None

@@ -1,0 +1,79 @@
+"""Shared fixtures: a real executor on the test's event loop, run helpers."""
+
+import asyncio
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
+
+from runs import state
+from runs.executor import Executor
+from runs.models import Run
+
+# Fast demo agent settings for runs created in tests.
+FAST = {"configurable": {"token_delay": 0.01, "reply_words": 12}}
+SLOW = {"configurable": {"token_delay": 0.05, "reply_words": 60}}
+
+
+def in_thread(func):
+    """Run a sync function in a worker thread (its own DB connection, closed after)."""
+
+    def call(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        finally:
+            connection.close()
+
+    return sync_to_async(call, thread_sensitive=False)
+
+
+@pytest.fixture
+async def executor(transactional_db):
+    ex = Executor(worker_id="test-worker")
+    await ex.start()
+    yield ex
+    await ex.stop()
+
+
+@pytest.fixture
+async def thread(transactional_db):
+    return await sync_to_async(state.create_thread)()
+
+
+async def wait_for(predicate, timeout=10.0, interval=0.01):
+    """Poll an async predicate until it returns a truthy value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+async def get_run(run_id):
+    return await sync_to_async(Run.objects.filter(pk=run_id).first)()
+
+
+async def wait_status(run_id, *statuses, timeout=10.0):
+    async def check():
+        run = await get_run(run_id)
+        return run if run is not None and run.status in statuses else None
+
+    return await wait_for(check, timeout)
+
+
+async def wait_streaming(executor, run_id, min_chars=1, timeout=10.0):
+    """Wait until the executor has streamed some of a run's answer."""
+
+    async def check():
+        active = executor.active.get(str(run_id))
+        return active is not None and len(active.partial_text) >= min_chars
+
+    await wait_for(check, timeout)
+
+
+async def messages_of(thread_id):
+    return await sync_to_async(state.thread_messages)(thread_id)
