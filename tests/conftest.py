@@ -77,3 +77,13 @@ async def wait_streaming(executor, run_id, min_chars=1, timeout=10.0):
 
 async def messages_of(thread_id):
     return await sync_to_async(state.thread_messages)(thread_id)
+
+
+@pytest.fixture
+def live_server_url(transactional_db):
+    """Base URL of a real Daphne server (embedded executor) on the test database."""
+    from tests.live_server import LiveServer
+
+    server = LiveServer()
+    yield server.url
+    server.stop()
