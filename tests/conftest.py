@@ -4,28 +4,24 @@ import asyncio
 import time
 
 import pytest
-from asgiref.sync import sync_to_async
-from django.db import connection
+from channels.db import database_sync_to_async
 
 from runs import state
 from runs.executor import Executor
 from runs.models import Run
 
 # Fast demo agent settings for runs created in tests.
+# Call sync (ORM) code from async tests; closes the connection after the call.
+db = database_sync_to_async
+
 FAST = {"configurable": {"token_delay": 0.01, "reply_words": 12}}
 SLOW = {"configurable": {"token_delay": 0.05, "reply_words": 60}}
 
 
 def in_thread(func):
-    """Run a sync function in a worker thread (its own DB connection, closed after)."""
-
-    def call(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        finally:
-            connection.close()
-
-    return sync_to_async(call, thread_sensitive=False)
+    """Run a sync function in a worker thread of its own, with its own DB
+    connection (closed after the call, as CONN_MAX_AGE is 0)."""
+    return database_sync_to_async(func, thread_sensitive=False)
 
 
 @pytest.fixture
@@ -38,7 +34,7 @@ async def executor(transactional_db):
 
 @pytest.fixture
 async def thread(transactional_db):
-    return await sync_to_async(state.create_thread)()
+    return await database_sync_to_async(state.create_thread)()
 
 
 async def wait_for(predicate, timeout=10.0, interval=0.01):
@@ -54,7 +50,7 @@ async def wait_for(predicate, timeout=10.0, interval=0.01):
 
 
 async def get_run(run_id):
-    return await sync_to_async(Run.objects.filter(pk=run_id).first)()
+    return await database_sync_to_async(Run.objects.filter(pk=run_id).first)()
 
 
 async def wait_status(run_id, *statuses, timeout=10.0):
@@ -76,7 +72,7 @@ async def wait_streaming(executor, run_id, min_chars=1, timeout=10.0):
 
 
 async def messages_of(thread_id):
-    return await sync_to_async(state.thread_messages)(thread_id)
+    return await database_sync_to_async(state.thread_messages)(thread_id)
 
 
 @pytest.fixture

@@ -2,11 +2,10 @@
 
 import httpx
 import pytest
-from asgiref.sync import sync_to_async
 
 from runs import state, strategies
 from runs.models import RunStatus
-from tests.conftest import FAST, wait_status
+from tests.conftest import FAST, db, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,10 +14,8 @@ async def test_server_serves_admin_and_executes_runs(live_server_url):
     async with httpx.AsyncClient(base_url=live_server_url) as client:
         response = await client.get("/admin/login/")
         assert response.status_code == 200
-    thread = await sync_to_async(state.create_thread)()
-    run = await sync_to_async(strategies.create_run)(
-        thread.pk, input={"messages": ["hello"]}, config=FAST
-    )
+    thread = await db(state.create_thread)()
+    run = await db(strategies.create_run)(thread.pk, input={"messages": ["hello"]}, config=FAST)
     # The wake-up went to this process's channel layer, not the server's: the
     # server's executor finds the run by polling.
     await wait_status(run.pk, RunStatus.SUCCESS, timeout=15)

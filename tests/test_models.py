@@ -1,0 +1,54 @@
+"""Constraints the database itself enforces."""
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from runs import state
+from runs.models import Run, RunStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def make_run(thread, seq, status):
+    return Run.objects.create(thread=thread, seq=seq, assistant_id="agent", status=status)
+
+
+def test_at_most_one_running_run_per_thread():
+    thread = state.create_thread()
+    make_run(thread, 1, RunStatus.RUNNING)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_run(thread, 2, RunStatus.RUNNING)
+    # Pending and finished runs are not limited; other threads are independent.
+    make_run(thread, 3, RunStatus.PENDING)
+    make_run(thread, 4, RunStatus.SUCCESS)
+    make_run(state.create_thread(), 1, RunStatus.RUNNING)
+
+
+def test_run_sequence_is_unique_per_thread():
+    thread = state.create_thread()
+    make_run(thread, 1, RunStatus.SUCCESS)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_run(thread, 1, RunStatus.SUCCESS)
+
+
+def test_status_must_be_a_known_value():
+    thread = state.create_thread()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_run(thread, 1, "exploded")
+
+
+def test_current_state_uses_the_latest_checkpoint_index():
+    """Reading the state is one indexed probe, not a scan of the history."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    thread = state.create_thread()
+    for i in range(30):
+        state.update_state(thread.pk, values={"messages": [f"m{i}"]})
+    with CaptureQueriesContext(connection) as queries:
+        checkpoint = state.current_state(thread.pk)
+    assert len(queries) == 1
+    sql = queries[0]["sql"].upper()
+    assert "ORDER BY" in sql and "LIMIT 1" in sql
+    assert [m["content"] for m in checkpoint.values["messages"]][-1] == "m29"
+    assert len(checkpoint.values["messages"]) == 30
