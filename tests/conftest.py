@@ -12,7 +12,7 @@ from runs.models import Run
 
 # Fast demo agent settings for runs created in tests.
 # Call sync (ORM) code from async tests; closes the connection after the call.
-db = database_sync_to_async
+orm = database_sync_to_async
 
 FAST = {"configurable": {"token_delay": 0.01, "reply_words": 12}}
 SLOW = {"configurable": {"token_delay": 0.05, "reply_words": 60}}

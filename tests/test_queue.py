@@ -12,7 +12,7 @@ from runs import queue, strategies
 from runs.exceptions import ThreadBusy
 from runs.executor import Executor
 from runs.models import Run, RunStatus, Thread, ThreadStatus
-from tests.conftest import FAST, SLOW, db, in_thread, messages_of, wait_for, wait_status
+from tests.conftest import FAST, SLOW, in_thread, messages_of, orm, wait_for, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +37,7 @@ async def create_many(thread_id, strategies_and_texts, config=FAST):
 
 
 async def max_running_sampler(thread_id, stop: asyncio.Event, seen: list):
-    count = db(lambda: Run.objects.filter(thread_id=thread_id, status=RunStatus.RUNNING).count())
+    count = orm(lambda: Run.objects.filter(thread_id=thread_id, status=RunStatus.RUNNING).count())
     while not stop.is_set():
         seen.append(await count())
         await asyncio.sleep(0.005)
@@ -55,7 +55,7 @@ async def executors(transactional_db):
 
 
 async def all_settled(thread_id):
-    active = await db(
+    active = await orm(
         Run.objects.filter(thread_id=thread_id, status__in=["pending", "running"]).exists
     )()
     return not active
@@ -66,7 +66,7 @@ async def test_concurrent_reject_accepts_exactly_one(thread):
     accepted = [r for r in results if isinstance(r, Run)]
     rejected = [r for r in results if isinstance(r, ThreadBusy)]
     assert len(accepted) == 1 and len(rejected) == 19
-    assert await db(Run.objects.count)() == 1
+    assert await orm(Run.objects.count)() == 1
 
 
 async def test_concurrent_enqueue_executes_all_exactly_once_in_order(executors, thread):
@@ -80,7 +80,7 @@ async def test_concurrent_enqueue_executes_all_exactly_once_in_order(executors, 
     await sampler
     assert max(seen) <= 1
 
-    finished = await db(list)(Run.objects.filter(thread_id=thread.pk).order_by("seq"))
+    finished = await orm(list)(Run.objects.filter(thread_id=thread.pk).order_by("seq"))
     assert [r.status for r in finished] == [RunStatus.SUCCESS] * 15
     # FIFO: each run started after the previous one ended.
     for earlier, later in zip(finished, finished[1:], strict=False):
@@ -110,7 +110,7 @@ async def test_mixed_strategies_never_two_running(executors, thread):
     await sampler
     assert max(seen) <= 1
 
-    runs = await db(list)(Run.objects.filter(thread_id=thread.pk).order_by("seq"))
+    runs = await orm(list)(Run.objects.filter(thread_id=thread.pk).order_by("seq"))
     intervals = sorted((r.started_at, r.ended_at) for r in runs if r.started_at)
     for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
         assert end <= start
@@ -124,25 +124,25 @@ async def test_mixed_strategies_never_two_running(executors, thread):
     for run in created:
         if isinstance(run, Run) and run.pk in rolled_back:
             assert run.input["messages"][0]["content"] not in humans
-    refreshed = await db(Thread.objects.get)(pk=thread.pk)
+    refreshed = await orm(Thread.objects.get)(pk=thread.pk)
     assert refreshed.status == ThreadStatus.IDLE
 
 
 async def test_concurrent_claims_take_a_thread_once(thread):
     for i in range(3):
-        await db(strategies.create_run)(thread.pk, input={"messages": [f"m{i}"]})
+        await orm(strategies.create_run)(thread.pk, input={"messages": [f"m{i}"]})
     claim = in_thread(queue.claim_next_run)
     claims = await asyncio.gather(*(claim(f"w{i}", thread.pk) for i in range(12)))
     taken = [c for c in claims if c is not None]
     assert len(taken) == 1
-    running = await db(
+    running = await orm(
         lambda: list(Run.objects.values("thread").filter(status="running").annotate(n=Count("id")))
     )()
     assert running == [{"thread": thread.pk, "n": 1}]
 
 
 async def expire(run_id, worker_id="dead-worker"):
-    await db(
+    await orm(
         lambda: Run.objects.filter(pk=run_id).update(
             status=RunStatus.RUNNING,
             worker_id=worker_id,
@@ -153,9 +153,9 @@ async def expire(run_id, worker_id="dead-worker"):
 
 
 async def test_run_of_a_dead_worker_is_recovered_and_the_queue_moves_on(thread):
-    dead = await db(strategies.create_run)(thread.pk, input={"messages": ["lost"]}, config=FAST)
+    dead = await orm(strategies.create_run)(thread.pk, input={"messages": ["lost"]}, config=FAST)
     await expire(dead.pk)
-    queued = await db(strategies.create_run)(thread.pk, input={"messages": ["next"]}, config=FAST)
+    queued = await orm(strategies.create_run)(thread.pk, input={"messages": ["next"]}, config=FAST)
     executor = Executor(worker_id="survivor")
     await executor.start()
     try:
@@ -164,17 +164,17 @@ async def test_run_of_a_dead_worker_is_recovered_and_the_queue_moves_on(thread):
         await wait_status(queued.pk, RunStatus.SUCCESS)
     finally:
         await executor.stop()
-    refreshed = await db(Thread.objects.get)(pk=thread.pk)
+    refreshed = await orm(Thread.objects.get)(pk=thread.pk)
     assert refreshed.status == ThreadStatus.IDLE
 
 
 async def test_interrupted_run_of_a_dead_worker_ends_interrupted(thread):
-    run = await db(strategies.create_run)(thread.pk, input={"messages": ["x"]})
+    run = await orm(strategies.create_run)(thread.pk, input={"messages": ["x"]})
     await expire(run.pk)
-    await db(lambda: Run.objects.filter(pk=run.pk).update(cancel_action="interrupt"))()
-    recovered = await db(queue.recover_expired_runs)()
+    await orm(lambda: Run.objects.filter(pk=run.pk).update(cancel_action="interrupt"))()
+    recovered = await orm(queue.recover_expired_runs)()
     assert [r["status"] for r in recovered] == ["interrupted"]
-    refreshed = await db(Thread.objects.get)(pk=thread.pk)
+    refreshed = await orm(Thread.objects.get)(pk=thread.pk)
     assert refreshed.status == ThreadStatus.IDLE
 
 
@@ -185,7 +185,7 @@ async def test_heartbeat_keeps_a_long_run_alive(settings, thread):
     for ex in pool:
         await ex.start()
     try:
-        run = await db(strategies.create_run)(
+        run = await orm(strategies.create_run)(
             thread.pk,
             input={"messages": ["long"]},
             config={"configurable": {"token_delay": 0.05, "reply_words": 30}},
@@ -203,14 +203,14 @@ async def test_cancel_recorded_only_in_the_database_is_picked_up(settings, threa
     executor = Executor(worker_id="deaf")
     await executor.start()
     try:
-        run = await db(strategies.create_run)(thread.pk, input={"messages": ["long"]}, config=SLOW)
+        run = await orm(strategies.create_run)(thread.pk, input={"messages": ["long"]}, config=SLOW)
 
         async def streaming():
             active = executor.active.get(str(run.pk))
             return active is not None and active.partial_text
 
         await wait_for(streaming)
-        await db(lambda: Run.objects.filter(pk=run.pk).update(cancel_action="interrupt"))()
+        await orm(lambda: Run.objects.filter(pk=run.pk).update(cancel_action="interrupt"))()
         await wait_status(run.pk, RunStatus.INTERRUPTED, timeout=2)
     finally:
         await executor.stop()

@@ -13,14 +13,14 @@ from runs.exceptions import (
 )
 from runs.messages import is_interrupted
 from runs.models import Checkpoint, Run, RunStatus, Thread, ThreadStatus
-from tests.conftest import FAST, SLOW, db, get_run, messages_of, wait_status, wait_streaming
+from tests.conftest import FAST, SLOW, get_run, messages_of, orm, wait_status, wait_streaming
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SF = {"messages": [{"role": "user", "content": "what's the weather in sf?"}]}
 NYC = {"messages": [{"role": "user", "content": "what's the weather in nyc?"}]}
 
-create_run = db(strategies.create_run)
+create_run = orm(strategies.create_run)
 
 
 def texts(messages):
@@ -41,7 +41,7 @@ async def test_enqueue_runs_both_in_order(executor, thread):
     assert messages[4]["content"] == "what's the weather in nyc?"
     assert "weather in sf is sunny" in messages[3]["content"]
     assert "weather in nyc is sunny" in messages[7]["content"]
-    refreshed = await db(Thread.objects.get)(pk=thread.pk)
+    refreshed = await orm(Thread.objects.get)(pk=thread.pk)
     assert refreshed.status == ThreadStatus.IDLE
 
 
@@ -50,7 +50,7 @@ async def test_reject_refuses_second_and_first_completes(executor, thread):
     with pytest.raises(ThreadBusy) as error:
         await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="reject")
     assert error.value.status_code == 409
-    assert await db(Run.objects.count)() == 1
+    assert await orm(Run.objects.count)() == 1
     await wait_status(first.pk, RunStatus.SUCCESS)
     messages = await messages_of(thread.pk)
     assert [m["content"] for m in messages if m["type"] == "human"] == ["what's the weather in sf?"]
@@ -87,22 +87,22 @@ async def test_interrupt_keeps_partial_answer_marked(executor, thread):
 
 
 async def test_rollback_deletes_first_run_and_restores_state(executor, thread):
-    before = await db(state.current_state)(thread.pk)
+    before = await orm(state.current_state)(thread.pk)
     first = await create_run(thread.pk, input=SF, config=SLOW)
     await wait_streaming(executor, first.pk, min_chars=20)
-    assert await db(Checkpoint.objects.filter(run_id=first.pk).count)() >= 3
+    assert await orm(Checkpoint.objects.filter(run_id=first.pk).count)() >= 3
     second = await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="rollback")
     # The first run is gone at once, with everything it wrote.
     assert await get_run(first.pk) is None
-    assert not await db(Checkpoint.objects.filter(run_id=first.pk).exists)()
+    assert not await orm(Checkpoint.objects.filter(run_id=first.pk).exists)()
     with pytest.raises(RunNotFound):
-        await db(strategies.get_run)(thread.pk, first.pk)
+        await orm(strategies.get_run)(thread.pk, first.pk)
     await wait_status(second.pk, RunStatus.SUCCESS)
     messages = await messages_of(thread.pk)
     assert texts(messages)[0] == ("human", "what's the weather in nyc?")
     assert all("sf" not in str(m["content"]) for m in messages)
     # The second run started from exactly the pre-run state.
-    second_input = await db(Checkpoint.objects.filter(run_id=second.pk).order_by("id").first)()
+    second_input = await orm(Checkpoint.objects.filter(run_id=second.pk).order_by("id").first)()
     assert second_input.parent_checkpoint_id == before.checkpoint_id
     assert await get_run(first.pk) is None
 
@@ -136,17 +136,17 @@ async def test_interrupt_also_interrupts_queued_runs(executor, thread):
 async def test_cancel_run_interrupt_and_rollback(executor, thread):
     first = await create_run(thread.pk, input=SF, config=SLOW)
     await wait_streaming(executor, first.pk, min_chars=5)
-    await db(strategies.cancel_run)(thread.pk, first.pk, action="interrupt")
+    await orm(strategies.cancel_run)(thread.pk, first.pk, action="interrupt")
     await wait_status(first.pk, RunStatus.INTERRUPTED)
     second = await create_run(thread.pk, input=NYC, config=SLOW)
     await wait_streaming(executor, second.pk, min_chars=5)
-    assert await db(strategies.cancel_run)(thread.pk, second.pk, action="rollback") is None
+    assert await orm(strategies.cancel_run)(thread.pk, second.pk, action="rollback") is None
     assert await get_run(second.pk) is None
     messages = await messages_of(thread.pk)
     assert [m["content"] for m in messages if m["type"] == "human"] == ["what's the weather in sf?"]
 
     async def idle():
-        t = await db(Thread.objects.get)(pk=thread.pk)
+        t = await orm(Thread.objects.get)(pk=thread.pk)
         return t.status == ThreadStatus.IDLE
 
     from tests.conftest import wait_for
@@ -172,7 +172,7 @@ async def test_bad_input_is_refused_and_nothing_written(thread, kwargs, error, f
     with pytest.raises(error) as raised:
         await create_run(thread.pk, **kwargs)
     assert raised.value.field == field
-    assert await db(Run.objects.count)() == 0
+    assert await orm(Run.objects.count)() == 0
 
 
 async def test_missing_thread_is_not_found(transactional_db):
@@ -191,5 +191,5 @@ async def test_if_not_exists_create_makes_the_thread(executor, transactional_db)
 
 async def test_unknown_cancel_action(thread):
     with pytest.raises(InvalidRequest) as raised:
-        await db(strategies.cancel_thread_runs)(thread.pk, action="explode")
+        await orm(strategies.cancel_thread_runs)(thread.pk, action="explode")
     assert raised.value.field == "action"
