@@ -10,10 +10,10 @@ from runs import state
 from runs.executor import Executor
 from runs.models import Run
 
-# Fast demo agent settings for runs created in tests.
 # Call sync (ORM) code from async tests; closes the connection after the call.
 orm = database_sync_to_async
 
+# Demo agent speeds for runs created in tests (per-run config).
 FAST = {"configurable": {"token_delay": 0.01, "reply_words": 12}}
 SLOW = {"configurable": {"token_delay": 0.05, "reply_words": 60}}
 
