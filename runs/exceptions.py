@@ -48,3 +48,8 @@ class ThreadBusy(RunsError):
 class Conflict(RunsError):
     status_code = 409
     code = "conflict"
+
+
+class CheckpointNotFound(RunsError):
+    status_code = 404
+    code = "checkpoint_not_found"

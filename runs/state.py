@@ -9,7 +9,7 @@ import uuid
 from django.db import transaction
 
 from runs import messages as msgs
-from runs.exceptions import InvalidRequest, ThreadNotFound
+from runs.exceptions import CheckpointNotFound, InvalidRequest, ThreadNotFound
 from runs.models import Checkpoint, Run, Thread
 
 
@@ -149,3 +149,59 @@ def new_thread_id(value) -> uuid.UUID:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
         raise InvalidRequest("thread_id must be a UUID.", field="thread_id") from None
+
+
+def search_threads(
+    *, metadata: dict | None = None, status: str | None = None, ids=None, limit=10, offset=0
+) -> list[Thread]:
+    """Threads matching metadata (key = value for each key) and status, newest first."""
+    threads = Thread.objects.all()
+    for key, value in (metadata or {}).items():
+        threads = threads.filter(**{f"metadata__{key}": value})
+    if status:
+        threads = threads.filter(status=status)
+    if ids:
+        threads = threads.filter(pk__in=[parse_id(i, field="ids") for i in ids])
+    return list(threads.order_by("-created_at")[offset : offset + limit])
+
+
+def patch_thread(thread_id, *, metadata: dict) -> Thread:
+    """Merge metadata into a thread's metadata."""
+    if not isinstance(metadata, dict):
+        raise InvalidRequest("metadata must be an object.", field="metadata")
+    with transaction.atomic():
+        thread = lock_thread(thread_id)
+        thread.metadata = {**thread.metadata, **metadata}
+        thread.save(update_fields=["metadata", "updated_at"])
+    return thread
+
+
+def delete_thread(thread_id) -> None:
+    """Delete a thread with its runs and checkpoints; runs in flight are
+    cancelled first so their executors stop."""
+    from runs.strategies import cancel_thread_runs
+
+    cancel_thread_runs(thread_id, action="rollback")
+    with transaction.atomic():
+        lock_thread(thread_id).delete()
+
+
+def history(thread_id, *, limit: int = 10, before=None) -> list[Checkpoint]:
+    """The thread's checkpoints, newest first (before a checkpoint id, if given)."""
+    thread = get_thread(thread_id)
+    checkpoints = Checkpoint.objects.filter(thread=thread)
+    if before:
+        anchor = checkpoints.filter(checkpoint_id=parse_id(before, field="before")).first()
+        if anchor is not None:
+            checkpoints = checkpoints.filter(id__lt=anchor.id)
+    return list(checkpoints.order_by("-id")[:limit])
+
+
+def checkpoint_at(thread_id, checkpoint_id) -> Checkpoint:
+    checkpoint = Checkpoint.objects.filter(
+        thread_id=parse_id(thread_id, field="thread_id"),
+        checkpoint_id=parse_id(checkpoint_id, field="checkpoint_id"),
+    ).first()
+    if checkpoint is None:
+        raise CheckpointNotFound(f"Checkpoint {checkpoint_id} not found.", field="checkpoint_id")
+    return checkpoint

@@ -36,7 +36,7 @@ from runs.models import (
     ThreadStatus,
 )
 from runs.representation import run_dict
-from runs.state import create_thread, lock_thread, new_thread_id, parse_id
+from runs.state import create_thread, get_thread, lock_thread, new_thread_id, parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -236,3 +236,12 @@ def delete_run(thread_id, run_id) -> None:
         # The thread's history stays as it is: only the run record goes.
         run.checkpoints.update(run=None)
         run.delete()
+
+
+def list_runs(thread_id, *, limit: int = 10, offset: int = 0, status: str | None = None):
+    """A thread's runs, newest first."""
+    thread = get_thread(thread_id)
+    runs = thread.runs.all()
+    if status:
+        runs = runs.filter(status=status)
+    return list(runs.order_by("-seq")[offset : offset + limit])

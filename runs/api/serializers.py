@@ -1,0 +1,86 @@
+"""Request bodies of the REST API. Unknown fields (the SDK sends many we do
+not use, e.g. webhook, interrupt_before, durability) are ignored, as the
+platform ignores fields that do not apply."""
+
+from rest_framework import serializers
+
+from runs.models import CancelAction, MultitaskStrategy, ThreadStatus
+
+
+class JSONObjectField(serializers.JSONField):
+    default_error_messages = {"not_object": "Must be a JSON object."}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value is not None and not isinstance(value, dict):
+            self.fail("not_object")
+        return value
+
+
+class StreamModeField(serializers.JSONField):
+    default_error_messages = {"invalid_mode": "Must be a stream mode or a list of them."}
+
+    def to_internal_value(self, data):
+        from runs.api.stream import STREAM_MODES
+
+        modes = [data] if isinstance(data, str) else data
+        if not isinstance(modes, list) or not all(m in STREAM_MODES for m in modes):
+            self.fail("invalid_mode")
+        return modes
+
+
+class ThreadCreateSerializer(serializers.Serializer):
+    thread_id = serializers.UUIDField(required=False, allow_null=True)
+    metadata = JSONObjectField(required=False, allow_null=True)
+    if_exists = serializers.ChoiceField(choices=["raise", "do_nothing"], required=False)
+
+
+class ThreadPatchSerializer(serializers.Serializer):
+    metadata = JSONObjectField()
+
+
+class ThreadSearchSerializer(serializers.Serializer):
+    metadata = JSONObjectField(required=False, allow_null=True)
+    status = serializers.ChoiceField(choices=ThreadStatus.choices, required=False, allow_null=True)
+    ids = serializers.ListField(child=serializers.UUIDField(), required=False, allow_null=True)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
+    offset = serializers.IntegerField(min_value=0, default=0)
+
+
+class StateUpdateSerializer(serializers.Serializer):
+    values = serializers.JSONField(allow_null=True)
+    as_node = serializers.CharField(required=False, allow_null=True)
+
+
+class HistorySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
+    before = serializers.JSONField(required=False, allow_null=True)
+
+
+class RunCreateSerializer(serializers.Serializer):
+    assistant_id = serializers.CharField(max_length=128)
+    input = serializers.JSONField(required=False, allow_null=True)
+    config = JSONObjectField(required=False, allow_null=True)
+    metadata = JSONObjectField(required=False, allow_null=True)
+    multitask_strategy = serializers.ChoiceField(
+        choices=MultitaskStrategy.choices, required=False, allow_null=True
+    )
+    stream_mode = StreamModeField(required=False, allow_null=True)
+    if_not_exists = serializers.ChoiceField(
+        choices=["reject", "create"], required=False, allow_null=True
+    )
+
+
+class CancelSerializer(serializers.Serializer):
+    wait = serializers.BooleanField(default=False)
+    action = serializers.ChoiceField(choices=CancelAction.choices, default=CancelAction.INTERRUPT)
+
+
+class RunListSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
+    offset = serializers.IntegerField(min_value=0, default=0)
+    status = serializers.CharField(required=False, allow_null=True)
+
+
+class JoinStreamSerializer(serializers.Serializer):
+    stream_mode = StreamModeField(required=False, allow_null=True)

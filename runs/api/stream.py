@@ -1,0 +1,153 @@
+"""A run's events as LangGraph stream parts, and their SSE encoding.
+
+Stream modes: `values` (the full state after each step), `updates`
+({node: update} per step), `messages-tuple` (`messages` events:
+[message chunk, metadata], token by token, plus whole messages that nodes
+wrote without streaming) and `messages` (`messages/partial` with the message
+so far, `messages/complete` when it is done). Every stream starts with
+`metadata` ({run_id, attempt}) and ends with `end`; a failed run sends
+`error` first.
+"""
+
+import json
+
+from channels.db import database_sync_to_async
+
+from runs import events, state
+from runs.models import Run
+from runs.watch import FINAL_STATUSES, ThreadSubscription, is_final, load_run
+
+STREAM_MODES = {"values", "updates", "messages-tuple", "messages", "events", "debug", "custom"}
+RECHECK_SECONDS = 5.0
+
+
+def normalise_modes(stream_mode) -> list[str]:
+    if stream_mode is None:
+        return ["values"]
+    modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
+    return modes or ["values"]
+
+
+def sse(event: str, data) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+
+
+def chunk(message_id: str, text: str) -> dict:
+    return {
+        "content": text,
+        "additional_kwargs": {},
+        "response_metadata": {},
+        "type": "AIMessageChunk",
+        "name": None,
+        "id": message_id,
+        "example": False,
+        "tool_calls": [],
+        "invalid_tool_calls": [],
+        "usage_metadata": None,
+        "tool_call_chunks": [],
+    }
+
+
+@database_sync_to_async
+def run_error(run_id) -> dict | None:
+    return Run.objects.filter(pk=run_id).values_list("error", flat=True).first()
+
+
+@database_sync_to_async
+def current_values(thread_id) -> dict:
+    checkpoint = state.current_state(thread_id)
+    return checkpoint.values if checkpoint else {}
+
+
+class RunStreamer:
+    """Turns channel-layer messages of one run into (event, data) stream parts."""
+
+    def __init__(self, thread_id, run_id, modes: list[str]):
+        self.thread_id, self.run_id, self.modes = str(thread_id), str(run_id), modes
+        self.partials: dict[str, str] = {}  # message id -> text so far
+        self.step = 0
+
+    def meta(self, node: str) -> dict:
+        return {
+            "langgraph_node": node,
+            "langgraph_step": self.step,
+            "run_id": self.run_id,
+            "thread_id": self.thread_id,
+        }
+
+    def on_token(self, data: dict):
+        message_id, text = data["message_id"], data["text"]
+        self.partials[message_id] = self.partials.get(message_id, "") + text
+        if "messages-tuple" in self.modes:
+            yield "messages", [chunk(message_id, text), self.meta(data.get("node", "model"))]
+        if "messages" in self.modes:
+            whole = chunk(message_id, self.partials[message_id])
+            yield "messages/partial", [{**whole, "type": "ai"}]
+
+    def on_step(self, data: dict):
+        self.step = data.get("step") or self.step
+        node, update = data["node"], data.get("update") or {}
+        if "values" in self.modes and data.get("values") is not None:
+            yield "values", data["values"]
+        if node == "__input__":
+            return
+        if "updates" in self.modes:
+            yield "updates", {node: update}
+        for message in update.get("messages", []):
+            streamed = message.get("id") in self.partials
+            if "messages-tuple" in self.modes and not streamed:
+                yield "messages", [message, self.meta(node)]
+            if "messages" in self.modes:
+                yield "messages/complete", [message]
+
+    def on_snapshot(self, partial: dict | None):
+        """What the run streamed before we attached, as one chunk."""
+        if partial and partial.get("text") and partial["message_id"] not in self.partials:
+            yield from self.on_token({**partial, "node": "model"})
+
+    def on_message(self, message: dict):
+        """Stream parts for one channel-layer message; sets self.done at the end."""
+        if message.get("type") == "run.snapshot_reply":
+            if message.get("run_id") == self.run_id:
+                yield from self.on_snapshot(message.get("partial"))
+            return
+        if message.get("run_id") != self.run_id:
+            return
+        kind, data = message.get("kind"), message.get("data") or {}
+        if kind == events.TOKEN:
+            yield from self.on_token(data)
+        elif kind == events.STEP:
+            yield from self.on_step(data)
+
+
+async def stream_run(sub: ThreadSubscription, thread_id, run_id, stream_mode, attach=False):
+    """Async generator of SSE bytes for a run, through its end. `sub` must
+    already be subscribed (before the run was created, or before this call)."""
+    streamer = RunStreamer(thread_id, run_id, normalise_modes(stream_mode))
+    await sub.open()
+    try:
+        yield sse("metadata", {"run_id": str(run_id), "attempt": 1})
+        run = await load_run(thread_id, run_id)
+        if attach and run is not None and not is_final(run):
+            await sub.request_snapshot(run_id)
+        while not is_final(run):
+            message = await sub.receive(timeout=RECHECK_SECONDS)
+            if message is None:
+                run = await load_run(thread_id, run_id)
+                continue
+            for event, data in streamer.on_message(message):
+                yield sse(event, data)
+            if message.get("kind") == events.LIFECYCLE and message.get("run_id") == str(run_id):
+                status = (message.get("data") or {}).get("status")
+                if status in FINAL_STATUSES or status == "rolled_back":
+                    run = await load_run(thread_id, run_id)
+        if run is not None and run["status"] == "error":
+            error = await run_error(run_id) or {}
+            yield sse(
+                "error", {"error": error.get("error", "Error"), "message": error.get("message")}
+            )
+        elif run is not None and run["status"] == "interrupted" and "values" in streamer.modes:
+            yield sse("values", await current_values(thread_id))
+        yield sse("end", {"run_id": str(run_id), "status": run["status"] if run else "rolled_back"})
+    finally:
+        await sub.close()

@@ -1,0 +1,92 @@
+"""Watching a thread's runs from async code: waiting for a run to end and
+streaming its events. Used by the REST API (join, wait, SSE) and the websocket.
+
+A watcher joins the thread's channel-layer group *before* it reads the run
+from the database, so nothing that happens between the read and the
+subscription is missed. Lifecycle events wake it; it re-reads the database
+on each one (and every few seconds, in case an event was lost), so the
+database stays the source of truth.
+"""
+
+import asyncio
+import contextlib
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from runs import events
+from runs.models import Run, RunStatus
+from runs.representation import run_dict
+
+FINAL_STATUSES = {RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.TIMEOUT, RunStatus.INTERRUPTED}
+RECHECK_SECONDS = 5.0
+
+
+class ThreadSubscription:
+    """`async with ThreadSubscription(thread_id) as sub: message = await sub.receive()`,
+    or `open()` it in one place and `close()` it in another (a view subscribes
+    before it creates a run; the response body closes it when it ends)."""
+
+    def __init__(self, thread_id):
+        self.thread_id = str(thread_id)
+        self.layer = get_channel_layer()
+        self.channel: str | None = None
+
+    async def open(self) -> "ThreadSubscription":
+        if self.channel is None:
+            self.channel = await self.layer.new_channel()
+            await self.layer.group_add(events.thread_group(self.thread_id), self.channel)
+        return self
+
+    async def close(self) -> None:
+        if self.channel is not None:
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(events.thread_group(self.thread_id), self.channel)
+            self.channel = None
+
+    async def __aenter__(self):
+        return await self.open()
+
+    async def __aexit__(self, *exc):
+        await self.close()
+
+    async def receive(self, timeout: float | None = None) -> dict | None:
+        """The next message, or None after `timeout` seconds."""
+        try:
+            return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
+        except TimeoutError:
+            return None
+
+    async def request_snapshot(self, run_id) -> None:
+        """Ask the executor of a run for what it has streamed so far; the reply
+        (`run.snapshot_reply`) arrives on this subscription."""
+        await events.send(
+            events.run_control_group(run_id),
+            {"type": "run.snapshot", "run_id": str(run_id), "reply_channel": self.channel},
+        )
+
+
+@database_sync_to_async
+def load_run(thread_id, run_id) -> dict | None:
+    run = Run.objects.filter(pk=run_id, thread_id=thread_id).first()
+    return run_dict(run) if run else None
+
+
+def is_final(run: dict | None) -> bool:
+    return run is None or run["status"] in FINAL_STATUSES
+
+
+async def wait_for_run(thread_id, run_id, sub: ThreadSubscription | None = None) -> dict | None:
+    """Wait until a run has ended. Returns its run_dict, or None if it is gone
+    (rolled back or deleted)."""
+    if sub is None:
+        async with ThreadSubscription(thread_id) as own:
+            return await wait_for_run(thread_id, run_id, own)
+    run = await load_run(thread_id, run_id)
+    while not is_final(run):
+        message = await sub.receive(timeout=RECHECK_SECONDS)
+        if message is None or (
+            message.get("kind") == events.LIFECYCLE and message.get("run_id") == str(run_id)
+        ):
+            run = await load_run(thread_id, run_id)
+    return run
