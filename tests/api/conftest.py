@@ -3,5 +3,6 @@ from langgraph_sdk import get_client
 
 
 @pytest.fixture
-def client(live_server_url):
+def sdk(live_server_url):
+    """The official langgraph-sdk client, pointed at a real server."""
     return get_client(url=live_server_url)

@@ -1,0 +1,94 @@
+"""Bad input gets a clear JSON error naming the field; nothing is written."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from runs import state
+from runs.models import Run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def thread_id():
+    return str(state.create_thread().pk)
+
+
+def post(api, url, body):
+    return api.post(url, body, format="json")
+
+
+def test_unknown_strategy_is_422_naming_the_field(api, thread_id):
+    response = post(
+        api, f"/threads/{thread_id}/runs", {"assistant_id": "agent", "multitask_strategy": "shout"}
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "multitask_strategy"
+    assert Run.objects.count() == 0
+
+
+def test_malformed_json_is_400(api, thread_id):
+    response = api.post(f"/threads/{thread_id}/runs", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert "detail" in response.json()
+
+
+def test_unknown_thread_and_run_are_404(api, thread_id):
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert post(api, f"/threads/{missing}/runs", {"assistant_id": "agent"}).status_code == 404
+    assert api.get(f"/threads/{missing}/state").status_code == 404
+    assert api.get("/threads/not-a-uuid").status_code == 404
+    response = api.get(f"/threads/{thread_id}/runs/{missing}")
+    assert response.status_code == 404 and response.json()["error"] == "run_not_found"
+
+
+def test_unknown_assistant_is_404(api, thread_id):
+    response = post(api, f"/threads/{thread_id}/runs", {"assistant_id": "nobody"})
+    assert response.status_code == 404
+    assert response.json()["field"] == "assistant_id"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "assistant_id"),
+        ({"assistant_id": "agent", "config": "fast"}, "config"),
+        ({"assistant_id": "agent", "stream_mode": "everything"}, "stream_mode"),
+        (
+            {"assistant_id": "agent", "input": {"messages": [{"role": "robot"}]}},
+            "input.messages[0].type",
+        ),
+        (
+            {"assistant_id": "agent", "input": {"messages": [{"role": "user", "content": 1}]}},
+            "input.messages[0].content",
+        ),
+    ],
+)
+def test_invalid_values_name_the_field(api, thread_id, body, field):
+    response = post(api, f"/threads/{thread_id}/runs", body)
+    assert response.status_code == 422
+    assert response.json()["field"] == field
+    assert Run.objects.count() == 0
+
+
+def test_unknown_fields_are_ignored(api, thread_id):
+    body = {
+        "assistant_id": "agent",
+        "webhook": "http://example.invalid",
+        "durability": "async",
+        "interrupt_before": ["model"],
+        "stream_resumable": False,
+    }
+    assert post(api, f"/threads/{thread_id}/runs", body).status_code == 200
+
+
+def test_bad_cancel_action(api, thread_id):
+    run = post(api, f"/threads/{thread_id}/runs", {"assistant_id": "agent"}).json()
+    response = api.post(f"/threads/{thread_id}/runs/{run['run_id']}/cancel?action=explode")
+    assert response.status_code == 422 and response.json()["field"] == "action"
+    assert Run.objects.get(pk=run["run_id"]).status == "pending"
