@@ -147,6 +147,7 @@ def _cancel_locked(thread: Thread, runs: list[Run], *, action: str) -> None:
     now = timezone.now()
     for run in runs:
         payload = run_dict(run)
+        run_id = run.pk  # delete() below sets run.pk to None
         if action == CancelAction.ROLLBACK:
             run.delete()  # cascades to the checkpoints it wrote
             status = "rolled_back"
@@ -162,7 +163,7 @@ def _cancel_locked(thread: Thread, runs: list[Run], *, action: str) -> None:
             run.save(update_fields=["cancel_action", "updated_at"])
             status = "interrupting"
         transaction.on_commit(
-            lambda run_id=run.pk, payload=payload, status=status: _announce_cancel(
+            lambda run_id=run_id, payload=payload, status=status: _announce_cancel(
                 thread.pk, run_id, action, status, payload
             )
         )

@@ -13,7 +13,16 @@ from runs.exceptions import (
 )
 from runs.messages import is_interrupted
 from runs.models import Checkpoint, Run, RunStatus, Thread, ThreadStatus
-from tests.conftest import FAST, SLOW, get_run, messages_of, orm, wait_status, wait_streaming
+from tests.conftest import (
+    FAST,
+    SLOW,
+    get_run,
+    messages_of,
+    orm,
+    wait_for,
+    wait_status,
+    wait_streaming,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,6 +30,10 @@ SF = {"messages": [{"role": "user", "content": "what's the weather in sf?"}]}
 NYC = {"messages": [{"role": "user", "content": "what's the weather in nyc?"}]}
 
 create_run = orm(strategies.create_run)
+
+
+async def stopped(executor, run_id):
+    return str(run_id) not in executor.active
 
 
 def texts(messages):
@@ -62,7 +75,11 @@ async def test_reject_refuses_second_and_first_completes(executor, thread):
 async def test_interrupt_keeps_partial_answer_marked(executor, thread):
     first = await create_run(thread.pk, input=SF, config=SLOW)
     await wait_streaming(executor, first.pk, min_chars=20)
+    streaming_run = executor.active[str(first.pk)]
+    words_before = len(streaming_run.partial_text.split())
     second = await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="interrupt")
+    await wait_for(lambda: stopped(executor, first.pk))
+    assert len(streaming_run.partial_text.split()) <= words_before + 1
     await wait_status(second.pk, RunStatus.SUCCESS)
     first = await get_run(first.pk)
     assert first.status == RunStatus.INTERRUPTED
@@ -91,7 +108,12 @@ async def test_rollback_deletes_first_run_and_restores_state(executor, thread):
     first = await create_run(thread.pk, input=SF, config=SLOW)
     await wait_streaming(executor, first.pk, min_chars=20)
     assert await orm(Checkpoint.objects.filter(run_id=first.pk).count)() >= 3
+    streaming_run = executor.active[str(first.pk)]
+    words_before = len(streaming_run.partial_text.split())
     second = await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="rollback")
+    # The executor stops within one token of the rollback.
+    await wait_for(lambda: stopped(executor, first.pk))
+    assert len(streaming_run.partial_text.split()) <= words_before + 1
     # The first run is gone at once, with everything it wrote.
     assert await get_run(first.pk) is None
     assert not await orm(Checkpoint.objects.filter(run_id=first.pk).exists)()
@@ -148,8 +170,6 @@ async def test_cancel_run_interrupt_and_rollback(executor, thread):
     async def idle():
         t = await orm(Thread.objects.get)(pk=thread.pk)
         return t.status == ThreadStatus.IDLE
-
-    from tests.conftest import wait_for
 
     await wait_for(idle)
 
