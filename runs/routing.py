@@ -1,3 +1,9 @@
 """Websocket URL routes of the runs app."""
 
-websocket_urlpatterns = []
+from django.urls import path
+
+from runs.consumers import ThreadConsumer
+
+websocket_urlpatterns = [
+    path("ws/threads/<str:thread_id>/", ThreadConsumer.as_asgi()),
+]

@@ -1,0 +1,200 @@
+"""The chat websocket: one connection per thread at /ws/threads/<id>/.
+
+Client → server frames:
+  {"type": "message", "content": "...", "strategy": "reject|enqueue|interrupt|rollback",
+   "config": {...optional run config...}}
+  {"type": "cancel", "action": "interrupt|rollback", "run_id": "...optional..."}
+  {"type": "ping"}
+
+Server → client frames:
+  {"type": "state", "thread_id", "messages": [...], "runs": [...], "active": {...}|null}
+      on connect, and after a rollback (the client reconciles its page with it)
+  {"type": "run", "event": "created|started|interrupting|interrupted|rolled_back|
+      success|error", "run": {...}, "partial_message"?: {...}, "error"?: {...}}
+  {"type": "token", "run_id", "message_id", "text"}
+  {"type": "messages", "run_id", "node", "messages": [...]}   (a finished step)
+  {"type": "partial", "run_id", "message_id", "text"}          (what streamed before we attached)
+  {"type": "error", "error", "detail", "field"?, "rejected"?: true, "content"?: "..."}
+  {"type": "pong"}
+
+Thin adapter: it parses frames, calls runs.strategies (the same service as
+the REST API) and renders events. A bad frame gets an error frame; the
+connection stays open.
+"""
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from runs import events, state, strategies
+from runs.exceptions import InvalidRequest, RunsError, ThreadBusy
+from runs.models import Run, RunStatus
+from runs.representation import run_dict
+
+TIMELINE_LENGTH = 50
+CLOSE_THREAD_NOT_FOUND = 4404
+
+
+@database_sync_to_async
+def thread_exists(thread_id) -> bool:
+    try:
+        state.get_thread(thread_id)
+    except RunsError:
+        return False
+    return True
+
+
+@database_sync_to_async
+def thread_snapshot(thread_id) -> dict:
+    messages = state.thread_messages(thread_id)
+    runs = list(Run.objects.filter(thread_id=thread_id).order_by("-seq")[:TIMELINE_LENGTH])
+    active = next((r for r in runs if r.status == RunStatus.RUNNING), None)
+    return {
+        "type": "state",
+        "thread_id": str(thread_id),
+        "messages": messages,
+        "runs": [run_dict(r) for r in reversed(runs)],
+        "active": run_dict(active) if active else None,
+    }
+
+
+class ThreadConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.rolled_back: set[str] = set()
+        self.thread_id = self.scope["url_route"]["kwargs"]["thread_id"]
+        self.group = events.thread_group(self.thread_id)
+        if not await thread_exists(self.thread_id):
+            await self.close(code=CLOSE_THREAD_NOT_FOUND)
+            return
+        # Subscribe first, then read the state: nothing falls in between.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        snapshot = await thread_snapshot(self.thread_id)
+        await self.send_json(snapshot)
+        if snapshot["active"]:
+            await self.channel_layer.group_send(
+                events.run_control_group(snapshot["active"]["run_id"]),
+                {
+                    "type": "run.snapshot",
+                    "run_id": snapshot["active"]["run_id"],
+                    "reply_channel": self.channel_name,
+                },
+            )
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    # -- client frames -----------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if bytes_data is not None:
+            await self.error("invalid_frame", "Binary frames are not supported; send JSON text.")
+            return
+        try:
+            content = json.loads(text_data or "")
+        except (TypeError, ValueError):
+            await self.error("invalid_frame", "Frames must be JSON objects.")
+            return
+        if not isinstance(content, dict):
+            await self.error("invalid_frame", "Frames must be JSON objects.")
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs):
+        handlers = {"message": self.on_message, "cancel": self.on_cancel, "ping": self.on_ping}
+        handler = handlers.get(content.get("type"))
+        if handler is None:
+            await self.error(
+                "invalid_frame",
+                f"Unknown frame type {content.get('type')!r}; use message, cancel or ping.",
+                field="type",
+            )
+            return
+        try:
+            await handler(content)
+        except ThreadBusy as error:
+            await self.send_json(
+                {**self.error_body(error), "rejected": True, "content": content.get("content")}
+            )
+        except RunsError as error:
+            await self.send_json(self.error_body(error))
+
+    async def on_message(self, content):
+        text = content.get("content")
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidRequest("content must be a non-empty string.", field="content")
+        config = content.get("config")
+        await database_sync_to_async(strategies.create_run)(
+            self.thread_id,
+            assistant_id=content.get("assistant_id") or "agent",
+            input={"messages": [{"role": "user", "content": text}]},
+            multitask_strategy=content.get("strategy"),
+            config=config,
+        )
+
+    async def on_cancel(self, content):
+        action = content.get("action")
+        run_id = content.get("run_id")
+        if run_id is not None:
+            await database_sync_to_async(strategies.cancel_run)(
+                self.thread_id, run_id, action=action
+            )
+        else:
+            await database_sync_to_async(strategies.cancel_thread_runs)(
+                self.thread_id, action=action
+            )
+
+    async def on_ping(self, content):
+        await self.send_json({"type": "pong"})
+
+    def error_body(self, error: RunsError) -> dict:
+        return {"type": "error", **error.as_dict()}
+
+    async def error(self, code: str, detail: str, field: str | None = None):
+        body = {"type": "error", "error": code, "detail": detail}
+        if field:
+            body["field"] = field
+        await self.send_json(body)
+
+    # -- channel-layer events ----------------------------------------------------
+
+    async def run_event(self, message):
+        kind, data, run_id = message["kind"], message["data"], message["run_id"]
+        if run_id in self.rolled_back:
+            # A token already on its way when the run was rolled back: drop it.
+            return
+        if kind == events.TOKEN:
+            await self.send_json(
+                {
+                    "type": "token",
+                    "run_id": run_id,
+                    "message_id": data["message_id"],
+                    "text": data["text"],
+                }
+            )
+        elif kind == events.STEP:
+            await self.send_json(
+                {
+                    "type": "messages",
+                    "run_id": run_id,
+                    "node": data["node"],
+                    "messages": (data.get("update") or {}).get("messages", []),
+                }
+            )
+        elif kind == events.LIFECYCLE:
+            frame = {"type": "run", "event": data["status"], "run": data["run"]}
+            for key in ("partial_message", "error"):
+                if data.get(key):
+                    frame[key] = data[key]
+            await self.send_json(frame)
+            if data["status"] == "rolled_back":
+                self.rolled_back.add(run_id)
+                # The page must drop what the run had shown: send the state as it now is.
+                await self.send_json(await thread_snapshot(self.thread_id))
+
+    async def run_snapshot_reply(self, message):
+        partial = message.get("partial")
+        if partial:
+            await self.send_json({"type": "partial", "run_id": message["run_id"], **partial})
