@@ -7,6 +7,12 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatapp.settings")
 django_asgi_app = get_asgi_application()
 
+from django.urls import get_resolver  # noqa: E402
+
+# Import every view now rather than on the first request (which would pay
+# for importing DRF, the API and the admin: hundreds of milliseconds).
+get_resolver().url_patterns  # noqa: B018
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

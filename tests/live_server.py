@@ -62,36 +62,20 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> N
     raise RuntimeError(f"server on port {port} did not start in {timeout}s")
 
 
-class LiveServer:
-    """A Daphne subprocess; `url` is its base URL."""
+class ManagedProcess:
+    """A subprocess of the project (cwd = repository root) logging to a file."""
 
-    def __init__(self, env: dict | None = None, log_path: Path | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path or ROOT / "test-artifacts" / f"daphne-{self.port}.log"
+    def __init__(self, args: list[str], name: str, env: dict | None = None):
+        self.log_path = ROOT / "test-artifacts" / f"{name}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "chatapp.asgi:application",
-            ],
+            [sys.executable, *args],
             cwd=ROOT,
             env=server_env(env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        try:
-            wait_for_port(self.port, self.proc)
-        except Exception:
-            self.stop()
-            raise
 
     def stop(self, kill: bool = False) -> None:
         if self.proc.poll() is None:
@@ -105,3 +89,33 @@ class LiveServer:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+class LiveServer(ManagedProcess):
+    """A Daphne process; `url` is its base URL."""
+
+    def __init__(self, env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "chatapp.asgi:application"]
+        super().__init__(args, f"daphne-{self.port}", env)
+        try:
+            wait_for_port(self.port, self.proc)
+        except Exception:
+            self.stop()
+            raise
+
+
+class Worker(ManagedProcess):
+    """A `manage.py runworker_runs` process named `worker_id`."""
+
+    def __init__(self, worker_id: str, env: dict | None = None):
+        self.worker_id = worker_id
+        args = ["manage.py", "runworker_runs", "--worker-id", worker_id]
+        super().__init__(args, f"worker-{worker_id}-{os.getpid()}", env)
+        deadline = time.monotonic() + 20
+        while b"ready" not in self.log_path.read_bytes():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"worker {worker_id} did not start: see {self.log_path}")
+            time.sleep(0.05)
