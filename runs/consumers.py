@@ -172,6 +172,7 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
                     "run_id": run_id,
                     "message_id": data["message_id"],
                     "text": data["text"],
+                    "ts": data.get("ts"),
                 }
             )
         elif kind == events.STEP:

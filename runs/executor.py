@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -96,6 +97,33 @@ class Executor:
                 await task
         with contextlib.suppress(Exception):
             await self.layer.group_discard(events.WORKERS_GROUP, self.channel)
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Graceful stop (SIGTERM): claim nothing more, give the runs in flight
+        `grace` seconds (RUNS_SHUTDOWN_GRACE_SECONDS) to finish, and settle the
+        rest at once, as a lost worker's runs would be after their lease
+        (`queue.release_runs`), so their threads move on now rather than after
+        RUNS_LEASE_SECONDS. Cancel signals and heartbeats go on meanwhile."""
+        if grace is None:
+            grace = settings.RUNS_SHUTDOWN_GRACE_SECONDS
+        self._stopping = True
+        with contextlib.suppress(Exception):
+            await self.layer.group_discard(events.WORKERS_GROUP, self.channel)
+        if self.tasks and grace > 0:
+            await asyncio.wait(set(self.tasks), timeout=grace)
+        leftover = list(self.active)
+        await self.stop()
+        if not leftover:
+            return
+        try:
+            released = await database_sync_to_async(queue.release_runs)(self.worker_id, leftover)
+        except Exception:
+            logger.exception("could not release runs %s; their leases will expire", leftover)
+            return
+        for payload in released:
+            await self._publish_lifecycle(payload["thread_id"], payload, payload["status"])
+        if released:
+            await events.send(events.WORKERS_GROUP, {"type": "runs.wakeup", "thread_id": ""})
 
     async def run_forever(self) -> None:
         await self.start()
@@ -184,16 +212,19 @@ class Executor:
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(settings.RUNS_HEARTBEAT_SECONDS)
+            # The leases live in the database and must not depend on Redis: a
+            # Redis outage longer than the lease would otherwise turn every run
+            # in flight into a "lost" one.
             try:
-                await self.layer.group_add(events.WORKERS_GROUP, self.channel)
                 states = await database_sync_to_async(queue.renew_leases)(
                     self.worker_id, list(self.active)
                 )
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("heartbeat failed")
-                continue
+                logger.exception("heartbeat: renewing leases failed")
+                states = {}
+            await self._rejoin_groups()
             for run_id, cancel_action in states.items():
                 active = self.active.get(run_id)
                 if active is None:
@@ -203,12 +234,35 @@ class Executor:
                 elif cancel_action:
                     active.cancel(cancel_action)
 
+    async def _rejoin_groups(self) -> None:
+        """Re-join our channel-layer groups. Group membership lives in Redis
+        and is lost when Redis restarts without persistence (and expires after
+        the layer's group_expiry); without this, a run's cancel signal would
+        not reach us until the database fallback, and wake-ups never again."""
+        groups = [(events.WORKERS_GROUP, None)] if not self._stopping else []
+        groups += [(events.run_control_group(run_id), run_id) for run_id in list(self.active)]
+        for group, run_id in groups:
+            if run_id is not None and run_id not in self.active:
+                continue  # ended meanwhile: do not re-join its control group
+            try:
+                await self.layer.group_add(group, self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("heartbeat: could not join %s (channel layer down?)", group)
+                return
+
     # -- execution -----------------------------------------------------------
 
     async def _execute(self, active: ActiveRun) -> None:
         claim = active.claim
         control = events.run_control_group(claim.run_id)
-        await self.layer.group_add(control, self.channel)
+        try:
+            await self.layer.group_add(control, self.channel)
+        except Exception:
+            # Channel layer down: run anyway; the heartbeat re-joins the group
+            # and reads cancellations from the database meanwhile.
+            logger.warning("run %s: could not join %s", claim.run_id, control)
         try:
             status, error = await self._drive(active)
             await self._finish(active, status, error)
@@ -222,7 +276,10 @@ class Executor:
                 await self.layer.group_discard(control, self.channel)
         if not self._stopping:
             # Hand the thread on to its next pending run, here if we can.
-            await self.fill(thread_id=claim.thread_id)
+            try:
+                await self.fill(thread_id=claim.thread_id)
+            except Exception:  # the scheduler's next poll will claim it
+                logger.exception("claiming the next run of thread %s failed", claim.thread_id)
             await events.send(
                 events.WORKERS_GROUP, {"type": "runs.wakeup", "thread_id": claim.thread_id}
             )
@@ -288,7 +345,12 @@ class Executor:
                 claim.thread_id,
                 claim.run_id,
                 events.TOKEN,
-                {"message_id": token.message_id, "text": token.text, "node": token.node},
+                {
+                    "message_id": token.message_id,
+                    "text": token.text,
+                    "node": token.node,
+                    "ts": time.time(),  # when it left the executor (latency measurements)
+                },
             ),
         )
 
