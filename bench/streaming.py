@@ -1,0 +1,82 @@
+"""Streaming: many concurrent websocket chats, token delivery latency and server CPU.
+
+Each chat opens /ws/threads/<id>/ and sends one message; the demo agent streams
+`--words` tokens `--delay` seconds apart. Latency is the time from the executor
+publishing a token (its `ts`) to the browser-side socket receiving it (same
+machine clock). Server CPU is the Daphne process's user+system time over the
+wall time of the streaming phase.
+
+    python bench/streaming.py [--chats 200] [--words 40] [--delay 0.05]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import time
+
+from _server import machine, percentile, servers
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def chat(base_url: str, config: dict, latencies: list[float], ready: asyncio.Barrier):
+    import websockets
+    from langgraph_sdk import get_client
+
+    tid = (await get_client(url=base_url).threads.create())["thread_id"]
+    ws_url = base_url.replace("http", "ws") + f"/ws/threads/{tid}/"
+    async with websockets.connect(ws_url, origin=base_url, max_queue=None) as ws:
+        await ws.recv()  # state
+        await ready.wait()
+        await ws.send(json.dumps({"type": "message", "content": "hello", "config": config}))
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            if frame["type"] == "token" and frame.get("ts"):
+                latencies.append((time.time() - frame["ts"]) * 1000)
+            elif frame["type"] == "run" and frame["event"] in ("success", "error"):
+                return frame["event"]
+
+
+async def main(args):
+    config = {"configurable": {"token_delay": args.delay, "reply_words": args.words}}
+    with servers(
+        postgres=args.postgres, redis=args.redis, workers=2 if args.postgres else 0
+    ) as urls:
+        from _server import RUNNING
+
+        pid = RUNNING[0].pid
+        latencies: list[float] = []
+        ready = asyncio.Barrier(args.chats + 1)
+        tasks = [
+            asyncio.create_task(chat(urls[0], config, latencies, ready)) for _ in range(args.chats)
+        ]
+        await ready.wait()
+        cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+        results = await asyncio.gather(*tasks)
+        cpu, wall = cpu_seconds(pid) - cpu0, time.monotonic() - wall0
+    mode = "postgres+redis, 2 workers" if args.postgres else "embedded sqlite"
+    print(
+        f"# streaming, {args.chats} concurrent websocket chats x {args.words} tokens "
+        f"every {args.delay}s ({mode}); {machine()}"
+    )
+    print(f"runs ok: {results.count('success')}/{len(results)}, tokens received: {len(latencies)}")
+    print(
+        f"token delivery latency: p50={percentile(latencies, 50):.1f} ms "
+        f"p99={percentile(latencies, 99):.1f} ms"
+    )
+    print(f"Daphne CPU: {cpu:.2f} s over {wall:.2f} s wall = {100 * cpu / wall:.0f}% of one core")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chats", type=int, default=200)
+    parser.add_argument("--words", type=int, default=40)
+    parser.add_argument("--delay", type=float, default=0.05)
+    parser.add_argument("--postgres", default="")
+    parser.add_argument("--redis", default="")
+    asyncio.run(main(parser.parse_args()))
