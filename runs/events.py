@@ -45,12 +45,22 @@ def event(thread_id, run_id, kind: str, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def retry_once(operation):
+    """Run a channel-layer operation, retrying once: after a Redis restart the
+    first call on a pooled connection fails, the next one reconnects."""
+    try:
+        return await operation()
+    except Exception:
+        logger.warning("channel layer call failed; retrying once", exc_info=True)
+        return await operation()
+
+
 async def send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        await layer.group_send(group, message)
+        await retry_once(lambda: layer.group_send(group, message))
     except Exception:  # a broken layer must not break a run or a request
         logger.exception("channel layer send to %s failed", group)
 

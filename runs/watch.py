@@ -34,8 +34,10 @@ class ThreadSubscription:
 
     async def open(self) -> "ThreadSubscription":
         if self.channel is None:
-            self.channel = await self.layer.new_channel()
-            await self.layer.group_add(events.thread_group(self.thread_id), self.channel)
+            channel = await events.retry_once(self.layer.new_channel)
+            group = events.thread_group(self.thread_id)
+            await events.retry_once(lambda: self.layer.group_add(group, channel))
+            self.channel = channel
         return self
 
     async def close(self) -> None:
