@@ -29,6 +29,13 @@ class StreamModeField(serializers.JSONField):
         return modes
 
 
+class AssistantSearchSerializer(serializers.Serializer):
+    graph_id = serializers.CharField(required=False, allow_null=True)
+    metadata = JSONObjectField(required=False, allow_null=True)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
+    offset = serializers.IntegerField(min_value=0, default=0)
+
+
 class ThreadCreateSerializer(serializers.Serializer):
     thread_id = serializers.UUIDField(required=False, allow_null=True)
     metadata = JSONObjectField(required=False, allow_null=True)

@@ -97,13 +97,15 @@ def get_assistant(assistant_id):
 
 
 class AssistantSearch(APIView):
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Search assistants")
+    @extend_schema(
+        request=s.AssistantSearchSerializer, responses=OBJECT, summary="Search assistants"
+    )
     def post(self, request):
-        body = request.data if isinstance(request.data, dict) else {}
-        graph_id = body.get("graph_id")
+        data = validated(s.AssistantSearchSerializer, request.data)
+        graph_id = data.get("graph_id")
         found = [a for a in agents.all_agents() if not graph_id or a.assistant_id == graph_id]
-        offset, limit = int(body.get("offset") or 0), int(body.get("limit") or 10)
-        return Response([assistant_body(a) for a in found[offset : offset + limit]])
+        page = found[data["offset"] : data["offset"] + data["limit"]]
+        return Response([assistant_body(a) for a in page])
 
 
 class AssistantDetail(APIView):

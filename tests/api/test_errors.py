@@ -92,3 +92,9 @@ def test_bad_cancel_action(api, thread_id):
     response = api.post(f"/threads/{thread_id}/runs/{run['run_id']}/cancel?action=explode")
     assert response.status_code == 422 and response.json()["field"] == "action"
     assert Run.objects.get(pk=run["run_id"]).status == "pending"
+
+
+def test_assistant_search_validates_paging(api):
+    response = post(api, "/assistants/search", {"limit": "many"})
+    assert response.status_code == 422 and response.json()["field"] == "limit"
+    assert post(api, "/assistants/search", {"limit": 5}).json()[0]["graph_id"] == "agent"
