@@ -160,6 +160,10 @@ RUNS_EMBEDDED_WORKER = env_bool("RUNS_EMBEDDED_WORKER", True)
 # a run whose lease expired (worker died) is recovered by any other worker.
 RUNS_LEASE_SECONDS = float(os.environ.get("RUNS_LEASE_SECONDS", "30"))
 RUNS_HEARTBEAT_SECONDS = float(os.environ.get("RUNS_HEARTBEAT_SECONDS", "5"))
+# On SIGTERM a worker stops claiming and lets its runs finish for this long,
+# then settles the rest as `error` at once (keep it below your process
+# manager's stop timeout: Docker's is 10 s, Kubernetes' 30 s).
+RUNS_SHUTDOWN_GRACE_SECONDS = float(os.environ.get("RUNS_SHUTDOWN_GRACE_SECONDS", "8"))
 # How often an idle worker looks for pending runs without being woken up.
 RUNS_POLL_SECONDS = float(os.environ.get("RUNS_POLL_SECONDS", "1"))
 # How many runs one worker executes at once.

@@ -79,7 +79,12 @@ class Executor:
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel()
-        await self.layer.group_add(events.WORKERS_GROUP, self.channel)
+        try:
+            await self.layer.group_add(events.WORKERS_GROUP, self.channel)
+        except Exception:
+            # Redis down at start: poll the database meanwhile; the heartbeat
+            # joins the group once the layer answers.
+            logger.warning("channel layer unavailable at start; polling until it answers")
         self._background = [
             asyncio.create_task(self._listen(), name="runs-listen"),
             asyncio.create_task(self._schedule(), name="runs-schedule"),
@@ -245,7 +250,9 @@ class Executor:
             if run_id is not None and run_id not in self.active:
                 continue  # ended meanwhile: do not re-join its control group
             try:
-                await self.layer.group_add(group, self.channel)
+                await events.retry_once(
+                    lambda group=group: self.layer.group_add(group, self.channel)
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:

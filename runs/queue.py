@@ -8,12 +8,23 @@ rollback is deleting, and two runs of a thread can never both be `running`
 (also guarded by the partial unique index `one_running_run_per_thread`).
 
 Recovery policy for a worker that died (lease expired): the run is marked
-`error` ("worker lost") and not retried, the thread's next pending run
+`error` ("WorkerLost") and not retried; the thread's next pending run
 proceeds. The steps it completed stay in the thread's state; a run that had
-been asked to interrupt becomes `interrupted` as it would have. LangGraph
-Platform retries such runs on another worker; we do not, because a run of
-the demo or an LLM agent is not idempotent (a retry would repeat tool calls
-and re-stream an answer the user already saw part of); the user can simply
+been asked to interrupt becomes `interrupted` as it would have. A worker
+stopped gracefully (SIGTERM) first gives its runs RUNS_SHUTDOWN_GRACE_SECONDS
+to finish, then settles the rest the same way at once ("WorkerStopped",
+`release_runs`) instead of leaving them to their leases.
+
+This differs from LangGraph Platform on purpose. There, a queue worker
+records a heartbeat in Redis while it handles a run; on graceful shutdown it
+gives runs a limited time to finish and puts the unfinished ones back in the
+queue, and after a hard crash a sweeper re-queues runs whose heartbeat went
+stale, so another worker makes a new attempt at the run
+(https://langchain-ai.github.io/langgraph/concepts/scalability_and_resilience/).
+We do not retry: a run of the demo or an LLM agent is not idempotent (a
+retry would repeat tool calls and re-stream an answer the user already saw
+part of, with a different text), and our leases and recovery live in
+PostgreSQL rather than Redis. The user sees the failed run and can simply
 send the message again.
 """
 
@@ -210,6 +221,21 @@ def _as_uuid(value):
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
+def _settle_lost(thread: Thread, run: Run, now, error: dict) -> dict:
+    """Settle a running run whose executor is gone (the thread is locked)."""
+    if run.cancel_action == "interrupt":
+        run.status = RunStatus.INTERRUPTED
+    else:
+        run.status = RunStatus.ERROR
+        run.error = error
+    run.ended_at = now
+    run.lease_expires_at = None
+    run.save(update_fields=["status", "error", "ended_at", "lease_expires_at", "updated_at"])
+    _settle_thread(thread, run.status)
+    logger.warning("settled run %s of thread %s as %s", run.pk, thread.pk, run.status)
+    return run_dict(run)
+
+
 def recover_expired_runs() -> list[dict]:
     """Settle runs whose worker stopped renewing its lease. Returns their run_dicts."""
     now = timezone.now()
@@ -227,20 +253,35 @@ def recover_expired_runs() -> list[dict]:
             ).first()
             if run is None:
                 continue
-            if run.cancel_action == "interrupt":
-                run.status = RunStatus.INTERRUPTED
-            else:
-                run.status = RunStatus.ERROR
-                run.error = {
-                    "error": "WorkerLost",
-                    "message": f"Worker {run.worker_id!r} stopped renewing its lease.",
-                }
-            run.ended_at = now
-            run.lease_expires_at = None
-            run.save(
-                update_fields=["status", "error", "ended_at", "lease_expires_at", "updated_at"]
-            )
-            _settle_thread(thread, run.status)
-            logger.warning("recovered run %s of thread %s as %s", run_id, thread_id, run.status)
-            recovered.append(run_dict(run))
+            error = {
+                "error": "WorkerLost",
+                "message": f"Worker {run.worker_id!r} stopped renewing its lease.",
+            }
+            recovered.append(_settle_lost(thread, run, now, error))
     return recovered
+
+
+def release_runs(worker_id: str, run_ids: list[str]) -> list[dict]:
+    """Settle our runs still running when we stop (graceful shutdown), now
+    rather than after their leases. Returns their run_dicts."""
+    now = timezone.now()
+    owned = list(
+        Run.objects.filter(
+            pk__in=run_ids, worker_id=worker_id, status=RunStatus.RUNNING
+        ).values_list("pk", "thread_id")
+    )
+    released = []
+    for run_id, thread_id in owned:
+        with transaction.atomic():
+            thread = lock_thread(thread_id)
+            run = thread.runs.filter(
+                pk=run_id, status=RunStatus.RUNNING, worker_id=worker_id
+            ).first()
+            if run is None:
+                continue
+            error = {
+                "error": "WorkerStopped",
+                "message": f"Worker {worker_id!r} shut down before the run finished.",
+            }
+            released.append(_settle_lost(thread, run, now, error))
+    return released

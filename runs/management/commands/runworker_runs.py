@@ -36,4 +36,5 @@ class Command(BaseCommand):
         self.stdout.write(f"worker {executor.worker_id} ready", ending="\n")
         self.stdout.flush()
         await stop.wait()
-        await executor.stop()
+        # Finish what we can within RUNS_SHUTDOWN_GRACE_SECONDS, settle the rest.
+        await executor.shutdown()
