@@ -1,9 +1,17 @@
-"""Two Daphne processes and two worker processes on PostgreSQL + Redis."""
+"""Two Daphne processes and two worker processes on PostgreSQL + Redis.
+
+Clients talk HTTP to both servers (and watch over a websocket); runs execute
+in the worker processes; every check reads the shared test database.
+"""
 
 import asyncio
 import json
 import os
+import shutil
 import signal
+import subprocess
+import time
+from datetime import datetime
 
 import httpx
 import pytest
@@ -22,6 +30,13 @@ def user(text):
     return {"messages": [{"role": "user", "content": text}]}
 
 
+def body(text, config=QUICK, strategy=None):
+    payload = {"assistant_id": "agent", "input": user(text), "config": config}
+    if strategy:
+        payload["multitask_strategy"] = strategy
+    return payload
+
+
 async def new_thread(url) -> str:
     async with httpx.AsyncClient(base_url=url) as http:
         return (await http.post("/threads", json={})).json()["thread_id"]
@@ -33,74 +48,169 @@ async def settled(thread_id):
     )()
 
 
+def ws_url(server_url, thread_id):
+    return server_url.replace("http", "ws") + f"/ws/threads/{thread_id}/"
+
+
 async def test_fifty_clients_mixed_strategies_keep_the_invariants(cluster):
     tid = await new_thread(cluster.urls[0])
     strategies = ["enqueue", "reject", "interrupt", "rollback", "enqueue"]
     samples: list[int] = []
+    frames: list[dict] = []
     stop = asyncio.Event()
 
     async def sample():
-        count = orm(lambda: Run.objects.filter(thread_id=tid, status="running").count())
-        while not stop.is_set():
+        # Its own thread and connection, so that it samples while clients write.
+        count = orm(
+            lambda: Run.objects.filter(thread_id=tid, status="running").count(),
+            thread_sensitive=False,
+        )
+        for _ in range(3000):  # bounded: 3000 samples at most (the test takes seconds)
+            if stop.is_set():
+                return
             samples.append(await count())
             await asyncio.sleep(0.01)
 
+    async def watch(ws):
+        # Everything the workers stream, as a browser on the other server sees it.
+        with pytest.raises((asyncio.CancelledError, websockets.ConnectionClosed)):
+            while True:
+                frames.append(json.loads(await ws.recv()))
+
     async def client(i, http):
         strategy = strategies[i % len(strategies)]
-        await asyncio.sleep((i % 10) * 0.05)
+        await asyncio.sleep((i * 37 % 50) * 0.03)  # spread over 1.5 s, deterministic
         response = await http.post(
-            f"/threads/{tid}/runs",
-            json={
-                "assistant_id": "agent",
-                "input": user(f"client {i}"),
-                "config": QUICK,
-                "multitask_strategy": strategy,
-            },
+            f"/threads/{tid}/runs", json=body(f"client {i}", QUICK, strategy)
         )
         return i, strategy, response.status_code, response.json()
 
-    sampler = asyncio.create_task(sample())
-    async with (
-        httpx.AsyncClient(base_url=cluster.urls[0], timeout=30) as a,
-        httpx.AsyncClient(base_url=cluster.urls[1], timeout=30) as b,
-    ):
-        results = await asyncio.gather(*(client(i, (a, b)[i % 2]) for i in range(50)))
-    await wait_for(lambda: settled(tid), timeout=60)
-    stop.set()
-    await sampler
+    async with websockets.connect(ws_url(cluster.urls[1], tid), origin=cluster.urls[1]) as ws:
+        assert json.loads(await ws.recv())["type"] == "state"
+        watcher = asyncio.create_task(watch(ws))
+        sampler = asyncio.create_task(sample())
+        async with (
+            httpx.AsyncClient(base_url=cluster.urls[0], timeout=30) as a,
+            httpx.AsyncClient(base_url=cluster.urls[1], timeout=30) as b,
+        ):
+            results = await asyncio.gather(*(client(i, (a, b)[i % 2]) for i in range(50)))
+            await wait_for(lambda: settled(tid), timeout=60)
+            # Idle now: a reject is accepted, on either server, and refused while it runs.
+            first = await a.post(f"/threads/{tid}/runs", json=body("idle 1", SLOW, "reject"))
+            refused = await b.post(f"/threads/{tid}/runs", json=body("busy", QUICK, "reject"))
+            cancel = await b.post(
+                f"/threads/{tid}/runs/{first.json()['run_id']}/cancel",
+                params={"action": "interrupt", "wait": "1"},
+            )
+            second = await b.post(f"/threads/{tid}/runs", json=body("idle 2", QUICK, "reject"))
+            assert (first.status_code, refused.status_code) == (200, 409), refused.text
+            assert cancel.status_code in (200, 202, 204), cancel.text
+            assert second.status_code == 200, second.text
+            await wait_status(second.json()["run_id"], RunStatus.SUCCESS, timeout=20)
+        stop.set()
+        await sampler
+        await asyncio.sleep(0.3)  # the last frames
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
 
-    # Never two running runs on the thread, sampled and by the recorded intervals.
-    assert samples and max(samples) <= 1
     runs = await orm(lambda: list(Run.objects.filter(thread_id=tid).order_by("seq")))()
-    intervals = sorted((r.started_at, r.ended_at) for r in runs if r.started_at)
-    for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
-        assert end <= start
-    # Only `reject` is ever refused, with 409.
-    codes = {(strategy, code) for _, strategy, code, _ in results}
-    assert all(code == 200 or (strategy == "reject" and code == 409) for strategy, code in codes)
-    # An accepted reject found the thread idle: no surviving run was in flight then.
     by_id = {str(r.pk): r for r in runs}
-    for _, strategy, code, body in results:
-        if strategy == "reject" and code == 200 and body["run_id"] in by_id:
-            created = by_id[body["run_id"]].created_at
+    codes = [(strategy, code) for _, strategy, code, _ in results]
+    accepted = {b["run_id"]: (i, s, b) for i, s, code, b in results if code == 200}
+    summary = {
+        "codes": sorted(set(codes)),
+        "statuses": sorted({r.status for r in runs}),
+        "rolled_back": len(set(accepted) - set(by_id)),
+    }
+
+    # The hammer exercised every path: refusals, rollbacks, interrupts, successes.
+    assert ("reject", 409) in codes, summary
+    assert summary["rolled_back"] > 0, summary
+    assert {RunStatus.SUCCESS, RunStatus.INTERRUPTED} <= set(summary["statuses"]), summary
+    # Only `reject` is ever refused, and only with 409.
+    assert all(code == 200 or (s, code) == ("reject", 409) for s, code in codes), summary
+
+    # Never two running runs on the thread: sampled while it ran...
+    assert len(samples) > 20 and max(samples) <= 1, samples
+    # ...and by the recorded execution intervals, which also follow seq (FIFO).
+    started = [r for r in runs if r.started_at]
+    assert all(r.ended_at for r in started)
+    for earlier, later in zip(started, started[1:], strict=False):
+        assert earlier.ended_at <= later.started_at, (earlier.seq, later.seq)
+    # ...and by what the workers streamed: a run's tokens never interleave with
+    # another's, except those of a rolled-back run already on their way.
+    surviving_tokens = [
+        f["run_id"] for f in frames if f["type"] == "token" and f["run_id"] in by_id
+    ]
+    assert surviving_tokens, summary
+    seen_runs: list[str] = []
+    for run_id in surviving_tokens:
+        if not seen_runs or seen_runs[-1] != run_id:
+            assert run_id not in seen_runs, "tokens of two runs interleaved"
+            seen_runs.append(run_id)
+
+    # An accepted reject found the thread idle: every run created before it had ended.
+    for run_id, (_, strategy, _) in accepted.items():
+        if strategy == "reject" and run_id in by_id:
+            created = by_id[run_id].created_at
             for other in runs:
-                if other.pk != by_id[body["run_id"]].pk and other.created_at < created:
+                if other.seq < by_id[run_id].seq:
                     assert other.ended_at is not None and other.ended_at <= created
-    # Every run that executed to the end did so exactly once, in order.
+
+    # Each run that executed to the end did so exactly once, in seq order: its
+    # question and its answer are in the final state once, in that order.
     state = await orm(lambda: Checkpoint.objects.filter(thread_id=tid).order_by("-id").first())()
-    humans = [m["content"] for m in state.values["messages"] if m["type"] == "human"]
+    messages = state.values["messages"]
+    humans = [m["content"] for m in messages if m["type"] == "human"]
     assert len(humans) == len(set(humans))
-    started = [r.input["messages"][0]["content"] for r in runs if r.started_at]
-    assert humans == [h for h in started if h in humans]
-    for run in runs:
+    # Runs interrupted before their input step was checkpointed left no question.
+    question = {r.pk: r.input["messages"][0]["content"] for r in runs}
+    ran = [question[r.pk] for r in started if question[r.pk] in humans]
+    assert humans == ran, "the state's questions are not the executed runs, in seq order"
+    for run in started:
         if run.status == RunStatus.SUCCESS:
-            assert humans.count(run.input["messages"][0]["content"]) == 1
-    # Rolled-back runs left no trace: no row, no checkpoint, no message.
-    accepted = {body["run_id"]: i for i, _, code, body in results if code == 200}
-    gone = set(accepted) - set(by_id)
-    for run_id in gone:
-        assert f"client {accepted[run_id]}" not in humans
-        assert not await orm(Checkpoint.objects.filter(run_id=run_id).exists)()
+            assert question[run.pk] in humans
+        elif question[run.pk] not in humans:
+            assert run.status == RunStatus.INTERRUPTED
+    for run in runs:
+        written = await orm(
+            lambda run=run: [
+                m["id"]
+                for c in Checkpoint.objects.filter(run=run)
+                for m in (c.metadata.get("writes") or {}).get("model", {}).get("messages", [])
+            ]
+        )()
+        answers = [m for m in messages if m["type"] == "ai" and m["id"] in written]
+        if run.status == RunStatus.SUCCESS:
+            assert len(answers) == 1 and not answers[0].get("response_metadata", {}).get(
+                "interrupted"
+            )
+        assert len({m["id"] for m in answers}) == len(answers)
+
+    # Runs that never started were cancelled while queued by a later interrupt,
+    # or deleted by a later rollback (that run may itself be gone since).
+    def created_at(payload):
+        return datetime.fromisoformat(payload["created_at"].replace("Z", "+00:00"))
+
+    def cancelled_by(strategy, created):
+        return any(s == strategy and created_at(p) > created for _, s, p in accepted.values())
+
+    for run in runs:
+        if not run.started_at and question[run.pk] != "idle 1":  # that one, we cancelled
+            assert run.status == RunStatus.INTERRUPTED
+            assert cancelled_by("interrupt", run.created_at), run.seq
+    for run_id in set(accepted) - set(by_id):
+        assert cancelled_by("rollback", created_at(accepted[run_id][2])), run_id
+
+    # Rolled-back runs left no trace: no run row, no checkpoint, no message,
+    # anywhere in the thread's history.
+    history = await orm(lambda: list(Checkpoint.objects.filter(thread_id=tid)))()
+    said = {m["content"] for c in history for m in c.values.get("messages", [])}
+    for run_id in set(accepted) - set(by_id):
+        i = accepted[run_id][0]
+        assert f"client {i}" not in said
+        assert not [c for c in history if str(c.run_id) == run_id]
+    assert all(c.run_id is None or str(c.run_id) in by_id for c in history)
     thread = await orm(Thread.objects.get)(pk=tid)
     assert thread.status == ThreadStatus.IDLE
 
@@ -111,12 +221,7 @@ async def test_cancel_reaches_the_worker_of_another_process_within_a_token(clust
         httpx.AsyncClient(base_url=cluster.urls[0], timeout=30) as a,
         httpx.AsyncClient(base_url=cluster.urls[1], timeout=30) as b,
     ):
-        run = (
-            await a.post(
-                f"/threads/{tid}/runs",
-                json={"assistant_id": "agent", "input": user("hello"), "config": SLOW},
-            )
-        ).json()
+        run = (await a.post(f"/threads/{tid}/runs", json=body("hello", SLOW))).json()
         tokens_at_cancel = None
         tokens = 0
         async with a.stream(
@@ -149,34 +254,25 @@ async def test_cancel_reaches_the_worker_of_another_process_within_a_token(clust
 
 async def test_streams_and_rollbacks_fan_out_to_every_server(cluster):
     tid = await new_thread(cluster.urls[0])
-    ws_url = cluster.urls[1].replace("http", "ws") + f"/ws/threads/{tid}/"
-    async with websockets.connect(ws_url, origin=cluster.urls[1]) as ws:
+    async with websockets.connect(ws_url(cluster.urls[1], tid), origin=cluster.urls[1]) as ws:
         assert json.loads(await ws.recv())["type"] == "state"
         async with httpx.AsyncClient(base_url=cluster.urls[0], timeout=30) as a:
             first = (
-                await a.post(
-                    f"/threads/{tid}/runs",
-                    json={
-                        "assistant_id": "agent",
-                        "input": user("what's the weather in sf?"),
-                        "config": SLOW,
-                    },
-                )
+                await a.post(f"/threads/{tid}/runs", json=body("what's the weather in sf?", SLOW))
             ).json()
             frames = []
-            while not any(f["type"] == "token" for f in frames):
+            for _ in range(200):  # bounded; each recv has its own timeout
+                if any(f["type"] == "token" for f in frames):
+                    break
                 frames.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
             await a.post(
                 f"/threads/{tid}/runs",
-                json={
-                    "assistant_id": "agent",
-                    "input": user("what's the weather in nyc?"),
-                    "config": QUICK,
-                    "multitask_strategy": "rollback",
-                },
+                json=body("what's the weather in nyc?", QUICK, "rollback"),
             )
         frames = []
-        while not (frames and frames[-1]["type"] == "run" and frames[-1]["event"] == "success"):
+        for _ in range(500):
+            if frames and frames[-1]["type"] == "run" and frames[-1]["event"] == "success":
+                break
             frames.append(json.loads(await asyncio.wait_for(ws.recv(), 15)))
     rolled = [f for f in frames if f["type"] == "run" and f["event"] == "rolled_back"]
     assert [f["run"]["run_id"] for f in rolled] == [first["run_id"]]
@@ -190,20 +286,10 @@ async def test_streams_and_rollbacks_fan_out_to_every_server(cluster):
 async def test_a_killed_worker_is_recovered_and_the_queue_moves_on(cluster):
     tid = await new_thread(cluster.urls[0])
     async with httpx.AsyncClient(base_url=cluster.urls[0], timeout=30) as a:
-        lost = (
-            await a.post(
-                f"/threads/{tid}/runs",
-                json={"assistant_id": "agent", "input": user("long story"), "config": SLOW},
-            )
-        ).json()
+        lost = (await a.post(f"/threads/{tid}/runs", json=body("long story", SLOW))).json()
         running = await wait_status(lost["run_id"], RunStatus.RUNNING)
-        queued = (
-            await a.post(
-                f"/threads/{tid}/runs",
-                json={"assistant_id": "agent", "input": user("next"), "config": QUICK},
-            )
-        ).json()
-    victim = next(w for w in cluster.workers if w.worker_id == running.worker_id)
+        queued = (await a.post(f"/threads/{tid}/runs", json=body("next"))).json()
+    victim = cluster.worker(running.worker_id)
     os.kill(victim.proc.pid, signal.SIGKILL)
     recovered = await wait_status(lost["run_id"], RunStatus.ERROR, timeout=20)
     assert recovered.error["error"] == "WorkerLost"
@@ -211,3 +297,89 @@ async def test_a_killed_worker_is_recovered_and_the_queue_moves_on(cluster):
     assert done.worker_id != victim.worker_id
     thread = await orm(Thread.objects.get)(pk=tid)
     assert thread.status == ThreadStatus.IDLE
+
+
+async def test_a_stopped_worker_settles_its_runs_at_once_and_the_queue_moves_on(cluster):
+    """SIGTERM: the worker lets runs finish for RUNS_SHUTDOWN_GRACE_SECONDS (1 s
+    here), then settles the unfinished ones itself instead of leaving them to
+    the lease."""
+    tid = await new_thread(cluster.urls[0])
+    async with httpx.AsyncClient(base_url=cluster.urls[1], timeout=30) as b:
+        cut = (await b.post(f"/threads/{tid}/runs", json=body("long story", SLOW))).json()
+        running = await wait_status(cut["run_id"], RunStatus.RUNNING)
+        queued = (await b.post(f"/threads/{tid}/runs", json=body("next"))).json()
+    stopping = cluster.worker(running.worker_id)
+    stopping.proc.terminate()
+    await asyncio.to_thread(stopping.proc.wait, 10)
+    stopped = await orm(Run.objects.get)(pk=cut["run_id"])
+    assert stopped.status == RunStatus.ERROR
+    assert stopped.error["error"] == "WorkerStopped"  # not WorkerLost: no lease expired
+    done = await wait_status(queued["run_id"], RunStatus.SUCCESS, timeout=20)
+    assert done.worker_id != stopping.worker_id
+    thread = await orm(Thread.objects.get)(pk=tid)
+    assert thread.status == ThreadStatus.IDLE
+
+
+REDIS_START = [
+    "redis-server",
+    "--daemonize",
+    "yes",
+    "--bind",
+    "127.0.0.1",
+    "-::1",
+    "--port",
+    "6379",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    "/var/lib/redis",
+    "--logfile",
+    "/var/log/redis/ci.log",
+]
+
+
+def redis_up() -> bool:
+    return subprocess.run(["redis-cli", "ping"], capture_output=True).stdout.strip() == b"PONG"
+
+
+def restart_redis():
+    """Restart the local Redis (it keeps nothing on disk) with the machine's own command."""
+    subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], check=False)
+    time.sleep(0.5)
+    subprocess.run(REDIS_START, check=True)
+    for _ in range(50):
+        if redis_up():
+            return
+        time.sleep(0.1)
+    raise RuntimeError("Redis did not come back")
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the local redis-server")
+async def test_a_redis_restart_loses_nothing_committed(cluster):
+    tid = await new_thread(cluster.urls[0])
+    async with httpx.AsyncClient(base_url=cluster.urls[0], timeout=30) as a:
+        before = await a.post(
+            f"/threads/{tid}/runs/wait",
+            json={"assistant_id": "agent", "input": user("before"), "config": QUICK},
+        )
+        assert before.status_code == 200
+        await asyncio.get_running_loop().run_in_executor(None, restart_redis)
+        # Servers and workers reconnect: the next requests and runs just work.
+        after = await a.post(
+            f"/threads/{tid}/runs/wait",
+            json={"assistant_id": "agent", "input": user("after"), "config": QUICK},
+        )
+        assert after.status_code == 200
+        humans = [m["content"] for m in after.json()["messages"] if m["type"] == "human"]
+        assert humans == ["before", "after"]
+        run = (
+            await a.post(
+                f"/threads/{tid}/runs",
+                json={"assistant_id": "agent", "input": user("slow"), "config": SLOW},
+            )
+        ).json()
+        await wait_status(run["run_id"], RunStatus.RUNNING)
+        await a.post(f"/threads/{tid}/runs/{run['run_id']}/cancel", params={"action": "interrupt"})
+        await wait_status(run["run_id"], RunStatus.INTERRUPTED, timeout=10)
