@@ -7,10 +7,7 @@ in the worker processes; every check reads the shared test database.
 import asyncio
 import json
 import os
-import shutil
 import signal
-import subprocess
-import time
 from datetime import datetime
 
 import httpx
@@ -318,68 +315,3 @@ async def test_a_stopped_worker_settles_its_runs_at_once_and_the_queue_moves_on(
     assert done.worker_id != stopping.worker_id
     thread = await orm(Thread.objects.get)(pk=tid)
     assert thread.status == ThreadStatus.IDLE
-
-
-REDIS_START = [
-    "redis-server",
-    "--daemonize",
-    "yes",
-    "--bind",
-    "127.0.0.1",
-    "-::1",
-    "--port",
-    "6379",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--dir",
-    "/var/lib/redis",
-    "--logfile",
-    "/var/log/redis/ci.log",
-]
-
-
-def redis_up() -> bool:
-    return subprocess.run(["redis-cli", "ping"], capture_output=True).stdout.strip() == b"PONG"
-
-
-def restart_redis():
-    """Restart the local Redis (it keeps nothing on disk) with the machine's own command."""
-    subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], check=False)
-    time.sleep(0.5)
-    subprocess.run(REDIS_START, check=True)
-    for _ in range(50):
-        if redis_up():
-            return
-        time.sleep(0.1)
-    raise RuntimeError("Redis did not come back")
-
-
-@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the local redis-server")
-async def test_a_redis_restart_loses_nothing_committed(cluster):
-    tid = await new_thread(cluster.urls[0])
-    async with httpx.AsyncClient(base_url=cluster.urls[0], timeout=30) as a:
-        before = await a.post(
-            f"/threads/{tid}/runs/wait",
-            json={"assistant_id": "agent", "input": user("before"), "config": QUICK},
-        )
-        assert before.status_code == 200
-        await asyncio.get_running_loop().run_in_executor(None, restart_redis)
-        # Servers and workers reconnect: the next requests and runs just work.
-        after = await a.post(
-            f"/threads/{tid}/runs/wait",
-            json={"assistant_id": "agent", "input": user("after"), "config": QUICK},
-        )
-        assert after.status_code == 200
-        humans = [m["content"] for m in after.json()["messages"] if m["type"] == "human"]
-        assert humans == ["before", "after"]
-        run = (
-            await a.post(
-                f"/threads/{tid}/runs",
-                json={"assistant_id": "agent", "input": user("slow"), "config": SLOW},
-            )
-        ).json()
-        await wait_status(run["run_id"], RunStatus.RUNNING)
-        await a.post(f"/threads/{tid}/runs/{run['run_id']}/cancel", params={"action": "interrupt"})
-        await wait_status(run["run_id"], RunStatus.INTERRUPTED, timeout=10)

@@ -61,6 +61,9 @@ async def test_a_redis_restart_loses_no_run_and_cancellation_still_signals(redis
         httpx.AsyncClient(base_url=cluster.urls[1], timeout=30) as b,
     ):
         tid = (await a.post("/threads", json={})).json()["thread_id"]
+        other = (await a.post("/threads", json={})).json()["thread_id"]
+        before = await a.post(f"/threads/{other}/runs/wait", json=body("before", QUICK))
+        assert before.status_code == 200, before.text
         run = (await a.post(f"/threads/{tid}/runs", json=body("long story", SLOW))).json()
         await wait_status(run["run_id"], RunStatus.RUNNING)
 
@@ -72,6 +75,12 @@ async def test_a_redis_restart_loses_no_run_and_cancellation_still_signals(redis
         # The worker kept renewing its lease in the database: the run is not "lost".
         assert (await wait_status(run["run_id"], RunStatus.RUNNING)).error is None
         assert worker.proc.poll() is None
+        # The first request after the restart on a server whose pooled Redis
+        # connections went stale works (runs/wait subscribes, then waits).
+        after = await a.post(f"/threads/{other}/runs/wait", json=body("after", QUICK))
+        assert after.status_code == 200, after.text
+        humans = [m["content"] for m in after.json()["messages"] if m["type"] == "human"]
+        assert humans == ["before", "after"]
         await asyncio.sleep(2 * float(CLUSTER_ENV["RUNS_HEARTBEAT_SECONDS"]))  # re-join groups
 
         # Tokens fan out again, and a cancel through the other server reaches
