@@ -11,9 +11,10 @@ Server → client frames:
       on connect, and after a rollback (the client reconciles its page with it)
   {"type": "run", "event": "created|started|interrupting|interrupted|rolled_back|
       success|error", "run": {...}, "partial_message"?: {...}, "error"?: {...}}
-  {"type": "token", "run_id", "message_id", "text"}
+  {"type": "token", "run_id", "message_id", "text", "index"}  (index: position in the message)
   {"type": "messages", "run_id", "node", "messages": [...]}   (a finished step)
-  {"type": "partial", "run_id", "message_id", "text"}          (what streamed before we attached)
+  {"type": "partial", "run_id", "message_id", "text", "count"} (what streamed before we
+      attached: `count` tokens; later token frames with a lower index are already in it)
   {"type": "error", "error", "detail", "field"?, "rejected"?: true, "content"?: "..."}
   {"type": "pong"}
 
@@ -172,6 +173,7 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
                     "run_id": run_id,
                     "message_id": data["message_id"],
                     "text": data["text"],
+                    "index": data.get("index"),
                     "ts": data.get("ts"),
                 }
             )

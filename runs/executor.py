@@ -46,6 +46,7 @@ class ActiveRun:
     # The AI message being streamed: its id and the text so far.
     partial_id: str | None = None
     partial_text: str = ""
+    partial_tokens: int = 0  # how many tokens partial_text holds
     partial_node: str = "model"
 
     def cancel(self, action: str) -> None:
@@ -167,7 +168,13 @@ class Executor:
             return
         partial = None
         if active.partial_id:
-            partial = {"message_id": active.partial_id, "text": active.partial_text}
+            # `count` lets a watcher drop tokens already in `text` that reach it
+            # after this reply.
+            partial = {
+                "message_id": active.partial_id,
+                "text": active.partial_text,
+                "count": active.partial_tokens,
+            }
         with contextlib.suppress(Exception):
             await self.layer.send(
                 reply,
@@ -342,8 +349,10 @@ class Executor:
 
     async def _token(self, active: ActiveRun, token: Token) -> None:
         if active.partial_id != token.message_id:
-            active.partial_id, active.partial_text = token.message_id, ""
+            active.partial_id, active.partial_text, active.partial_tokens = token.message_id, "", 0
+        index = active.partial_tokens
         active.partial_text += token.text
+        active.partial_tokens += 1
         active.partial_node = token.node
         claim = active.claim
         await events.send(
@@ -355,6 +364,7 @@ class Executor:
                 {
                     "message_id": token.message_id,
                     "text": token.text,
+                    "index": index,  # position in the message
                     "node": token.node,
                     "ts": time.time(),  # when it left the executor (latency measurements)
                 },
@@ -379,7 +389,7 @@ class Executor:
             return False
         finished_ids = {m.get("id") for m in update.get("messages", [])}
         if active.partial_id in finished_ids:
-            active.partial_id, active.partial_text = None, ""
+            active.partial_id, active.partial_text, active.partial_tokens = None, "", 0
         await events.send(
             events.thread_group(claim.thread_id),
             events.event(

@@ -19,6 +19,7 @@ from runs.watch import FINAL_STATUSES, ThreadSubscription, is_final, load_run
 
 STREAM_MODES = {"values", "updates", "messages-tuple", "messages", "events", "debug", "custom"}
 RECHECK_SECONDS = 5.0
+SNAPSHOT_WAIT_SECONDS = 1.0
 
 
 def normalise_modes(stream_mode) -> list[str]:
@@ -60,12 +61,20 @@ def current_values(thread_id) -> dict:
 
 
 class RunStreamer:
-    """Turns channel-layer messages of one run into (event, data) stream parts."""
+    """Turns channel-layer messages of one run into (event, data) stream parts.
 
-    def __init__(self, thread_id, run_id, modes: list[str]):
+    Attaching to a run in flight (`attach=True`), it holds tokens back until
+    the executor's snapshot of what already streamed arrives (or
+    SNAPSHOT_WAIT_SECONDS pass), sends the snapshot as one chunk, then only
+    the tokens past it: token `index` and snapshot `count` say which.
+    """
+
+    def __init__(self, thread_id, run_id, modes: list[str], attach: bool = False):
         self.thread_id, self.run_id, self.modes = str(thread_id), str(run_id), modes
         self.partials: dict[str, str] = {}  # message id -> text so far
+        self.sent: dict[str, int] = {}  # message id -> tokens sent
         self.step = 0
+        self.held: list[dict] | None = [] if attach else None
 
     def meta(self, node: str) -> dict:
         return {
@@ -75,14 +84,32 @@ class RunStreamer:
             "thread_id": self.thread_id,
         }
 
-    def on_token(self, data: dict):
-        message_id, text = data["message_id"], data["text"]
+    def emit_text(self, message_id: str, text: str, node: str, tokens: int):
         self.partials[message_id] = self.partials.get(message_id, "") + text
+        self.sent[message_id] = self.sent.get(message_id, 0) + tokens
         if "messages-tuple" in self.modes:
-            yield "messages", [chunk(message_id, text), self.meta(data.get("node", "model"))]
+            yield "messages", [chunk(message_id, text), self.meta(node)]
         if "messages" in self.modes:
             whole = chunk(message_id, self.partials[message_id])
             yield "messages/partial", [{**whole, "type": "ai"}]
+
+    def on_token(self, data: dict):
+        if self.held is not None:
+            self.held.append(data)
+            return
+        message_id = data["message_id"]
+        if data.get("index", self.sent.get(message_id, 0)) < self.sent.get(message_id, 0):
+            return  # already part of the snapshot we sent
+        yield from self.emit_text(message_id, data["text"], data.get("node", "model"), 1)
+
+    def release(self, partial: dict | None = None):
+        """Stop holding tokens back: the snapshot (if any), then the held tokens."""
+        held, self.held = self.held or [], None
+        if partial and partial.get("text"):
+            count = partial.get("count", 0)
+            yield from self.emit_text(partial["message_id"], partial["text"], "model", count)
+        for data in held:
+            yield from self.on_token(data)
 
     def on_step(self, data: dict):
         self.step = data.get("step") or self.step
@@ -100,23 +127,22 @@ class RunStreamer:
             if "messages" in self.modes:
                 yield "messages/complete", [message]
 
-    def on_snapshot(self, partial: dict | None):
-        """What the run streamed before we attached, as one chunk."""
-        if partial and partial.get("text") and partial["message_id"] not in self.partials:
-            yield from self.on_token({**partial, "node": "model"})
-
     def on_message(self, message: dict):
-        """Stream parts for one channel-layer message; sets self.done at the end."""
+        """Stream parts for one channel-layer message."""
         if message.get("type") == "run.snapshot_reply":
-            if message.get("run_id") == self.run_id:
-                yield from self.on_snapshot(message.get("partial"))
+            if message.get("run_id") == self.run_id and self.held is not None:
+                yield from self.release(message.get("partial"))
             return
         if message.get("run_id") != self.run_id:
             return
         kind, data = message.get("kind"), message.get("data") or {}
         if kind == events.TOKEN:
             yield from self.on_token(data)
-        elif kind == events.STEP:
+            return
+        if self.held is not None:
+            # A finished step or the run's end: what was held back goes first.
+            yield from self.release()
+        if kind == events.STEP:
             yield from self.on_step(data)
 
 
@@ -129,10 +155,14 @@ async def stream_run(sub: ThreadSubscription, thread_id, run_id, stream_mode, at
         yield sse("metadata", {"run_id": str(run_id), "attempt": 1})
         run = await load_run(thread_id, run_id)
         if attach and run is not None and not is_final(run):
+            streamer.held = []
             await sub.request_snapshot(run_id)
         while not is_final(run):
-            message = await sub.receive(timeout=RECHECK_SECONDS)
+            timeout = SNAPSHOT_WAIT_SECONDS if streamer.held is not None else RECHECK_SECONDS
+            message = await sub.receive(timeout=timeout)
             if message is None:
+                for event, data in streamer.release():  # no snapshot came: go on without
+                    yield sse(event, data)
                 run = await load_run(thread_id, run_id)
                 continue
             for event, data in streamer.on_message(message):
@@ -141,6 +171,8 @@ async def stream_run(sub: ThreadSubscription, thread_id, run_id, stream_mode, at
                 status = (message.get("data") or {}).get("status")
                 if status in FINAL_STATUSES or status == "rolled_back":
                     run = await load_run(thread_id, run_id)
+        for event, data in streamer.release():
+            yield sse(event, data)
         if run is not None and run["status"] == "error":
             error = await run_error(run_id) or {}
             yield sse(

@@ -234,11 +234,15 @@
     },
     token(frame) {
       const s = model.streams.get(frame.message_id) || { runId: frame.run_id, text: "" };
+      if (s.count !== undefined && frame.index < s.count) return;  // already in the snapshot
       s.text += frame.text;
       model.streams.set(frame.message_id, s);
     },
     partial(frame) {
-      model.streams.set(frame.message_id, { runId: frame.run_id, text: frame.text });
+      // What streamed before this page attached; it includes any token frame
+      // that reached us before it.
+      model.streams.set(frame.message_id,
+        { runId: frame.run_id, text: frame.text, count: frame.count });
     },
     messages(frame) {
       if (frame.node === "__input__") model.pending.delete(frame.run_id);
