@@ -37,6 +37,9 @@ from runs.models import CancelAction, RunStatus
 
 logger = logging.getLogger(__name__)
 
+# How long stopping waits for cancelled tasks and channel-layer cleanup.
+STOP_TIMEOUT_SECONDS = 2.0
+
 
 @dataclass
 class ActiveRun:
@@ -96,13 +99,18 @@ class Executor:
     async def stop(self) -> None:
         """Stop claiming and abandon runs in flight (their leases will expire)."""
         self._stopping = True
-        for task in [*self._background, *self.tasks]:
+        tasks = [*self._background, *self.tasks]
+        for task in tasks:
             task.cancel()
-        for task in [*self._background, *self.tasks]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            # Bounded: a task stuck in a database or channel-layer call must not
+            # keep the process from stopping.
+            await asyncio.wait(tasks, timeout=STOP_TIMEOUT_SECONDS)
         with contextlib.suppress(Exception):
-            await self.layer.group_discard(events.WORKERS_GROUP, self.channel)
+            await asyncio.wait_for(
+                self.layer.group_discard(events.WORKERS_GROUP, self.channel),
+                STOP_TIMEOUT_SECONDS,
+            )
 
     async def shutdown(self, grace: float | None = None) -> None:
         """Graceful stop (SIGTERM): claim nothing more, give the runs in flight
@@ -114,7 +122,10 @@ class Executor:
             grace = settings.RUNS_SHUTDOWN_GRACE_SECONDS
         self._stopping = True
         with contextlib.suppress(Exception):
-            await self.layer.group_discard(events.WORKERS_GROUP, self.channel)
+            await asyncio.wait_for(
+                self.layer.group_discard(events.WORKERS_GROUP, self.channel),
+                STOP_TIMEOUT_SECONDS,
+            )
         if self.tasks and grace > 0:
             await asyncio.wait(set(self.tasks), timeout=grace)
         leftover = list(self.active)
