@@ -239,49 +239,36 @@ def _settle_lost(thread: Thread, run: Run, now, error: dict) -> dict:
 def recover_expired_runs() -> list[dict]:
     """Settle runs whose worker stopped renewing its lease. Returns their run_dicts."""
     now = timezone.now()
-    expired = list(
-        Run.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now).values_list(
-            "pk", "thread_id"
-        )
-    )
-    recovered = []
-    for run_id, thread_id in expired:
-        with transaction.atomic():
-            thread = lock_thread(thread_id)
-            run = thread.runs.filter(
-                pk=run_id, status=RunStatus.RUNNING, lease_expires_at__lt=now
-            ).first()
-            if run is None:
-                continue
-            error = {
-                "error": "WorkerLost",
-                "message": f"Worker {run.worker_id!r} stopped renewing its lease.",
-            }
-            recovered.append(_settle_lost(thread, run, now, error))
-    return recovered
+
+    def lost(run):
+        message = f"Worker {run.worker_id!r} stopped renewing its lease."
+        return {"error": "WorkerLost", "message": message}
+
+    expired = Run.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
+    return _settle_each(expired, {"lease_expires_at__lt": now}, lost, now)
 
 
 def release_runs(worker_id: str, run_ids: list[str]) -> list[dict]:
     """Settle our runs still running when we stop (graceful shutdown), now
     rather than after their leases. Returns their run_dicts."""
     now = timezone.now()
-    owned = list(
-        Run.objects.filter(
-            pk__in=run_ids, worker_id=worker_id, status=RunStatus.RUNNING
-        ).values_list("pk", "thread_id")
-    )
-    released = []
-    for run_id, thread_id in owned:
+
+    def stopped(run):
+        message = f"Worker {worker_id!r} shut down before the run finished."
+        return {"error": "WorkerStopped", "message": message}
+
+    owned = Run.objects.filter(pk__in=run_ids, worker_id=worker_id, status=RunStatus.RUNNING)
+    return _settle_each(owned, {"worker_id": worker_id}, stopped, now)
+
+
+def _settle_each(candidates, still: dict, error_for, now) -> list[dict]:
+    """Settle each candidate run that, with its thread locked, is still running
+    and still matches `still`."""
+    settled = []
+    for run_id, thread_id in list(candidates.values_list("pk", "thread_id")):
         with transaction.atomic():
             thread = lock_thread(thread_id)
-            run = thread.runs.filter(
-                pk=run_id, status=RunStatus.RUNNING, worker_id=worker_id
-            ).first()
-            if run is None:
-                continue
-            error = {
-                "error": "WorkerStopped",
-                "message": f"Worker {worker_id!r} shut down before the run finished.",
-            }
-            released.append(_settle_lost(thread, run, now, error))
-    return released
+            run = thread.runs.filter(pk=run_id, status=RunStatus.RUNNING, **still).first()
+            if run is not None:
+                settled.append(_settle_lost(thread, run, now, error_for(run)))
+    return settled
