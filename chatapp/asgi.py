@@ -18,12 +18,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from runs.embedded import EmbeddedExecutorMiddleware  # noqa: E402
+from runs.http_limits import RequestBodyLimitMiddleware  # noqa: E402
 from runs.routing import websocket_urlpatterns  # noqa: E402
 
 application = EmbeddedExecutorMiddleware(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            "http": RequestBodyLimitMiddleware(django_asgi_app),
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
             ),

@@ -27,6 +27,12 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> str | None:
+    """A DRF throttle rate such as "60/min"; "none" means no limit."""
+    value = os.environ.get(name) or default
+    return None if value.strip().lower() == "none" else value
+
+
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -47,6 +53,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "rest_framework.authtoken",
+    "rest_framework_api_key",
     "drf_spectacular",
     "runs",
 ]
@@ -119,6 +127,20 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The cache holds the rate-limit counters: in Redis when there is one, so that
+# every server process counts the same requests.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Set it per deployment when several share one Redis.
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "doubletext"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -139,17 +161,50 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# --- Accounts and API access ------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "chat"
+LOGOUT_REDIRECT_URL = "login"
+
+# Local demo: with DEBUG on, requests from this machine (127.0.0.1, ::1)
+# without credentials act as one shared user, "local-demo", so that
+# `manage.py runserver` works without an account. Always off when DEBUG is false.
+LOCAL_DEMO = DEBUG and env_bool("LOCAL_DEMO", True)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "runs.api.errors.exception_handler",
-    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "runs.api.auth.APIKeyAuthentication",  # x-api-key (langgraph-sdk)
+        "runs.api.auth.TokenAuthentication",  # Authorization: Token <DRF token>
+        "rest_framework.authentication.SessionAuthentication",  # the browser (CSRF checked)
+        "runs.api.auth.LocalDemoAuthentication",  # only with LOCAL_DEMO, only from loopback
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "runs.api.permissions.OwnsThread",
+    ],
+    # JSON only: a cross-site HTML form cannot send it without a CORS preflight.
+    "DEFAULT_PARSER_CLASSES": ["runs.api.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_RATES": {
+        # Run creation per user (REST and websocket), e.g. "60/min"; "none" turns it off.
+        "run_create": env_rate("RUNS_CREATE_RATE", "60/min"),
+    },
 }
+# The header langgraph-sdk sends its API key in.
+API_KEY_CUSTOM_HEADER = "HTTP_X_API_KEY"
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Doubletext API",
     "DESCRIPTION": "Threads, runs and double-texting strategies, compatible with langgraph-sdk.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # What the schema lists as ways in (the local demo is a development convenience).
+    "AUTHENTICATION_WHITELIST": [
+        "runs.api.auth.APIKeyAuthentication",
+        "runs.api.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
 }
 
 # --- Runs ---------------------------------------------------------------
@@ -175,8 +230,35 @@ DEMO_REPLY_WORDS = int(os.environ.get("DEMO_REPLY_WORDS", "40"))
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "")
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
 OPENAI_MODEL = os.environ.get("OPENAI_MODEL", "gpt-4o-mini")
-# Largest accepted message content, in characters.
+# --- Limits on what clients send ---------------------------------------------
+# Largest accepted message content, in characters (422 beyond).
 RUNS_MAX_MESSAGE_CHARS = int(os.environ.get("RUNS_MAX_MESSAGE_CHARS", "20000"))
+# Largest accepted request body, in bytes (413 beyond), and websocket frame.
+RUNS_MAX_REQUEST_BYTES = int(os.environ.get("RUNS_MAX_REQUEST_BYTES", str(1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = RUNS_MAX_REQUEST_BYTES
+RUNS_MAX_FRAME_BYTES = int(os.environ.get("RUNS_MAX_FRAME_BYTES", str(256 * 1024)))
+# Deepest accepted nesting of JSON objects/arrays in a body or a frame.
+RUNS_MAX_JSON_DEPTH = int(os.environ.get("RUNS_MAX_JSON_DEPTH", "32"))
+# Websocket frames a connection may send: a burst, refilled at a rate per
+# second. A connection that goes beyond is closed (code 1008).
+RUNS_WS_BURST = int(os.environ.get("RUNS_WS_BURST", "30"))
+RUNS_WS_FRAMES_PER_SECOND = float(os.environ.get("RUNS_WS_FRAMES_PER_SECOND", "5"))
+
+# --- Deployment security (DEBUG false) ------------------------------------------
+if not DEBUG:
+    # Behind a TLS-terminating proxy, set SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO.
+    if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+        SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER"], "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
 
 LOGGING = {
     "version": 1,

@@ -9,10 +9,12 @@ import json
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
 from runs import strategies
 from runs.exceptions import RunsError
-from runs.models import ACTIVE_RUN_STATUSES, Checkpoint, Run, Thread
+from runs.models import ACTIVE_RUN_STATUSES, Checkpoint, Run, Thread, UserAPIKey
 
 
 def pretty_json(value) -> str:
@@ -51,7 +53,9 @@ class CheckpointInline(ReadOnlyInline):
 class ThreadAdmin(admin.ModelAdmin):
     list_display = ("id", "status", "owner", "created_at", "updated_at")
     list_filter = ("status",)
-    search_fields = ("id",)
+    list_select_related = ("owner",)
+    search_fields = ("id", "owner__username")
+    autocomplete_fields = ("owner",)
     readonly_fields = ("id", "status", "run_counter", "created_at", "updated_at")
     fields = ("id", "owner", "metadata", "status", "run_counter", "created_at", "updated_at")
     inlines = (RunInline, CheckpointInline)
@@ -159,3 +163,17 @@ class CheckpointAdmin(admin.ModelAdmin):
     @admin.display(description="metadata")
     def pretty_metadata(self, obj):
         return pretty_json(obj.metadata)
+
+
+# API keys belong to users here; the library's user-less keys are not used.
+admin.site.unregister(APIKey)
+
+
+@admin.register(UserAPIKey)
+class UserAPIKeyAdmin(APIKeyModelAdmin):
+    """Create a key for a user: it is shown once, in the message after saving."""
+
+    list_display = ("prefix", "name", "user", "created", "expiry_date", "_has_expired", "revoked")
+    list_select_related = ("user",)
+    search_fields = ("prefix", "name", "user__username")
+    autocomplete_fields = ("user",)

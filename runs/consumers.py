@@ -15,8 +15,16 @@ Server → client frames:
   {"type": "messages", "run_id", "node", "messages": [...]}   (a finished step)
   {"type": "partial", "run_id", "message_id", "text", "count"} (what streamed before we
       attached: `count` tokens; later token frames with a lower index are already in it)
-  {"type": "error", "error", "detail", "field"?, "rejected"?: true, "content"?: "..."}
+  {"type": "error", "error", "detail", "field"?, "rejected"?: true, "content"?: "...",
+   "retry_after"?: seconds}
+      `rejected`: the message was not sent (strategy reject, or the rate limit);
+      `content` gives its text back
   {"type": "pong"}
+
+Who may connect: the signed-in user (session) to their own threads, or, in
+the local demo (runs.access), a client on this machine. Close codes: 4401 not
+signed in, 4404 no such thread of this user (another user's thread included),
+1008 too many frames, 1009 a frame over settings.RUNS_MAX_FRAME_BYTES.
 
 Thin adapter: it parses frames, calls runs.strategies (the same service as
 the REST API) and renders events. A bad frame gets an error frame; the
@@ -24,26 +32,60 @@ connection stays open.
 """
 
 import json
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
-from runs import events, state, strategies
-from runs.exceptions import InvalidRequest, RunsError, ThreadBusy
+from runs import access, events, state, strategies, throttling
+from runs.exceptions import InvalidRequest, RateLimited, RunsError, ThreadBusy
 from runs.models import Run, RunStatus
+from runs.payloads import PayloadError, check_json
 from runs.representation import run_dict
 
 TIMELINE_LENGTH = 50
+CLOSE_NOT_SIGNED_IN = 4401
 CLOSE_THREAD_NOT_FOUND = 4404
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_TOO_BIG = 1009
 
 
 @database_sync_to_async
-def thread_exists(thread_id) -> bool:
-    try:
-        state.get_thread(thread_id)
-    except RunsError:
-        return False
-    return True
+def connecting_user(scope):
+    """The user a connection acts as: the session's, or the local demo's."""
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        return user
+    client = scope.get("client") or [None]
+    return access.demo_user_for(client[0])
+
+
+@database_sync_to_async
+def owns_thread(user, thread_id) -> bool:
+    return access.owns_thread(user, thread_id)
+
+
+@database_sync_to_async
+def run_creation_wait(user) -> float | None:
+    return throttling.run_creation_wait(user)
+
+
+class FrameBudget:
+    """A token bucket: `burst` frames at once, refilled at `rate` per second."""
+
+    def __init__(self, burst: int, rate: float):
+        self.burst, self.rate = burst, rate
+        self.tokens, self.at = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 @database_sync_to_async
@@ -63,11 +105,17 @@ def thread_snapshot(thread_id) -> dict:
 class ThreadConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.rolled_back: set[str] = set()
+        self.closing = False
+        self.budget = FrameBudget(settings.RUNS_WS_BURST, settings.RUNS_WS_FRAMES_PER_SECOND)
         self.thread_id = self.scope["url_route"]["kwargs"]["thread_id"]
-        self.group = events.thread_group(self.thread_id)
-        if not await thread_exists(self.thread_id):
+        self.user = await connecting_user(self.scope)
+        if self.user is None:
+            await self.close(code=CLOSE_NOT_SIGNED_IN)
+            return
+        if not await owns_thread(self.user, self.thread_id):
             await self.close(code=CLOSE_THREAD_NOT_FOUND)
             return
+        self.group = events.thread_group(self.thread_id)
         # Subscribe first, then read the state: nothing falls in between.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -89,17 +137,37 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
 
     # -- client frames -----------------------------------------------------------
 
+    async def refuse(self, code: str, detail: str, close_code: int):
+        """An error frame, then close: what follows from the client is ignored."""
+        self.closing = True
+        await self.error(code, detail)
+        await self.close(code=close_code)
+
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if self.closing:
+            return
+        if not self.budget.take():
+            await self.refuse("rate_limited", "Too many frames.", CLOSE_POLICY_VIOLATION)
+            return
         if bytes_data is not None:
             await self.error("invalid_frame", "Binary frames are not supported; send JSON text.")
             return
+        limit = settings.RUNS_MAX_FRAME_BYTES
+        if len((text_data or "").encode()) > limit:
+            await self.refuse("frame_too_large", f"Frames may be {limit} bytes.", CLOSE_TOO_BIG)
+            return
         try:
             content = json.loads(text_data or "")
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             await self.error("invalid_frame", "Frames must be JSON objects.")
             return
         if not isinstance(content, dict):
             await self.error("invalid_frame", "Frames must be JSON objects.")
+            return
+        try:
+            check_json(content)
+        except PayloadError as error:
+            await self.error("invalid_frame", error.message, field=error.field)
             return
         await self.receive_json(content)
 
@@ -115,7 +183,8 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             await handler(content)
-        except ThreadBusy as error:
+        except (ThreadBusy, RateLimited) as error:
+            # The message was not sent: give its text back to the page.
             await self.send_json(
                 {**self.error_body(error), "rejected": True, "content": content.get("content")}
             )
@@ -126,13 +195,18 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
         text = content.get("content")
         if not isinstance(text, str) or not text.strip():
             raise InvalidRequest("content must be a non-empty string.", field="content")
-        config = content.get("config")
+        wait = await run_creation_wait(self.user)
+        if wait is not None:
+            raise RateLimited(
+                f"Too many messages; try again in {wait:.0f} s.", retry_after=round(wait, 1)
+            )
         await database_sync_to_async(strategies.create_run)(
             self.thread_id,
             assistant_id=content.get("assistant_id") or "agent",
             input={"messages": [{"role": "user", "content": text}]},
             multitask_strategy=content.get("strategy"),
-            config=config,
+            config=content.get("config"),
+            owner=self.user,
         )
 
     async def on_cancel(self, content):
@@ -140,11 +214,11 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
         run_id = content.get("run_id")
         if run_id is not None:
             await database_sync_to_async(strategies.cancel_run)(
-                self.thread_id, run_id, action=action
+                self.thread_id, run_id, action=action, owner=self.user
             )
         else:
             await database_sync_to_async(strategies.cancel_thread_runs)(
-                self.thread_id, action=action
+                self.thread_id, action=action, owner=self.user
             )
 
     async def on_ping(self, content):

@@ -18,6 +18,20 @@ class RunsError(Exception):
         return body
 
 
+class RateLimited(RunsError):
+    """Too many runs created (runs.throttling); `retry_after` in seconds."""
+
+    status_code = 429
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "retry_after": self.retry_after}
+
+
 class InvalidRequest(RunsError):
     status_code = 422
     code = "invalid_request"

@@ -10,6 +10,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 
 class ThreadStatus(models.TextChoices):
@@ -45,12 +46,10 @@ class CancelAction(models.TextChoices):
 
 class Thread(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # The user the thread (and its runs and checkpoints) belongs to: only they
+    # see it through the API and the websocket; the admin sees every thread.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="threads",
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="threads"
     )
     metadata = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=ThreadStatus, default=ThreadStatus.IDLE)
@@ -166,3 +165,26 @@ class Checkpoint(models.Model):
 
     def __str__(self):
         return f"{self.checkpoint_id} (step {self.step})"
+
+
+class UserAPIKeyManager(BaseAPIKeyManager):
+    def get_usable_keys(self):
+        return super().get_usable_keys().select_related("user")
+
+
+class UserAPIKey(AbstractAPIKey):
+    """An API key of a user: what langgraph-sdk sends as `x-api-key`.
+
+    Only a hash is stored (djangorestframework-api-key); the key itself is
+    shown once, when it is created (admin or `manage.py create_api_key`).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+
+    objects = UserAPIKeyManager()
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"

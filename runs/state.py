@@ -7,6 +7,7 @@ The current state is the thread's latest checkpoint, found with the
 import uuid
 
 from django.db import transaction
+from django.db.models.fields.json import KeyTransform
 
 from runs import messages as msgs
 from runs.exceptions import CheckpointNotFound, InvalidRequest, ThreadNotFound
@@ -27,12 +28,17 @@ def latest_checkpoint(thread_id) -> Checkpoint | None:
     return Checkpoint.objects.filter(thread_id=thread_id).order_by("-id").first()
 
 
-def lock_thread(thread_id) -> Thread:
-    """Lock the thread row for the rest of the transaction (FOR UPDATE)."""
+def lock_thread(thread_id, owner=None) -> Thread:
+    """Lock the thread row for the rest of the transaction (FOR UPDATE).
+
+    With `owner`, another user's thread is not found (runs.access)."""
     try:
-        return Thread.objects.select_for_update().get(pk=parse_id(thread_id, field="thread_id"))
+        thread = Thread.objects.select_for_update().get(pk=parse_id(thread_id, field="thread_id"))
     except Thread.DoesNotExist:
-        raise ThreadNotFound(f"Thread {thread_id} not found.", field="thread_id") from None
+        thread = None
+    if thread is None or (owner is not None and thread.owner_id != owner.pk):
+        raise ThreadNotFound(f"Thread {thread_id} not found.", field="thread_id")
+    return thread
 
 
 def write_checkpoint(
@@ -75,10 +81,11 @@ def write_checkpoint(
     )
 
 
-def create_thread(*, thread_id=None, metadata=None, owner=None, if_exists="raise") -> Thread:
-    """Create a thread with its initial (empty) checkpoint.
+def create_thread(*, owner, thread_id=None, metadata=None, if_exists="raise") -> Thread:
+    """Create a thread of `owner` with its initial (empty) checkpoint.
 
-    `if_exists` follows LangGraph: "raise" (409) or "do_nothing" (return it).
+    `if_exists` follows LangGraph: "raise" (409) or "do_nothing" (return it);
+    a thread id that another user's thread has is always a conflict.
     """
     from runs.exceptions import Conflict
 
@@ -91,7 +98,7 @@ def create_thread(*, thread_id=None, metadata=None, owner=None, if_exists="raise
             thread_id = new_thread_id(thread_id)
             existing = Thread.objects.filter(pk=thread_id).first()
             if existing is not None:
-                if if_exists == "do_nothing":
+                if if_exists == "do_nothing" and existing.owner_id == owner.pk:
                     return existing
                 raise Conflict(f"Thread {thread_id} already exists.", field="thread_id")
         kwargs = {"metadata": metadata or {}, "owner": owner}
@@ -152,12 +159,15 @@ def new_thread_id(value) -> uuid.UUID:
 
 
 def search_threads(
-    *, metadata: dict | None = None, status: str | None = None, ids=None, limit=10, offset=0
+    threads, *, metadata: dict | None = None, status=None, ids=None, limit=10, offset=0
 ) -> list[Thread]:
-    """Threads matching metadata (key = value for each key) and status, newest first."""
-    threads = Thread.objects.all()
-    for key, value in (metadata or {}).items():
-        threads = threads.filter(**{f"metadata__{key}": value})
+    """Those of `threads` (a queryset: the caller's own) matching metadata
+    (key = value for each key), status and ids, newest first."""
+    for i, (key, value) in enumerate((metadata or {}).items()):
+        # The key as data, never as lookup syntax ("a__contains", "").
+        threads = threads.alias(**{f"_meta_{i}": KeyTransform(key, "metadata")}).filter(
+            **{f"_meta_{i}": value}
+        )
     if status:
         threads = threads.filter(status=status)
     if ids:

@@ -62,6 +62,19 @@ def validate_action(action) -> str:
     return action
 
 
+def check_agent_options(graph_id: str, config) -> None:
+    """`config` must be an object; its `configurable` the agent's options."""
+    if config is not None and not isinstance(config, dict):
+        raise InvalidRequest("config must be an object.", field="config")
+    options = (config or {}).get("configurable") or {}
+    if not isinstance(options, dict):
+        raise InvalidRequest("config.configurable must be an object.", field="config.configurable")
+    try:
+        agents.get_agent(graph_id).check_options(options)
+    except agents.InvalidOption as error:
+        raise InvalidRequest(error.message, field=f"config.configurable.{error.key}") from None
+
+
 def create_run(
     thread_id,
     *,
@@ -76,6 +89,9 @@ def create_run(
 ) -> Run:
     """Create a run on a thread, applying the double-texting strategy.
 
+    With `owner`, the thread must be theirs (another user's thread is not
+    found) and `if_not_exists="create"` creates it for them.
+
     Raises ThreadBusy (409) for `reject` on a busy thread, ThreadNotFound,
     AssistantNotFound or InvalidRequest for bad input; nothing is written then.
     """
@@ -83,8 +99,7 @@ def create_run(
     graph_id = agents.resolve_graph_id(assistant_id)
     if graph_id is None:
         raise AssistantNotFound(f"Assistant {assistant_id!r} not found.", field="assistant_id")
-    if config is not None and not isinstance(config, dict):
-        raise InvalidRequest("config must be an object.", field="config")
+    check_agent_options(graph_id, config)
     if metadata is not None and not isinstance(metadata, dict):
         raise InvalidRequest("metadata must be an object.", field="metadata")
     if if_not_exists not in (None, "reject", "create"):
@@ -95,11 +110,13 @@ def create_run(
         raise InvalidRequest(error.message, field=error.field) from None
 
     if if_not_exists == "create":
+        if owner is None:
+            raise ValueError("if_not_exists='create' needs the owner of the new thread")
         thread_id = new_thread_id(thread_id)
     with transaction.atomic():
         if if_not_exists == "create" and not Thread.objects.filter(pk=thread_id).exists():
             create_thread(thread_id=thread_id, owner=owner, if_exists="do_nothing")
-        thread = lock_thread(thread_id)
+        thread = lock_thread(thread_id, owner)
         in_flight = list(thread.runs.filter(status__in=ACTIVE_RUN_STATUSES).order_by("seq"))
         if in_flight and strategy == MultitaskStrategy.REJECT:
             raise ThreadBusy(
@@ -180,15 +197,16 @@ def _announce_cancel(thread_id, run_id, action: str, status: str, payload: dict)
     )
 
 
-def cancel_run(thread_id, run_id, *, action: str | None = None) -> Run | None:
+def cancel_run(thread_id, run_id, *, action: str | None = None, owner=None) -> Run | None:
     """Cancel one run. Returns the run (None once rolled back, as it is gone).
 
     Cancelling a run that already ended is a no-op for interrupt; rollback of
-    an ended run is refused (its effects are part of later state).
+    an ended run is refused (its effects are part of later state). With
+    `owner`, the thread must be theirs.
     """
     action = validate_action(action)
     with transaction.atomic():
-        thread = lock_thread(thread_id)
+        thread = lock_thread(thread_id, owner)
         run = get_run(thread.pk, run_id)
         if run.status not in ACTIVE_RUN_STATUSES:
             return run
@@ -197,11 +215,11 @@ def cancel_run(thread_id, run_id, *, action: str | None = None) -> Run | None:
     return None if action == CancelAction.ROLLBACK else run
 
 
-def cancel_thread_runs(thread_id, *, action: str | None = None) -> int:
-    """Cancel every in-flight run of a thread. Returns how many."""
+def cancel_thread_runs(thread_id, *, action: str | None = None, owner=None) -> int:
+    """Cancel every in-flight run of a thread (with `owner`: theirs). Returns how many."""
     action = validate_action(action)
     with transaction.atomic():
-        thread = lock_thread(thread_id)
+        thread = lock_thread(thread_id, owner)
         runs = list(thread.runs.filter(status__in=ACTIVE_RUN_STATUSES).order_by("seq"))
         _cancel_locked(thread, runs, action=action)
         _refresh_thread_status(thread)

@@ -1,10 +1,12 @@
-"""Shared fixtures: a real executor on the test's event loop, run helpers."""
+"""Shared fixtures: users, a real executor on the test's event loop, run helpers."""
 
 import asyncio
 import time
+import uuid
 
 import pytest
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 
 from runs import state
 from runs.executor import Executor
@@ -24,6 +26,32 @@ def in_thread(func):
     return database_sync_to_async(func, thread_sensitive=False)
 
 
+@pytest.fixture(autouse=True)
+def own_cache(settings):
+    """A fresh cache (rate-limit counters) for each test, in this process."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": uuid.uuid4().hex,
+        }
+    }
+
+
+def make_user(username: str = "owner"):
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    return user
+
+
+def make_thread(owner=None, **kwargs):
+    """A thread (sync ORM call) owned by `owner`, by default the user "owner"."""
+    return state.create_thread(owner=owner or make_user(), **kwargs)
+
+
+@pytest.fixture
+async def user(transactional_db):
+    return await database_sync_to_async(make_user)()
+
+
 @pytest.fixture
 async def executor(transactional_db):
     ex = Executor(worker_id="test-worker")
@@ -33,8 +61,8 @@ async def executor(transactional_db):
 
 
 @pytest.fixture
-async def thread(transactional_db):
-    return await database_sync_to_async(state.create_thread)()
+async def thread(user):
+    return await database_sync_to_async(make_thread)(user)
 
 
 async def wait_for(predicate, timeout=10.0, interval=0.01):

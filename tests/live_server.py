@@ -43,6 +43,10 @@ def server_env(extra: dict | None = None) -> dict:
             "DATABASE_URL": test_database_url(),
             "DEBUG": "true",
             "PYTHONUNBUFFERED": "1",
+            # Tests create runs faster than a person: no rate limit unless a
+            # test sets one (with a cache prefix of its own, as Redis is shared).
+            "RUNS_CREATE_RATE": "none",
+            "CACHE_KEY_PREFIX": f"test-{os.getpid()}",
         }
     )
     env.update(extra or {})

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from runs import state, strategies
 from runs.models import Run, RunStatus
+from tests.conftest import make_thread
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +19,7 @@ def staff_client(client, django_user_model):
 
 @pytest.fixture
 def busy_thread():
-    thread = state.create_thread()
+    thread = make_thread()
     state.update_state(
         thread.pk, values={"messages": [{"role": "user", "content": "<script>alert(1)</script>"}]}
     )

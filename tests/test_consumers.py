@@ -1,14 +1,15 @@
 """The chat websocket, driven by real Channels communicators against the real
 executor: every frame type, each strategy, bad frames."""
 
+import json
+
 import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from runs import state
 from runs.models import Run, RunStatus
 from runs.routing import websocket_urlpatterns
-from tests.conftest import SLOW, orm
+from tests.conftest import SLOW, make_thread, orm
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,25 +17,35 @@ FAST = {"configurable": {"token_delay": 0.01, "reply_words": 8}}
 app = URLRouter(websocket_urlpatterns)
 
 
+def communicator(path, user=None, client=None):
+    """A websocket to `path`, signed in as `user` (the session's user in a real server)."""
+    ws = WebsocketCommunicator(app, path)
+    if user is not None:
+        ws.scope["user"] = user
+    if client is not None:
+        ws.scope["client"] = client
+    return ws
+
+
 @pytest.fixture
-async def connect(executor):
+async def connect(executor, user):
     opened = []
 
-    async def open_socket(thread_id):
-        communicator = WebsocketCommunicator(app, f"/ws/threads/{thread_id}/")
-        connected, _ = await communicator.connect()
+    async def open_socket(thread_id, as_user=user):
+        ws = communicator(f"/ws/threads/{thread_id}/", as_user)
+        connected, _ = await ws.connect()
         assert connected
-        opened.append(communicator)
-        return communicator
+        opened.append(ws)
+        return ws
 
     yield open_socket
-    for communicator in opened:
-        await communicator.disconnect()
+    for ws in opened:
+        await ws.disconnect()
 
 
 @pytest.fixture
-async def thread_id(transactional_db):
-    return str((await orm(state.create_thread)()).pk)
+async def thread_id(user):
+    return str((await orm(make_thread)(user)).pk)
 
 
 async def frames_until(ws, predicate, limit=400, timeout=10):
@@ -183,9 +194,19 @@ async def test_second_tab_sees_the_same_stream_and_a_reload_reattaches(connect, 
         ({"type": "message", "content": "x" * 100_000}, "input.messages[0].content"),
         ({"type": "cancel", "action": "explode"}, "action"),
         ({"type": "cancel", "action": "interrupt", "run_id": "nope"}, "run_id"),
+        ({"type": "message", "content": "a\x00b"}, "content"),
+        ({"type": "message", "content": "hi", "config": {"k": "\ud800"}}, "config.k"),
+        ({"type": "message", "content": "hi", "config": {"a": {"a": {"a": {}}}}}, "config.a.a"),
+        (
+            {"type": "message", "content": "hi", "config": {"configurable": {"reply_words": 1e9}}},
+            "config.configurable.reply_words",
+        ),
     ],
 )
-async def test_bad_frames_get_an_error_and_the_socket_stays_open(connect, thread_id, frame, field):
+async def test_bad_frames_get_an_error_and_the_socket_stays_open(
+    connect, thread_id, frame, field, settings
+):
+    settings.RUNS_MAX_JSON_DEPTH = 3
     ws = await connect(thread_id)
     await ws.receive_json_from()
     await ws.send_json_to(frame)
@@ -207,11 +228,55 @@ async def test_garbage_and_binary_frames(connect, thread_id):
         await send
         error = await ws.receive_json_from()
         assert error["type"] == "error" and error["error"] == "invalid_frame"
+    await ws.send_to(text_data="[" * 100_000 + "]" * 100_000)
+    assert (await ws.receive_json_from())["error"] == "invalid_frame"
     await ws.send_json_to({"type": "ping"})
     assert await ws.receive_json_from() == {"type": "pong"}
 
 
-async def test_unknown_thread_is_refused(executor, transactional_db):
-    communicator = WebsocketCommunicator(app, "/ws/threads/00000000-0000-0000-0000-000000000000/")
-    connected, code = await communicator.connect()
+async def test_a_flood_closes_the_connection_and_the_server_goes_on(connect, thread_id, settings):
+    settings.RUNS_WS_BURST, settings.RUNS_WS_FRAMES_PER_SECOND = 20, 2
+    ws = await connect(thread_id)
+    await ws.receive_json_from()
+    for _ in range(100):
+        await ws.send_json_to({"type": "ping"})
+    frames = [await ws.receive_output() for _ in range(22)]
+    assert [f["type"] for f in frames[:20]] == ["websocket.send"] * 20  # the burst: pongs
+    assert json.loads(frames[20]["text"])["error"] == "rate_limited"
+    assert frames[21] == {"type": "websocket.close", "code": 1008}
+    # Another connection works, and runs still stream.
+    again = await connect(thread_id)
+    await again.receive_json_from()
+    await again.send_json_to({"type": "message", "content": "hello", "config": FAST})
+    await frames_until(again, run_event("success"))
+
+
+async def test_an_oversized_frame_closes_the_connection(connect, thread_id, settings):
+    settings.RUNS_MAX_FRAME_BYTES = 1000
+    ws = await connect(thread_id)
+    await ws.receive_json_from()
+    await ws.send_json_to({"type": "message", "content": "é" * 600})  # 1200 bytes
+    assert (await ws.receive_json_from())["error"] == "frame_too_large"
+    assert await ws.receive_output() == {"type": "websocket.close", "code": 1009}
+    assert await orm(Run.objects.count)() == 0
+
+
+async def test_messages_over_the_rate_limit_are_refused_and_kept(connect, thread_id, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"run_create": "2/min"},
+    }
+    ws = await connect(thread_id)
+    await ws.receive_json_from()
+    for text in ("one", "two", "three"):
+        await ws.send_json_to({"type": "message", "content": text, "config": FAST})
+    refused = await frames_until(ws, lambda f: f["type"] == "error")
+    assert refused[-1]["error"] == "throttled" and refused[-1]["rejected"] is True
+    assert refused[-1]["content"] == "three" and 0 < refused[-1]["retry_after"] <= 60
+    assert await orm(Run.objects.count)() == 2
+
+
+async def test_unknown_thread_is_refused(executor, user):
+    ws = communicator("/ws/threads/00000000-0000-0000-0000-000000000000/", user)
+    connected, code = await ws.connect()
     assert not connected and code == 4404

@@ -3,9 +3,9 @@
 import httpx
 import pytest
 
-from runs import state, strategies
+from runs import strategies
 from runs.models import RunStatus
-from tests.conftest import FAST, orm, wait_status
+from tests.conftest import FAST, make_thread, orm, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -14,7 +14,7 @@ async def test_server_serves_admin_and_executes_runs(live_server_url):
     async with httpx.AsyncClient(base_url=live_server_url) as client:
         response = await client.get("/admin/login/")
         assert response.status_code == 200
-    thread = await orm(state.create_thread)()
+    thread = await orm(make_thread)()
     run = await orm(strategies.create_run)(thread.pk, input={"messages": ["hello"]}, config=FAST)
     # The wake-up went to this process's channel layer, not the server's: the
     # server's executor finds the run by polling.

@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 
 from runs import state
 from runs.models import Run, RunStatus
+from tests.conftest import make_thread
 
 pytestmark = pytest.mark.django_db
 
@@ -14,25 +15,25 @@ def make_run(thread, seq, status):
 
 
 def test_at_most_one_running_run_per_thread():
-    thread = state.create_thread()
+    thread = make_thread()
     make_run(thread, 1, RunStatus.RUNNING)
     with pytest.raises(IntegrityError), transaction.atomic():
         make_run(thread, 2, RunStatus.RUNNING)
     # Pending and finished runs are not limited; other threads are independent.
     make_run(thread, 3, RunStatus.PENDING)
     make_run(thread, 4, RunStatus.SUCCESS)
-    make_run(state.create_thread(), 1, RunStatus.RUNNING)
+    make_run(make_thread(), 1, RunStatus.RUNNING)
 
 
 def test_run_sequence_is_unique_per_thread():
-    thread = state.create_thread()
+    thread = make_thread()
     make_run(thread, 1, RunStatus.SUCCESS)
     with pytest.raises(IntegrityError), transaction.atomic():
         make_run(thread, 1, RunStatus.SUCCESS)
 
 
 def test_status_must_be_a_known_value():
-    thread = state.create_thread()
+    thread = make_thread()
     with pytest.raises(IntegrityError), transaction.atomic():
         make_run(thread, 1, "exploded")
 
@@ -42,7 +43,7 @@ def test_current_state_uses_the_latest_checkpoint_index():
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    thread = state.create_thread()
+    thread = make_thread()
     for i in range(30):
         state.update_state(thread.pk, values={"messages": [f"m{i}"]})
     with CaptureQueriesContext(connection) as queries:

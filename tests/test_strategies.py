@@ -17,6 +17,7 @@ from tests.conftest import (
     FAST,
     SLOW,
     get_run,
+    make_user,
     messages_of,
     orm,
     wait_for,
@@ -186,6 +187,17 @@ async def test_cancel_run_interrupt_and_rollback(executor, thread):
         ),
         ({"input": "hello"}, InvalidRequest, "input"),
         ({"config": "fast"}, InvalidRequest, "config"),
+        ({"config": {"configurable": [1]}}, InvalidRequest, "config.configurable"),
+        *(
+            ({"config": {"configurable": options}}, InvalidRequest, f"config.configurable.{key}")
+            for key, options in [
+                ("token_delay", {"token_delay": -1}),
+                ("token_delay", {"token_delay": 1e9}),
+                ("token_delay", {"token_delay": "slow"}),
+                ("reply_words", {"reply_words": 10**9}),
+                ("reply_words", {"reply_words": 2.5}),
+            ]
+        ),
     ],
 )
 async def test_bad_input_is_refused_and_nothing_written(thread, kwargs, error, field):
@@ -202,11 +214,22 @@ async def test_missing_thread_is_not_found(transactional_db):
         await create_run("not-a-uuid", input=SF)
 
 
-async def test_if_not_exists_create_makes_the_thread(executor, transactional_db):
+async def test_if_not_exists_create_makes_the_thread(executor, user):
     thread_id = "11111111-2222-3333-4444-555555555555"
-    run = await create_run(thread_id, input=SF, config=FAST, if_not_exists="create")
+    run = await create_run(thread_id, input=SF, config=FAST, if_not_exists="create", owner=user)
     await wait_status(run.pk, RunStatus.SUCCESS)
     assert len(await messages_of(thread_id)) == 4
+    assert (await orm(Thread.objects.get)(pk=thread_id)).owner_id == user.pk
+
+
+async def test_another_users_thread_is_not_found(thread):
+    stranger = await orm(make_user)("stranger")
+    for kwargs in ({}, {"if_not_exists": "create"}):
+        with pytest.raises(ThreadNotFound):
+            await create_run(thread.pk, input=SF, owner=stranger, **kwargs)
+    with pytest.raises(ThreadNotFound):
+        await orm(strategies.cancel_thread_runs)(thread.pk, owner=stranger)
+    assert await orm(Run.objects.count)() == 0
 
 
 async def test_unknown_cancel_action(thread):

@@ -7,6 +7,7 @@ UUID derived from the graph id; a run may name either.
 import uuid
 
 from runs.agents import openai
+from runs.agents.base import InvalidOption  # noqa: F401  (raised by check_options)
 from runs.agents.demo import DemoAgent
 
 _NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")

@@ -17,9 +17,12 @@ from typing import Any
 from django.conf import settings
 
 from runs import messages as msgs
-from runs.agents.base import Step, Token
+from runs.agents.base import InvalidOption, Step, Token
 
 WEATHER = {"temperature_c": 21, "condition": "sunny", "wind_kph": 12, "humidity": 0.55}
+# Bounds of the per-run options: a run must end in reasonable time.
+MAX_TOKEN_DELAY = 2.0
+MAX_REPLY_WORDS = 2000
 FILLER = (
     "Here is a little more detail so the answer takes a moment to stream and you can "
     "send another message while it is still being written"
@@ -42,6 +45,18 @@ class DemoAgent:
     assistant_id = "agent"
     name = "agent"
     description = "Offline deterministic demo agent with a canned get_weather tool."
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        delay = options.get("token_delay", 0)
+        if isinstance(delay, bool) or not isinstance(delay, int | float):
+            raise InvalidOption("token_delay", "token_delay must be a number of seconds.")
+        if not 0 <= delay <= MAX_TOKEN_DELAY:
+            raise InvalidOption("token_delay", f"token_delay must be 0 to {MAX_TOKEN_DELAY} s.")
+        words = options.get("reply_words", 1)
+        if isinstance(words, bool) or not isinstance(words, int):
+            raise InvalidOption("reply_words", "reply_words must be an integer.")
+        if not 1 <= words <= MAX_REPLY_WORDS:
+            raise InvalidOption("reply_words", f"reply_words must be 1 to {MAX_REPLY_WORDS}.")
 
     def options(self, options: dict[str, Any]) -> tuple[float, int]:
         delay = float(options.get("token_delay", settings.DEMO_TOKEN_DELAY))

@@ -14,7 +14,7 @@ import httpx
 from django.conf import settings
 
 from runs import messages as msgs
-from runs.agents.base import Step, Token
+from runs.agents.base import InvalidOption, Step, Token
 from runs.agents.demo import WEATHER
 
 MAX_TOOL_ROUNDS = 4
@@ -74,6 +74,10 @@ class OpenAIAgent:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.model = model
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        if not isinstance(options.get("model", self.model), str):
+            raise InvalidOption("model", "model must be a string.")
 
     async def stream(self, messages: list[dict], options: dict[str, Any]):
         history = list(messages)

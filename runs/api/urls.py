@@ -27,7 +27,11 @@ urlpatterns = [
     path(f"{R}/cancel", views.RunCancel.as_view(), name="run-cancel"),
     path(f"{R}/join", views.RunJoin.as_view(), name="run-join"),
     path(f"{R}/stream", views.RunJoinStream.as_view(), name="run-join-stream"),
-    path("runs", views.RunCollection.as_view(), name="stateless-runs"),
+    path(
+        "runs",
+        views.RunCollection.as_view(http_method_names=["post", "options"]),
+        name="stateless-runs",
+    ),
     path("runs/stream", views.RunStream.as_view(), name="stateless-run-stream"),
     path("runs/wait", views.RunWait.as_view(), name="stateless-run-wait"),
 ]

@@ -15,15 +15,17 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from runs import agents, state, strategies
+from runs import access, agents, state, strategies
 from runs.api import serializers as s
 from runs.api.stream import current_values, run_error, stream_run
 from runs.exceptions import AssistantNotFound
 from runs.representation import iso, run_dict, state_dict, thread_dict
+from runs.throttling import RunCreationThrottle
 from runs.watch import ThreadSubscription, wait_for_run
 
 OBJECT = OpenApiTypes.OBJECT
@@ -38,6 +40,13 @@ class EventStreamRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         return json.dumps(data, default=str).encode()
+
+
+class CreatesRuns(APIView):
+    """A view whose POST creates a run: rate limited per user (runs.throttling)."""
+
+    def get_throttles(self):
+        return [RunCreationThrottle()] if self.request.method == "POST" else []
 
 
 class SSEView(APIView):
@@ -160,6 +169,7 @@ class ThreadCreate(APIView):
     def post(self, request):
         data = validated(s.ThreadCreateSerializer, request.data)
         thread = state.create_thread(
+            owner=request.user,
             thread_id=data.get("thread_id"),
             metadata=data.get("metadata"),
             if_exists=data.get("if_exists") or "raise",
@@ -172,6 +182,7 @@ class ThreadSearch(APIView):
     def post(self, request):
         data = validated(s.ThreadSearchSerializer, request.data)
         threads = state.search_threads(
+            access.visible_threads(request.user),
             metadata=data.get("metadata"),
             status=data.get("status"),
             ids=data.get("ids"),
@@ -198,7 +209,9 @@ class ThreadDetail(APIView):
 
 
 class ThreadState(APIView):
-    @extend_schema(responses=OBJECT, summary="The thread's current state")
+    @extend_schema(
+        responses=OBJECT, summary="The thread's current state", operation_id="threads_state"
+    )
     def get(self, request, thread_id):
         return Response(state_dict(thread_id, state.current_state(thread_id)))
 
@@ -241,7 +254,7 @@ class ThreadHistory(APIView):
 # --- runs ---------------------------------------------------------------------------
 
 
-def create_run(thread_id, data: dict):
+def create_run(thread_id, data: dict, owner):
     return strategies.create_run(
         thread_id,
         assistant_id=data["assistant_id"],
@@ -251,6 +264,7 @@ def create_run(thread_id, data: dict):
         metadata=data.get("metadata"),
         kwargs={"stream_mode": data.get("stream_mode")},
         if_not_exists=data.get("if_not_exists"),
+        owner=owner,
     )
 
 
@@ -259,11 +273,11 @@ def subscribed(thread_id) -> ThreadSubscription:
     return async_to_sync(ThreadSubscription(thread_id).open)()
 
 
-def create_subscribed(thread_id, data):
+def create_subscribed(thread_id, data, owner):
     """Create a run with a subscription opened first, so no event is missed."""
     sub = subscribed(thread_id)
     try:
-        return sub, create_run(thread_id, data)
+        return sub, create_run(thread_id, data, owner)
     except Exception:
         async_to_sync(sub.close)()
         raise
@@ -279,12 +293,12 @@ async def final_values(thread_id, run_id, sub=None):
     return await current_values(thread_id)
 
 
-class RunCollection(APIView):
+class RunCollection(CreatesRuns):
     @extend_schema(request=s.RunCreateSerializer, responses=OBJECT, summary="Create a run")
     def post(self, request, thread_id=None):
         data = validated(s.RunCreateSerializer, request.data)
         thread_id, data = stateless(thread_id, data)
-        return Response(run_dict(create_run(thread_id, data)))
+        return Response(run_dict(create_run(thread_id, data, request.user)))
 
     @extend_schema(
         parameters=[
@@ -294,6 +308,7 @@ class RunCollection(APIView):
         ],
         responses=OBJECT,
         summary="List a thread's runs",
+        operation_id="threads_runs_list",
     )
     def get(self, request, thread_id=None):
         data = validated(s.RunListSerializer, request.query_params)
@@ -310,7 +325,7 @@ def stateless(thread_id, data):
     return str(uuid.uuid4()), {**data, "if_not_exists": "create"}
 
 
-class RunStream(SSEView):
+class RunStream(CreatesRuns, SSEView):
     @extend_schema(
         request=s.RunCreateSerializer,
         responses={(200, "text/event-stream"): OpenApiTypes.STR},
@@ -319,19 +334,19 @@ class RunStream(SSEView):
     def post(self, request, thread_id=None):
         data = validated(s.RunCreateSerializer, request.data)
         thread_id, data = stateless(thread_id, data)
-        sub, run = create_subscribed(thread_id, data)
+        sub, run = create_subscribed(thread_id, data, request.user)
         body = stream_run(sub, thread_id, run.pk, data.get("stream_mode"))
         response = streaming(body, "text/event-stream")
         response["Content-Location"] = f"/threads/{thread_id}/runs/{run.pk}"
         return response
 
 
-class RunWait(APIView):
+class RunWait(CreatesRuns):
     @extend_schema(request=s.RunCreateSerializer, responses=OBJECT, summary="Create a run, wait")
     def post(self, request, thread_id=None):
         data = validated(s.RunCreateSerializer, request.data)
         thread_id, data = stateless(thread_id, data)
-        sub, run = create_subscribed(thread_id, data)
+        sub, run = create_subscribed(thread_id, data, request.user)
         response = json_after(lambda: final_values(thread_id, run.pk, sub))
         response["Content-Location"] = f"/threads/{thread_id}/runs/{run.pk}"
         return response
@@ -350,13 +365,14 @@ class RunDetail(APIView):
 
 class RunCancel(APIView):
     @extend_schema(
+        request=None,
         parameters=[OpenApiParameter("wait", bool), OpenApiParameter("action", str)],
         responses=OBJECT,
         summary="Cancel a run (interrupt or rollback)",
     )
     def post(self, request, thread_id, run_id):
         data = validated(s.CancelSerializer, request.query_params)
-        strategies.cancel_run(thread_id, run_id, action=data["action"])
+        strategies.cancel_run(thread_id, run_id, action=data["action"], owner=request.user)
         if not data["wait"]:
             return Response(status=status.HTTP_202_ACCEPTED)
 
@@ -393,6 +409,9 @@ class RunJoinStream(SSEView):
 
 
 class Health(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
     @extend_schema(responses=OBJECT, summary="Server information")
     def get(self, request):
         return Response(

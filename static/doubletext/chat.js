@@ -250,7 +250,9 @@
     },
     error(frame) {
       if (frame.rejected) {
-        notify("Rejected: the agent is still answering (strategy “reject”). Your message is kept — send it again when it is done, or pick another strategy.", "warning");
+        notify(frame.error === "throttled"
+          ? `${frame.detail} Your message is kept.`
+          : "Rejected: the agent is still answering (strategy “reject”). Your message is kept — send it again when it is done, or pick another strategy.", "warning");
         if (!el.input.value && frame.content) el.input.value = frame.content;
       } else {
         notify(frame.detail || "Something went wrong.", "error");
@@ -280,6 +282,7 @@
     };
     ws.onclose = (event) => {
       el.connection.textContent = "offline — reconnecting";
+      if (event.code === 4401) { signIn(); return; }
       if (event.code === 4404) { notify("This thread does not exist.", "error"); return; }
       setTimeout(() => { if (threadId === id) connect(id); }, reconnectDelay);
       reconnectDelay = Math.min(reconnectDelay * 2, 8000);
@@ -319,12 +322,17 @@
     return match ? match[1] : "";
   }
 
+  function signIn() {
+    location.assign("/accounts/login/?next=" + encodeURIComponent(location.pathname + location.hash));
+  }
+
   async function api(path, body) {
     const response = await fetch(path, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
       body: JSON.stringify(body || {}),
     });
+    if (response.status === 401) signIn();
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
     return response.json();
   }

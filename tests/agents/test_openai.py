@@ -7,10 +7,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from runs import messages as msgs
-from runs import state, strategies
+from runs import strategies
 from runs.agents.openai import to_openai
 from runs.models import RunStatus
-from tests.conftest import messages_of, orm, wait_status
+from tests.conftest import make_thread, messages_of, orm, wait_status
 
 
 class FakeChatCompletions(BaseHTTPRequestHandler):
@@ -52,7 +52,7 @@ def fake_openai(settings):
 
 @pytest.mark.django_db(transaction=True)
 async def test_streams_tool_call_and_answer(fake_openai, executor):
-    thread = await orm(state.create_thread)()
+    thread = await orm(make_thread)()
     run = await orm(strategies.create_run)(
         thread.pk, assistant_id="openai", input={"messages": ["what's the weather in Oslo?"]}
     )

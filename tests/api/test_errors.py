@@ -3,20 +3,27 @@
 import pytest
 from rest_framework.test import APIClient
 
-from runs import state
 from runs.models import Run
+from tests.conftest import make_thread, make_user
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api():
-    return APIClient()
+def owner():
+    return make_user()
 
 
 @pytest.fixture
-def thread_id():
-    return str(state.create_thread().pk)
+def api(owner):
+    client = APIClient()
+    client.force_authenticate(owner)
+    return client
+
+
+@pytest.fixture
+def thread_id(owner):
+    return str(make_thread(owner).pk)
 
 
 def post(api, url, body):

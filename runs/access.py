@@ -1,0 +1,69 @@
+"""Who may see what: threads belong to their owner.
+
+Through the REST API and the websocket a user sees only their own threads
+(and those threads' runs and checkpoints); another user's thread answers
+exactly as a missing one does (404, websocket close 4404), so ids cannot be
+probed. The Django admin sees every thread.
+
+The local demo (settings.LOCAL_DEMO, only with DEBUG on): a request from
+this machine without credentials acts as the shared user "local-demo", so
+the embedded app works without an account.
+"""
+
+import ipaddress
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+
+from runs.exceptions import RunsError
+from runs.models import Thread
+from runs.state import parse_id
+
+LOCAL_DEMO_USERNAME = "local-demo"
+
+
+def is_loopback(host: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def local_demo_user():
+    """The shared user of the local demo (created on first use; it cannot log in)."""
+    user, _ = get_user_model().objects.get_or_create(
+        username=LOCAL_DEMO_USERNAME, defaults={"password": make_password(None)}
+    )
+    return user
+
+
+def demo_user_for(host: str | None):
+    """The local demo user for an unauthenticated client at `host`, or None
+    when the demo is off or the client is not on this machine."""
+    if settings.LOCAL_DEMO and is_loopback(host):
+        return local_demo_user()
+    return None
+
+
+def visible_threads(user):
+    """The threads `user` may see through the API and the websocket."""
+    return Thread.objects.filter(owner=user)
+
+
+def foreign_thread(user, thread_id) -> bool:
+    """True if the thread exists and belongs to someone else (a missing or
+    malformed id is False: the service answers that one as not found)."""
+    try:
+        pk = parse_id(thread_id, field="thread_id")
+    except RunsError:
+        return False
+    return Thread.objects.filter(pk=pk).exclude(owner=user).exists()
+
+
+def owns_thread(user, thread_id) -> bool:
+    try:
+        pk = parse_id(thread_id, field="thread_id")
+    except RunsError:
+        return False
+    return visible_threads(user).filter(pk=pk).exists()

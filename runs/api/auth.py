@@ -1,0 +1,74 @@
+"""How REST clients authenticate (settings.REST_FRAMEWORK lists them in order):
+
+- `x-api-key: <key>`: a user's API key (runs.models.UserAPIKey), what
+  langgraph-sdk sends (`get_client(api_key=...)` or LANGGRAPH_API_KEY);
+- `Authorization: Token <key>`: a DRF token (rest_framework.authtoken);
+- the browser's session (DRF's SessionAuthentication, CSRF checked);
+- the local demo, last: no credentials, from this machine, DEBUG on.
+
+A request that presents credentials and fails them is refused (401); it does
+not fall through to the local demo.
+"""
+
+import re
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import authentication, exceptions
+from rest_framework_api_key.permissions import KeyParser
+
+from runs import access
+from runs.models import UserAPIKey
+
+# djangorestframework-api-key's keys: an 8-character prefix, a dot, 32 characters.
+API_KEY_FORMAT = re.compile(r"[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}")
+TOKEN_FORMAT = re.compile(r"[0-9a-f]{40}")
+
+
+class APIKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Api-Key"
+    key_parser = KeyParser()
+
+    def authenticate(self, request):
+        key = self.key_parser.get(request)
+        if key is None:
+            return None
+        if not API_KEY_FORMAT.fullmatch(key):
+            raise exceptions.AuthenticationFailed(_("Invalid API key (x-api-key)."))
+        try:
+            api_key = UserAPIKey.objects.get_from_key(key)
+        except UserAPIKey.DoesNotExist:
+            raise exceptions.AuthenticationFailed(_("Invalid API key (x-api-key).")) from None
+        if api_key.has_expired:
+            raise exceptions.AuthenticationFailed(_("This API key has expired."))
+        if not api_key.user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        return api_key.user, api_key
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class TokenAuthentication(authentication.TokenAuthentication):
+    """DRF's token authentication, refusing malformed tokens before any query."""
+
+    def authenticate_credentials(self, key):
+        if not TOKEN_FORMAT.fullmatch(key):
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        return super().authenticate_credentials(key)
+
+
+class LocalDemoAuthentication(authentication.SessionAuthentication):
+    """The local demo user, for a client on this machine that sent no
+    credentials, when settings.LOCAL_DEMO is on (never with DEBUG off).
+
+    A browser request (it carries an Origin header) must pass the CSRF check,
+    so that another site open in the same browser cannot act as the demo user.
+    """
+
+    def authenticate(self, request):
+        user = access.demo_user_for(request.META.get("REMOTE_ADDR"))
+        if user is None:
+            return None
+        if request.META.get("HTTP_ORIGIN"):
+            self.enforce_csrf(request)
+        return user, None
