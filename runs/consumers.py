@@ -110,10 +110,10 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
         self.thread_id = self.scope["url_route"]["kwargs"]["thread_id"]
         self.user = await connecting_user(self.scope)
         if self.user is None:
-            await self.close(code=CLOSE_NOT_SIGNED_IN)
+            await self.turn_away(CLOSE_NOT_SIGNED_IN)
             return
         if not await owns_thread(self.user, self.thread_id):
-            await self.close(code=CLOSE_THREAD_NOT_FOUND)
+            await self.turn_away(CLOSE_THREAD_NOT_FOUND)
             return
         self.group = events.thread_group(self.thread_id)
         # Subscribe first, then read the state: nothing falls in between.
@@ -130,6 +130,14 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
                     "reply_channel": self.channel_name,
                 },
             )
+
+    async def turn_away(self, code: int):
+        """Accept, then close with `code`: a close before the handshake is
+        answered would reach the browser as a bare HTTP 403 (close code 1006),
+        and the page could not tell "sign in" from "no such thread"."""
+        self.closing = True
+        await self.accept()
+        await self.close(code=code)
 
     async def disconnect(self, code):
         if hasattr(self, "group"):

@@ -17,6 +17,7 @@ from channels.layers import get_channel_layer
 from runs import events
 from runs.models import Run, RunStatus
 from runs.representation import run_dict
+from runs.state import parse_id
 
 FINAL_STATUSES = {RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.TIMEOUT, RunStatus.INTERRUPTED}
 RECHECK_SECONDS = 5.0
@@ -28,7 +29,8 @@ class ThreadSubscription:
     before it creates a run; the response body closes it when it ends)."""
 
     def __init__(self, thread_id):
-        self.thread_id = str(thread_id)
+        # A malformed id is not found (404) rather than an invalid group name.
+        self.thread_id = str(parse_id(thread_id, field="thread_id"))
         self.layer = get_channel_layer()
         self.channel: str | None = None
 

@@ -17,7 +17,7 @@ from runs.api import urls as api_urls
 from runs.models import Checkpoint, Run, RunStatus, Thread, UserAPIKey
 from tests.conftest import FAST, make_thread, make_user, orm, wait_status
 from tests.live_server import LiveServer
-from tests.test_consumers import communicator
+from tests.test_consumers import communicator, turned_away
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -139,9 +139,7 @@ async def test_another_users_ids_answer_404_and_change_nothing(server):
 async def test_the_websocket_refuses_another_users_thread(executor, user):
     alices = await orm(make_thread)(user)
     bob = await orm(make_user)("bob")
-    ws = communicator(f"/ws/threads/{alices.pk}/", bob)
-    connected, code = await ws.connect()
-    assert not connected and code == 4404
+    assert await turned_away(communicator(f"/ws/threads/{alices.pk}/", bob)) == 4404
 
     # Bob's own socket cannot reach Alice's run by its id either.
     run = await orm(strategies.create_run)(alices.pk, input={"messages": ["hi"]}, owner=user)
@@ -161,16 +159,13 @@ async def test_the_websocket_needs_a_user(executor, user, settings):
     path = f"/ws/threads/{thread.pk}/"
     # No user, from another machine: refused even with the local demo on.
     settings.LOCAL_DEMO = True
-    connected, code = await communicator(path, client=["203.0.113.7", 5555]).connect()
-    assert not connected and code == 4401
+    assert await turned_away(communicator(path, client=["203.0.113.7", 5555])) == 4401
     # From this machine the local demo user connects, and it is not Alice.
-    connected, code = await communicator(path, client=["127.0.0.1", 5555]).connect()
-    assert not connected and code == 4404
+    assert await turned_away(communicator(path, client=["127.0.0.1", 5555])) == 4404
     demo_thread = await orm(state.create_thread)(owner=await orm(local_demo_user)())
     ws = communicator(f"/ws/threads/{demo_thread.pk}/", client=["127.0.0.1", 5555])
     assert (await ws.connect())[0]
     await ws.disconnect()
     # With the local demo off, this machine too must sign in.
     settings.LOCAL_DEMO = False
-    connected, code = await communicator(path, client=["127.0.0.1", 5555]).connect()
-    assert not connected and code == 4401
+    assert await turned_away(communicator(path, client=["127.0.0.1", 5555])) == 4401

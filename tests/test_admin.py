@@ -1,11 +1,14 @@
 """The admin: browse threads, runs and checkpoints; cancel runs through the service."""
 
+import re
+
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from runs import state, strategies
-from runs.models import Run, RunStatus
-from tests.conftest import make_thread
+from runs.models import Run, RunStatus, UserAPIKey
+from tests.conftest import make_thread, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +70,20 @@ def test_runs_and_checkpoints_are_read_only(staff_client, busy_thread):
     assert response.status_code == 403
     assert Run.objects.get(pk=run.pk).status == RunStatus.PENDING
     assert staff_client.get(reverse("admin:runs_run_add")).status_code == 403
+
+
+def test_an_api_key_made_in_the_admin_is_shown_once_and_works(staff_client):
+    alice = make_user("alice")
+    response = staff_client.post(
+        reverse("admin:runs_userapikey_add"),
+        {"name": "<b>laptop</b>", "user": alice.pk},
+        follow=True,
+    )
+    body = response.content.decode()
+    key = re.search(r"is: ([A-Za-z0-9]{8}\.[A-Za-z0-9]{32})\.", body).group(1)
+    assert "<b>laptop</b>" not in body and "&lt;b&gt;laptop&lt;/b&gt;" in body
+    assert UserAPIKey.objects.get_from_key(key).user == alice
+    changelist = staff_client.get(reverse("admin:runs_userapikey_changelist")).content.decode()
+    assert key not in changelist and "alice" in changelist
+    api = APIClient(REMOTE_ADDR="203.0.113.9")
+    assert api.post("/threads/search", {}, format="json", HTTP_X_API_KEY=key).status_code == 200

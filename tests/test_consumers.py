@@ -27,6 +27,15 @@ def communicator(path, user=None, client=None):
     return ws
 
 
+async def turned_away(ws) -> int:
+    """The code a refused connection is closed with (accepted, then closed at once)."""
+    connected, _ = await ws.connect()
+    assert connected
+    message = await ws.receive_output()
+    assert message["type"] == "websocket.close", message
+    return message["code"]
+
+
 @pytest.fixture
 async def connect(executor, user):
     opened = []
@@ -278,5 +287,4 @@ async def test_messages_over_the_rate_limit_are_refused_and_kept(connect, thread
 
 async def test_unknown_thread_is_refused(executor, user):
     ws = communicator("/ws/threads/00000000-0000-0000-0000-000000000000/", user)
-    connected, code = await ws.connect()
-    assert not connected and code == 4404
+    assert await turned_away(ws) == 4404

@@ -2,9 +2,36 @@
 not use, e.g. webhook, interrupt_before, durability) are ignored, as the
 platform ignores fields that do not apply."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from runs.models import CancelAction, MultitaskStrategy, ThreadStatus
+
+# Paging past this is refused (422) rather than overflowing a database integer.
+MAX_OFFSET = 2**31 - 1
+
+MESSAGE_SCHEMA = {
+    "oneOf": [
+        {"type": "string", "description": "A user message's text."},
+        {
+            "type": "object",
+            "properties": {
+                "role": {"type": "string", "enum": ["user", "assistant", "system", "tool"]},
+                "type": {"type": "string", "enum": ["human", "ai", "system", "tool"]},
+                "content": {"oneOf": [{"type": "string"}, {"type": "array", "items": {}}]},
+                "id": {"type": "string"},
+                "tool_call_id": {"type": "string"},
+            },
+            "additionalProperties": True,
+        },
+    ]
+}
+INPUT_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {"messages": {"type": "array", "items": MESSAGE_SCHEMA}},
+    "additionalProperties": True,
+}
 
 
 class JSONObjectField(serializers.JSONField):
@@ -33,7 +60,7 @@ class AssistantSearchSerializer(serializers.Serializer):
     graph_id = serializers.CharField(required=False, allow_null=True)
     metadata = JSONObjectField(required=False, allow_null=True)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class ThreadCreateSerializer(serializers.Serializer):
@@ -51,7 +78,7 @@ class ThreadSearchSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ThreadStatus.choices, required=False, allow_null=True)
     ids = serializers.ListField(child=serializers.UUIDField(), required=False, allow_null=True)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class StateUpdateSerializer(serializers.Serializer):
@@ -64,9 +91,14 @@ class HistorySerializer(serializers.Serializer):
     before = serializers.JSONField(required=False, allow_null=True)
 
 
+@extend_schema_field(INPUT_SCHEMA)
+class RunInputField(serializers.JSONField):
+    """A run's input: the state update it starts with, usually {"messages": [...]}."""
+
+
 class RunCreateSerializer(serializers.Serializer):
     assistant_id = serializers.CharField(max_length=128)
-    input = serializers.JSONField(required=False, allow_null=True)
+    input = RunInputField(required=False, allow_null=True)
     config = JSONObjectField(required=False, allow_null=True)
     metadata = JSONObjectField(required=False, allow_null=True)
     multitask_strategy = serializers.ChoiceField(
@@ -85,7 +117,7 @@ class CancelSerializer(serializers.Serializer):
 
 class RunListSerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
     status = serializers.CharField(required=False, allow_null=True)
 
 

@@ -101,3 +101,34 @@ async def test_script_in_a_message_is_inert(page):
     await expect(page.locator(".message.ai .body").last).to_contain_text("You asked", timeout=20000)
     assert await page.evaluate("window.__pwned") is None
     assert await page.locator("#messages img").count() == 0
+
+
+XSS = [
+    '<img src=x onerror="window.__pwned=1">',
+    "<svg onload=window.__pwned=1></svg>",
+    '<iframe src="javascript:window.__pwned=1"></iframe>',
+    "[click me](javascript:window.__pwned=1)",
+    '<a href="javascript:window.__pwned=1">link</a>',
+    "<details open ontoggle=window.__pwned=1>",
+]
+
+
+async def test_html_payloads_stay_inert_in_the_answer_and_the_thread_list(page):
+    await open_new_thread(page)
+    await page.evaluate("window.__doubletextConfig = {configurable: {token_delay: 0}}")
+    for payload in XSS:
+        await send(page, payload + " hi", "enqueue")
+        await expect(page.locator(".message.ai .body").last).to_contain_text("hi", timeout=20000)
+    await page.reload()
+    await expect(page.locator("#threads .thread.current")).to_contain_text("<img")
+    await expect(page.locator("#connection")).to_have_text("live")
+    await expect(page.locator(".message.human")).to_have_count(len(XSS))
+    assert await page.evaluate("window.__pwned") is None
+    # Sanitised markup may stay (an <img> without its handler), but nothing that runs.
+    dangerous = await page.evaluate(
+        """() => [...document.querySelectorAll("#messages *, #threads *")].filter((e) =>
+            ["SCRIPT", "IFRAME", "OBJECT", "EMBED", "SVG"].includes(e.tagName.toUpperCase()) ||
+            [...e.attributes].some((a) => a.name.startsWith("on") ||
+                /^\\s*javascript:/i.test(a.value))).map((e) => e.outerHTML)"""
+    )
+    assert dangerous == []

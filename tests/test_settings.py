@@ -1,0 +1,63 @@
+"""Settings when DEBUG is false: `check --deploy` is clean, the local demo is
+off, and nobody gets in without credentials."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.live_server import ROOT, LiveServer
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "chat.example.com,127.0.0.1",
+}
+
+
+def manage(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_a_secret_key_is_required():
+    result = manage("check", env={**PRODUCTION, "SECRET_KEY": ""})
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
+def test_the_local_demo_is_off_without_debug():
+    code = "from django.conf import settings; print(settings.LOCAL_DEMO)"
+    result = manage("shell", "-c", code, env={**PRODUCTION, "LOCAL_DEMO": "true"})
+    assert result.stdout.split()[-1] == "False", result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_debug_nobody_gets_in_anonymously():
+    server = LiveServer(env={**PRODUCTION, "SECURE_SSL_REDIRECT": "false"})
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            assert client.post("/threads/search", json={}).status_code == 401
+            chat = client.get("/")
+            assert chat.status_code == 302 and chat.headers["location"].startswith(
+                "/accounts/login/"
+            )
+            login = client.get("/accounts/login/")
+            assert login.status_code == 200 and "Sign in" in login.text
+            assert login.headers["x-frame-options"] == "DENY"
+    finally:
+        server.stop()
