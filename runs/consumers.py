@@ -107,14 +107,16 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
         self.rolled_back: set[str] = set()
         self.closing = False
         self.budget = FrameBudget(settings.RUNS_WS_BURST, settings.RUNS_WS_FRAMES_PER_SECOND)
-        self.thread_id = self.scope["url_route"]["kwargs"]["thread_id"]
         self.user = await connecting_user(self.scope)
         if self.user is None:
             await self.turn_away(CLOSE_NOT_SIGNED_IN)
             return
-        if not await owns_thread(self.user, self.thread_id):
+        thread_id = self.scope["url_route"]["kwargs"]["thread_id"]
+        if not await owns_thread(self.user, thread_id):
             await self.turn_away(CLOSE_THREAD_NOT_FOUND)
             return
+        # The canonical form: the one the executor names the thread's group with.
+        self.thread_id = str(state.parse_id(thread_id, field="thread_id"))
         self.group = events.thread_group(self.thread_id)
         # Subscribe first, then read the state: nothing falls in between.
         await self.channel_layer.group_add(self.group, self.channel_name)

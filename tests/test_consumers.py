@@ -85,8 +85,9 @@ async def say(ws, content, strategy="enqueue", config=FAST):
     )
 
 
-async def test_connect_sends_the_state_and_a_run_streams(connect, thread_id):
-    ws = await connect(thread_id)
+@pytest.mark.parametrize("spelling", [str.lower, str.upper])
+async def test_connect_sends_the_state_and_a_run_streams(connect, thread_id, spelling):
+    ws = await connect(spelling(thread_id))  # any spelling of the id joins the same stream
     first = await ws.receive_json_from()
     assert first["type"] == "state" and first["messages"] == [] and first["runs"] == []
     await say(ws, "what's the weather in sf?")
