@@ -121,7 +121,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 60},
+            "CONFIG": {
+                # An explicit socket timeout above the layer's 5 s blocking pop:
+                # redis-py 8 defaults to 5 s, which made every idle receive()
+                # fail with "Timeout reading from ..." (channels_redis#422).
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "capacity": 5000,
+                "expiry": 60,
+            },
         }
     }
 else:
