@@ -11,16 +11,32 @@ the embedded app works without an account.
 """
 
 import ipaddress
+import re
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
 from runs.exceptions import RunsError
-from runs.models import Thread
+from runs.models import Thread, UserAPIKey
 from runs.state import parse_id
 
 LOCAL_DEMO_USERNAME = "local-demo"
+# djangorestframework-api-key's keys: an 8-character prefix, a dot, 32 characters.
+API_KEY_FORMAT = re.compile(r"[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}")
+
+
+def api_key_user(key: str):
+    """The active user whose valid (not revoked, not expired) API key this is, or None."""
+    if not API_KEY_FORMAT.fullmatch(key):
+        return None
+    try:
+        api_key = UserAPIKey.objects.get_from_key(key)
+    except UserAPIKey.DoesNotExist:
+        return None
+    if api_key.has_expired or not api_key.user.is_active:
+        return None
+    return api_key.user
 
 
 def is_loopback(host: str | None) -> bool:

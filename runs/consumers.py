@@ -21,8 +21,9 @@ Server → client frames:
       `content` gives its text back
   {"type": "pong"}
 
-Who may connect: the signed-in user (session) to their own threads, or, in
-the local demo (runs.access), a client on this machine. Close codes: 4401 not
+Who may connect: the signed-in user (session) or the owner of an API key
+(an `x-api-key` header on the handshake) to their own threads, or, in the
+local demo (runs.access), a client on this machine. Close codes: 4401 not
 signed in, 4404 no such thread of this user (another user's thread included),
 1008 too many frames, 1009 a frame over settings.RUNS_MAX_FRAME_BYTES.
 
@@ -53,10 +54,15 @@ CLOSE_TOO_BIG = 1009
 
 @database_sync_to_async
 def connecting_user(scope):
-    """The user a connection acts as: the session's, or the local demo's."""
+    """The user a connection acts as: the session's, the API key's (an
+    `x-api-key` header on the handshake, for clients other than browsers),
+    or the local demo's. None if it is none of them, or the key is bad."""
     user = scope.get("user")
     if user is not None and user.is_authenticated:
         return user
+    key = dict(scope.get("headers") or []).get(b"x-api-key")
+    if key is not None:
+        return access.api_key_user(key.decode("latin-1"))
     client = scope.get("client") or [None]
     return access.demo_user_for(client[0])
 

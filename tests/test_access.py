@@ -169,3 +169,21 @@ async def test_the_websocket_needs_a_user(executor, user, settings):
     # With the local demo off, this machine too must sign in.
     settings.LOCAL_DEMO = False
     assert await turned_away(communicator(path, client=["127.0.0.1", 5555])) == 4401
+
+
+async def test_the_websocket_takes_an_api_key(executor, user):
+    """For clients other than browsers: `x-api-key` on the handshake."""
+    thread = await orm(make_thread)(user)
+    path = f"/ws/threads/{thread.pk}/"
+    _, key = await orm(UserAPIKey.objects.create_key)(user=user, name="ws")
+    ws = communicator(path, headers=[(b"x-api-key", key.encode())])
+    assert (await ws.connect())[0]
+    assert (await ws.receive_json_from())["type"] == "state"
+    await ws.disconnect()
+    bobs_key = await orm(make_key)("bob")
+    assert (
+        await turned_away(communicator(path, headers=[(b"x-api-key", bobs_key.encode())])) == 4404
+    )
+    # A bad key is refused, even from this machine with the local demo on.
+    bad = [(b"x-api-key", key[:-1].encode() + b"!")]
+    assert await turned_away(communicator(path, client=["127.0.0.1", 1], headers=bad)) == 4401

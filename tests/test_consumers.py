@@ -17,9 +17,9 @@ FAST = {"configurable": {"token_delay": 0.01, "reply_words": 8}}
 app = URLRouter(websocket_urlpatterns)
 
 
-def communicator(path, user=None, client=None):
+def communicator(path, user=None, client=None, headers=None):
     """A websocket to `path`, signed in as `user` (the session's user in a real server)."""
-    ws = WebsocketCommunicator(app, path)
+    ws = WebsocketCommunicator(app, path, headers=headers)
     if user is not None:
         ws.scope["user"] = user
     if client is not None:

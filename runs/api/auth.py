@@ -17,10 +17,7 @@ from rest_framework import authentication, exceptions
 from rest_framework_api_key.permissions import KeyParser
 
 from runs import access
-from runs.models import UserAPIKey
 
-# djangorestframework-api-key's keys: an 8-character prefix, a dot, 32 characters.
-API_KEY_FORMAT = re.compile(r"[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}")
 TOKEN_FORMAT = re.compile(r"[0-9a-f]{40}")
 
 
@@ -32,17 +29,12 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         key = self.key_parser.get(request)
         if key is None:
             return None
-        if not API_KEY_FORMAT.fullmatch(key):
-            raise exceptions.AuthenticationFailed(_("Invalid API key (x-api-key)."))
-        try:
-            api_key = UserAPIKey.objects.get_from_key(key)
-        except UserAPIKey.DoesNotExist:
-            raise exceptions.AuthenticationFailed(_("Invalid API key (x-api-key).")) from None
-        if api_key.has_expired:
-            raise exceptions.AuthenticationFailed(_("This API key has expired."))
-        if not api_key.user.is_active:
-            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        return api_key.user, api_key
+        user = access.api_key_user(key)
+        if user is None:
+            raise exceptions.AuthenticationFailed(
+                _("Invalid, revoked or expired API key (x-api-key).")
+            )
+        return user, key
 
     def authenticate_header(self, request):
         return self.keyword
