@@ -63,9 +63,15 @@ def lease_expiry():
 
 
 def _claimable_threads():
-    pending = Run.objects.filter(thread=OuterRef("pk"), status=RunStatus.PENDING)
+    """Threads with a pending run and nothing running.
+
+    Driven by the pending runs (few, found through the (status, ...) index),
+    not by the threads: `Exists(pending)` made SQLite scan every thread of the
+    database, with two correlated subqueries each, on every claim attempt.
+    """
+    pending = Run.objects.filter(status=RunStatus.PENDING).values("thread_id")
     running = Run.objects.filter(thread=OuterRef("pk"), status=RunStatus.RUNNING)
-    return Thread.objects.filter(Exists(pending), ~Exists(running))
+    return Thread.objects.filter(pk__in=pending).filter(~Exists(running))
 
 
 def claim_next_run(worker_id: str, thread_id=None) -> ClaimedRun | None:
