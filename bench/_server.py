@@ -15,8 +15,8 @@ format, one file per process) to DIR when the benchmark ends.
 import contextlib
 import os
 import platform
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import sys

@@ -182,7 +182,9 @@ async def measure(args):
             .replace(".0 ", " ")
             .replace(" connections", " connections (all 10)")
         )
-    statuses = await db(lambda: set(Run.objects.filter(thread=other).values_list("status", flat=True)))()
+    statuses = await db(
+        lambda: set(Run.objects.filter(thread=other).values_list("status", flat=True))
+    )()
     assert statuses == {"success"}, statuses
 
     # The same state read on a long history: flat?
