@@ -14,6 +14,7 @@ from django.db.backends.signals import connection_created
 
 from runs import queue, state, strategies
 from runs.exceptions import ThreadBusy
+from runs.executor import Executor
 from runs.models import Run
 from tests.conftest import orm
 
@@ -64,6 +65,33 @@ async def run_to_end(thread_id, words: int) -> Run:
             return current
         await asyncio.sleep(0.01)
     raise AssertionError("run did not end")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_executor_reuses_its_connection_and_writes_nothing_per_token():
+    thread = await orm(state.create_thread)()
+    with ExecutorStatements() as counted:
+        executor = Executor(worker_id="cost-worker")
+        await executor.start()
+        try:
+            await run_to_end(thread.pk, 3)  # warm up: connect
+            await asyncio.sleep(0.1)
+            spent = []
+            for words in (3, 120):
+                before = counted.statements
+                for _ in range(3):
+                    assert (await run_to_end(thread.pk, words)).status == "success"
+                    await asyncio.sleep(0.1)  # the hand-over after the run
+                spent.append(counted.statements - before)
+        finally:
+            await executor.stop()
+    # One connection per database thread for all the runs, not one per call.
+    assert counted.connections <= executor.db.size
+    # A 120-token answer costs what a 3-token one does: no statement per token
+    # (a little slack for the scheduler's periodic poll).
+    short, long = spent
+    assert long <= short + 4, spent
+    assert short <= 3 * 35, spent
 
 
 def test_claim_is_driven_by_pending_runs_not_by_threads(db):
