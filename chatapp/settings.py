@@ -105,6 +105,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # One test database per test process (several sessions may run at once).
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A connection pool per process (psycopg_pool, Django 5.1+): a request or a
+    # database call borrows a connection instead of opening one (~3.5 ms), and
+    # a burst of requests waits for one instead of exceeding max_connections.
+    # Size it so that processes x DATABASE_POOL_SIZE stays under the server's
+    # max_connections. 0 turns pooling off.
+    _pool_size = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
+    if _pool_size:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, _pool_size),
+            "max_size": _pool_size,
+            "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "20")),
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
