@@ -92,7 +92,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several coroutines/threads write (server, executor): wait for the lock
     # instead of failing, and take the write lock at BEGIN so that a
-    # read-then-write transaction cannot deadlock on lock upgrade.
+    # read-then-write transaction cannot deadlock on lock upgrade. The
+    # backend queues the process's own writers on a lock rather than in
+    # SQLite's sleeping busy handler (runs/backends/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = "runs.backends.sqlite3"
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
