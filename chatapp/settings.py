@@ -133,7 +133,11 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer, cheaper per message (runs/layers.py); the
+    # same per-channel capacity as the Redis layer (a full channel drops).
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "runs.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
