@@ -123,3 +123,57 @@ def test_double_text_statement_budget(transactional_db, django_assert_max_num_qu
                 strategies.create_run(thread.pk, input=USER, multitask_strategy=strategy)
             except ThreadBusy:
                 assert strategy == "reject"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_streamed_tokens_do_not_hop_to_the_sync_thread(monkeypatch):
+    """Channels' consumers run close_old_connections on the shared sync thread
+    before every handler; ours skip it for channel-layer events (tokens)."""
+    import channels.consumer
+    from channels.layers import get_channel_layer
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+
+    from runs import events
+    from runs.routing import websocket_urlpatterns
+
+    thread = await orm(state.create_thread)()
+    ws = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/threads/{thread.pk}/")
+    assert (await ws.connect())[0]
+    await ws.receive_json_from()  # state
+    hops = []
+    original = channels.consumer.aclose_old_connections
+
+    async def counted():
+        hops.append(1)
+        await original()
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    layer = get_channel_layer()
+    for index in range(20):
+        data = {"message_id": "m", "text": f" w{index}", "index": index, "node": "model"}
+        await layer.group_send(
+            events.thread_group(thread.pk), events.event(thread.pk, "r", events.TOKEN, data)
+        )
+    frames = [await ws.receive_json_from() for _ in range(20)]
+    assert [f["index"] for f in frames] == list(range(20))
+    assert hops == []
+    await ws.disconnect()
+
+
+async def test_in_memory_layer_does_not_walk_every_channel_per_message(monkeypatch):
+    from channels.layers import InMemoryChannelLayer as ChannelsLayer
+
+    from runs.layers import InMemoryChannelLayer
+
+    walks = []
+    monkeypatch.setattr(ChannelsLayer, "_clean_expired", lambda self: walks.append(1))
+    layer = InMemoryChannelLayer(capacity=1000)
+    channels = [await layer.new_channel() for _ in range(3)]
+    for channel in channels:
+        await layer.group_add("g", channel)
+    for i in range(100):
+        await layer.group_send("g", {"type": "x", "i": i})
+    received = [await layer.receive(channels[0]) for _ in range(100)]
+    assert [m["i"] for m in received] == list(range(100))
+    assert len(walks) <= 2  # at most once per clean_interval (1 s), not 200 times
