@@ -153,7 +153,8 @@ def servers(
 
 
 def attach_py_spy(out: Path, procs: list, names: list[str]) -> list[subprocess.Popen]:
-    """Sample every process with py-spy (all threads, 250 Hz, idle time left out)."""
+    """Sample every process with py-spy (all threads, 100 Hz, without pausing the
+    process, idle time left out)."""
     py_spy = shutil.which("py-spy")
     if py_spy is None:
         raise RuntimeError("BENCH_PYSPY is set but py-spy is not installed (pip install py-spy)")
@@ -161,7 +162,8 @@ def attach_py_spy(out: Path, procs: list, names: list[str]) -> list[subprocess.P
     time.sleep(1.0)  # let the workers finish importing
     return [
         subprocess.Popen(
-            [py_spy, "record", "-p", str(proc.pid), "-r", "250", "--threads", "-f", "raw"]
+            [py_spy, "record", "-p", str(proc.pid), "-r", "100", "--nonblocking", "--threads"]
+            + ["-f", "raw"]
             + ["-o", str(out / f"{name}.txt")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

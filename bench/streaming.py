@@ -28,10 +28,15 @@ async def chat(base_url: str, config: dict, latencies: list[float], ready: async
     import websockets
     from langgraph_sdk import get_client
 
-    tid = (await get_client(url=base_url).threads.create())["thread_id"]
-    ws_url = base_url.replace("http", "ws") + f"/ws/threads/{tid}/"
-    async with websockets.connect(ws_url, origin=base_url, max_queue=None) as ws:
+    try:
+        tid = (await get_client(url=base_url).threads.create())["thread_id"]
+        ws_url = base_url.replace("http", "ws") + f"/ws/threads/{tid}/"
+        ws = await websockets.connect(ws_url, origin=base_url, max_queue=None)
         await ws.recv()  # state
+    except BaseException:
+        await ready.abort()  # fail the benchmark rather than wait for this chat forever
+        raise
+    async with ws:
         await ready.wait()
         await ws.send(json.dumps({"type": "message", "content": "hello", "config": config}))
         while True:
