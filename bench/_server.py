@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # The Daphne processes of the `servers()` block running now (for CPU readings).
 RUNNING: list[subprocess.Popen] = []
+# Every process of that block, Daphne and workers, as (name, process).
+ALL: list[tuple[str, subprocess.Popen]] = []
 
 
 def free_port() -> int:
@@ -130,6 +132,7 @@ def servers(
                 )
             )
             names.append(f"worker-{i}")
+        ALL.extend(zip(names, procs, strict=True))
         if os.environ.get("BENCH_PYSPY"):
             profilers = attach_py_spy(Path(os.environ["BENCH_PYSPY"]), procs, names)
         yield urls
@@ -140,6 +143,7 @@ def servers(
             with contextlib.suppress(subprocess.TimeoutExpired):
                 profiler.wait(timeout=30)
         RUNNING.clear()
+        ALL.clear()
         for proc in procs:
             proc.terminate()
         for proc in procs:

@@ -129,7 +129,24 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 60},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py's asyncio pool refuses a 101st connection in
+                        # use ("Too many connections"): 200 websockets connecting
+                        # at once got HTTP 500s. Redis accepts 10000 clients.
+                        "max_connections": int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000")),
+                        # redis-py 8 reads with a 5 s timeout by default, exactly
+                        # channels_redis's BZPOPMIN timeout: an idle receive then
+                        # failed with "Timeout reading" and closed its websocket.
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": 5,
+                    }
+                ],
+                "capacity": 5000,
+                "expiry": 60,
+            },
         }
     }
 else:
