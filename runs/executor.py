@@ -303,18 +303,27 @@ class Executor:
         except Exception:
             logger.exception("run %s failed in the executor", claim.run_id)
         finally:
+            was_full = len(self.active) >= self.concurrency
             self.active.pop(claim.run_id, None)
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(control, self.channel)
-        if not self._stopping:
-            # Hand the thread on to its next pending run, here if we can.
-            try:
-                await self.fill(thread_id=claim.thread_id)
-            except Exception:  # the scheduler's next poll will claim it
-                logger.exception("claiming the next run of thread %s failed", claim.thread_id)
-            await events.send(
-                events.WORKERS_GROUP, {"type": "runs.wakeup", "thread_id": claim.thread_id}
-            )
+        wakeup = {"type": "runs.wakeup", "thread_id": claim.thread_id}
+        if self._stopping:
+            # Let another worker take the thread's next run now, not at its poll.
+            await events.send(events.WORKERS_GROUP, wakeup)
+            return
+        # Hand the thread on to its next pending run, here. No wake-up for the
+        # other workers: that cost every worker a claim transaction per run
+        # ended, for nothing (a run created meanwhile woke them already).
+        try:
+            await self.fill(thread_id=claim.thread_id)
+        except Exception:
+            logger.exception("claiming the next run of thread %s failed", claim.thread_id)
+            await events.send(events.WORKERS_GROUP, wakeup)  # someone else, then
+            return
+        if was_full:
+            # Runs of other threads may have waited for this slot.
+            self.wakeup.set()
 
     async def _drive(self, active: ActiveRun) -> tuple[str, dict | None]:
         """Run the agent to the end or to cancellation. Returns (status, error)."""
