@@ -177,3 +177,36 @@ async def test_in_memory_layer_does_not_walk_every_channel_per_message(monkeypat
     received = [await layer.receive(channels[0]) for _ in range(100)]
     assert [m["i"] for m in received] == list(range(100))
     assert len(walks) <= 2  # at most once per clean_interval (1 s), not 200 times
+
+
+async def test_events_from_sync_code_are_queued_in_order_without_waiting(monkeypatch):
+    """send_sync from a sync_to_async thread (a view, an on_commit hook) does
+    not hold that thread for the channel layer: it queues to the loop."""
+    from asgiref.sync import sync_to_async
+
+    from runs import events
+
+    release = asyncio.Event()
+    sent = []
+
+    class SlowLayer:
+        async def group_send(self, group, message):
+            await release.wait()
+            sent.append((group, message["n"]))
+
+    monkeypatch.setattr(events, "get_channel_layer", lambda: SlowLayer())
+
+    def from_sync_code():
+        for n in range(5):
+            events.send_sync(f"g{n % 2}", {"type": "x", "n": n})
+        return "returned"
+
+    # Would never return if send_sync waited for the (blocked) layer.
+    assert await asyncio.wait_for(sync_to_async(from_sync_code)(), 5) == "returned"
+    assert sent == []
+    release.set()
+    for _ in range(100):
+        if len(sent) == 5:
+            break
+        await asyncio.sleep(0.01)
+    assert sent == [("g0", 0), ("g1", 1), ("g0", 2), ("g1", 3), ("g0", 4)]
