@@ -6,7 +6,10 @@ second message is sent with `interrupt` or `rollback`. Measured:
   i.e. the server's double-text overhead plus a loopback round trip;
 - stopped: the second run's creation until the first run had stopped (server
   timestamps; a rolled-back run is deleted inside the create transaction);
-- first token: the second request until its first streamed token.
+- first token: the second request until its first streamed token;
+- floor: a trivial request (GET /info) through the same client, i.e. what
+  loopback, Daphne, Django and the client cost with no work at all; `create`
+  minus the floor is the double-text's own server overhead.
 
     python bench/double_text.py [--trials 30] [--postgres URL --redis URL]
 """
@@ -124,6 +127,12 @@ async def main(args):
         await trial_rest(client, "interrupt")  # warm up
         mode = "postgres+redis, 2 workers" if args.postgres else "embedded sqlite"
         print(f"# double-text reaction ({mode}); {machine()}")
+        floor = []
+        for _ in range(100):
+            started = time.perf_counter()
+            await client.http.get("/info")
+            floor.append((time.perf_counter() - started) * 1000)
+        print(summary("floor: GET /info           ", floor))
         for strategy in ("interrupt", "rollback"):
             rows = [await trial_rest(client, strategy) for _ in range(args.trials)]
             for key in ("create", "stopped", "token"):
