@@ -205,6 +205,9 @@ RUNS_SHUTDOWN_GRACE_SECONDS = float(os.environ.get("RUNS_SHUTDOWN_GRACE_SECONDS"
 RUNS_POLL_SECONDS = float(os.environ.get("RUNS_POLL_SECONDS", "1"))
 # How many runs one worker executes at once.
 RUNS_WORKER_CONCURRENCY = int(os.environ.get("RUNS_WORKER_CONCURRENCY", "50"))
+# Threads (each keeping one database connection) for the executor's database
+# calls; 0: 1 on SQLite, 4 on PostgreSQL (runs/db.py).
+RUNS_DB_THREADS = int(os.environ.get("RUNS_DB_THREADS", "0"))
 # Demo agent: seconds between streamed tokens and words in a plain reply.
 DEMO_TOKEN_DELAY = float(os.environ.get("DEMO_TOKEN_DELAY", "0.08"))
 DEMO_REPLY_WORDS = int(os.environ.get("DEMO_REPLY_WORDS", "40"))
