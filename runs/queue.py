@@ -146,8 +146,8 @@ def write_step(
         run = _owned_run(thread, run_id, worker_id)
         if run is None:
             return None
-        run.lease_expires_at = lease_expiry()
-        run.save(update_fields=["lease_expires_at", "updated_at"])
+        # No lease renewal here: the heartbeat renews every lease every
+        # RUNS_HEARTBEAT_SECONDS; one more UPDATE per step bought nothing.
         source = "input" if node == "__input__" else "loop"
         return write_checkpoint(
             thread, values=values, next=next, run=run, source=source, writes={node: writes}
