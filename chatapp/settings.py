@@ -152,7 +152,7 @@ if REDIS_URL:
     if os.environ.get("REDIS_CHANNEL_LAYER") == "pubsub":
         # Opt-in: channels_redis's Pub/Sub layer (beta upstream). Messages are
         # pushed to each process instead of popped one by one (~4 Redis round
-        # trips per message received): 200 streaming chats p99 6.3 s -> 0.28 s
+        # trips per message received): 200 streaming chats p99 5.5-6.3 s -> 0.2-0.5 s
         # (bench/README.md). No per-channel capacity or expiry.
         CHANNEL_LAYERS["default"] = {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
