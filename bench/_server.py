@@ -4,11 +4,22 @@ Embedded mode: one Daphne process on a fresh SQLite database, runs executed
 in the server process. Production mode (`--postgres URL --redis URL`):
 Daphne processes with `RUNS_EMBEDDED_WORKER=false` plus worker processes,
 on a fresh PostgreSQL database created for the benchmark and dropped after.
+
+Servers run with DEBUG off (as in production: with DEBUG on, Django also
+records every SQL statement, which on SQLite costs an extra query each).
+`BENCH_DEBUG=1` turns it on. Clients authenticate as a benchmark user with an
+API key, as an integration would: `servers()` puts it in LANGGRAPH_API_KEY
+(langgraph-sdk reads it) and `WS_HEADERS` (for websocket handshakes). The run
+creation rate limit is off. `BENCH_PYSPY=DIR` attaches py-spy to every
+server and worker process and writes their sampled stacks (collapsed
+format, one file per process) to DIR when the benchmark ends.
 """
 
 import contextlib
 import os
 import platform
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # The Daphne processes of the `servers()` block running now (for CPU readings).
 RUNNING: list[subprocess.Popen] = []
+# Every process of that block, Daphne and workers, as (name, process).
+ALL: list[tuple[str, subprocess.Popen]] = []
+# Headers a websocket client sends with its handshake to authenticate.
+WS_HEADERS: dict[str, str] = {}
 
 
 def free_port() -> int:
@@ -61,7 +76,11 @@ def servers(
     base_env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="chatapp.settings",
-        DEBUG="true",
+        DEBUG="true" if os.environ.get("BENCH_DEBUG") else "false",
+        SECRET_KEY="bench-only-not-secret",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="false",
+        RUNS_CREATE_RATE="none",
         LOG_LEVEL="WARNING",
         **(env or {}),
     )
@@ -78,10 +97,12 @@ def servers(
     if workers:
         base_env["RUNS_EMBEDDED_WORKER"] = "false"
     procs = []
+    profilers = []
     try:
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=base_env, check=True
         )
+        use_api_key(base_env)
         urls = []
         for i in range(daphnes):
             port = free_port()
@@ -106,6 +127,7 @@ def servers(
             RUNNING.append(proc)
             wait_for_port(port, proc)
             urls.append(f"http://127.0.0.1:{port}")
+        names = [f"daphne-{i}" for i in range(daphnes)]
         for i in range(workers):
             log = open(log_dir / f"worker-{i}.log", "wb")  # noqa: SIM115
             procs.append(
@@ -117,9 +139,19 @@ def servers(
                     stderr=subprocess.STDOUT,
                 )
             )
+            names.append(f"worker-{i}")
+        ALL.extend(zip(names, procs, strict=True))
+        if os.environ.get("BENCH_PYSPY"):
+            profilers = attach_py_spy(Path(os.environ["BENCH_PYSPY"]), procs, names)
         yield urls
     finally:
+        for profiler in profilers:  # SIGINT: py-spy writes what it sampled
+            profiler.send_signal(signal.SIGINT)
+        for profiler in profilers:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                profiler.wait(timeout=30)
         RUNNING.clear()
+        ALL.clear()
         for proc in procs:
             proc.terminate()
         for proc in procs:
@@ -130,6 +162,45 @@ def servers(
         if dbname:
             with contextlib.suppress(Exception):
                 _psql(postgres, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+def use_api_key(env: dict) -> None:
+    """Create the benchmark user and an API key; clients of this process use it."""
+    create_user = (
+        "from django.contrib.auth.models import User; User.objects.create(username='bench')"
+    )
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "shell", "-c", create_user], cwd=ROOT, env=env, check=True)
+    key = subprocess.run(
+        [*manage, "create_api_key", "bench"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    os.environ["LANGGRAPH_API_KEY"] = key
+    WS_HEADERS["x-api-key"] = key
+
+
+def attach_py_spy(out: Path, procs: list, names: list[str]) -> list[subprocess.Popen]:
+    """Sample every process with py-spy (all threads, 100 Hz, without pausing the
+    process, idle time left out)."""
+    py_spy = shutil.which("py-spy")
+    if py_spy is None:
+        raise RuntimeError("BENCH_PYSPY is set but py-spy is not installed (pip install py-spy)")
+    out.mkdir(parents=True, exist_ok=True)
+    time.sleep(1.0)  # let the workers finish importing
+    return [
+        subprocess.Popen(
+            [py_spy, "record", "-p", str(proc.pid), "-r", "100", "--nonblocking", "--threads"]
+            + ["-f", "raw"]
+            + ["-o", str(out / f"{name}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for proc, name in zip(procs, names, strict=True)
+    ]
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -6,7 +6,10 @@ second message is sent with `interrupt` or `rollback`. Measured:
   i.e. the server's double-text overhead plus a loopback round trip;
 - stopped: the second run's creation until the first run had stopped (server
   timestamps; a rolled-back run is deleted inside the create transaction);
-- first token: the second request until its first streamed token.
+- first token: the second request until its first streamed token;
+- floor: a trivial request (GET /info) through the same client, i.e. what
+  loopback, Daphne, Django and the client cost with no work at all; `create`
+  minus the floor is the double-text's own server overhead.
 
     python bench/double_text.py [--trials 30] [--postgres URL --redis URL]
 """
@@ -17,7 +20,7 @@ import json
 import time
 from datetime import datetime
 
-from _server import machine, servers, summary
+from _server import WS_HEADERS, machine, servers, summary
 
 SLOW = {"configurable": {"token_delay": 0.05, "reply_words": 400}}
 FAST = {"configurable": {"token_delay": 0.0, "reply_words": 5}}
@@ -79,7 +82,7 @@ async def trial_ws(base_url: str, strategy: str) -> dict:
 
     tid = (await get_client(url=base_url).threads.create())["thread_id"]
     ws_url = base_url.replace("http", "ws") + f"/ws/threads/{tid}/"
-    async with websockets.connect(ws_url, origin=base_url) as ws:
+    async with websockets.connect(ws_url, origin=base_url, additional_headers=WS_HEADERS) as ws:
         await ws.send(
             json.dumps(
                 {
@@ -124,6 +127,12 @@ async def main(args):
         await trial_rest(client, "interrupt")  # warm up
         mode = "postgres+redis, 2 workers" if args.postgres else "embedded sqlite"
         print(f"# double-text reaction ({mode}); {machine()}")
+        floor = []
+        for _ in range(100):
+            started = time.perf_counter()
+            await client.http.get("/info")
+            floor.append((time.perf_counter() - started) * 1000)
+        print(summary("floor: GET /info           ", floor))
         for strategy in ("interrupt", "rollback"):
             rows = [await trial_rest(client, strategy) for _ in range(args.trials)]
             for key in ("create", "stopped", "token"):

@@ -3,8 +3,9 @@
 Each chat opens /ws/threads/<id>/ and sends one message; the demo agent streams
 `--words` tokens `--delay` seconds apart. Latency is the time from the executor
 publishing a token (its `ts`) to the browser-side socket receiving it (same
-machine clock). Server CPU is the Daphne process's user+system time over the
-wall time of the streaming phase.
+machine clock). Server CPU is each process's user+system time over the wall
+time of the streaming phase. Production mode (`--postgres --redis`) runs 2
+Daphne processes (the chats alternate between them) and 2 workers.
 
     python bench/streaming.py [--chats 200] [--words 40] [--delay 0.05]
 """
@@ -15,7 +16,7 @@ import json
 import os
 import time
 
-from _server import machine, percentile, servers
+from _server import WS_HEADERS, machine, percentile, servers
 
 
 def cpu_seconds(pid: int) -> float:
@@ -28,10 +29,17 @@ async def chat(base_url: str, config: dict, latencies: list[float], ready: async
     import websockets
     from langgraph_sdk import get_client
 
-    tid = (await get_client(url=base_url).threads.create())["thread_id"]
-    ws_url = base_url.replace("http", "ws") + f"/ws/threads/{tid}/"
-    async with websockets.connect(ws_url, origin=base_url, max_queue=None) as ws:
+    try:
+        tid = (await get_client(url=base_url).threads.create())["thread_id"]
+        ws_url = base_url.replace("http", "ws") + f"/ws/threads/{tid}/"
+        ws = await websockets.connect(
+            ws_url, origin=base_url, max_queue=None, additional_headers=WS_HEADERS
+        )
         await ws.recv()  # state
+    except BaseException:
+        await ready.abort()  # fail the benchmark rather than wait for this chat forever
+        raise
+    async with ws:
         await ready.wait()
         await ws.send(json.dumps({"type": "message", "content": "hello", "config": config}))
         while True:
@@ -44,22 +52,28 @@ async def chat(base_url: str, config: dict, latencies: list[float], ready: async
 
 async def main(args):
     config = {"configurable": {"token_delay": args.delay, "reply_words": args.words}}
+    production = bool(args.postgres)
     with servers(
-        postgres=args.postgres, redis=args.redis, workers=2 if args.postgres else 0
+        postgres=args.postgres,
+        redis=args.redis,
+        daphnes=2 if production else 1,
+        workers=2 if production else 0,
     ) as urls:
-        from _server import RUNNING
+        from _server import ALL
 
-        pid = RUNNING[0].pid
         latencies: list[float] = []
         ready = asyncio.Barrier(args.chats + 1)
         tasks = [
-            asyncio.create_task(chat(urls[0], config, latencies, ready)) for _ in range(args.chats)
+            asyncio.create_task(chat(urls[i % len(urls)], config, latencies, ready))
+            for i in range(args.chats)
         ]
         await ready.wait()
-        cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+        procs = list(ALL)
+        cpu0, wall0 = [cpu_seconds(p.pid) for _, p in procs], time.monotonic()
         results = await asyncio.gather(*tasks)
-        cpu, wall = cpu_seconds(pid) - cpu0, time.monotonic() - wall0
-    mode = "postgres+redis, 2 workers" if args.postgres else "embedded sqlite"
+        cpu = [cpu_seconds(p.pid) - c for (_, p), c in zip(procs, cpu0, strict=True)]
+        wall = time.monotonic() - wall0
+    mode = "postgres+redis, 2 daphne, 2 workers" if production else "embedded sqlite"
     print(
         f"# streaming, {args.chats} concurrent websocket chats x {args.words} tokens "
         f"every {args.delay}s ({mode}); {machine()}"
@@ -69,7 +83,11 @@ async def main(args):
         f"token delivery latency: p50={percentile(latencies, 50):.1f} ms "
         f"p99={percentile(latencies, 99):.1f} ms"
     )
-    print(f"Daphne CPU: {cpu:.2f} s over {wall:.2f} s wall = {100 * cpu / wall:.0f}% of one core")
+    for (name, _), seconds in zip(procs, cpu, strict=True):
+        print(
+            f"{name} CPU: {seconds:.2f} s over {wall:.2f} s wall "
+            f"= {100 * seconds / wall:.0f}% of one core"
+        )
 
 
 if __name__ == "__main__":

@@ -100,7 +100,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several coroutines/threads write (server, executor): wait for the lock
     # instead of failing, and take the write lock at BEGIN so that a
-    # read-then-write transaction cannot deadlock on lock upgrade.
+    # read-then-write transaction cannot deadlock on lock upgrade. The
+    # backend queues the process's own writers on a lock rather than in
+    # SQLite's sleeping busy handler (runs/backends/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = "runs.backends.sqlite3"
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
@@ -113,6 +116,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # One test database per test process (several sessions may run at once).
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A connection pool per process (psycopg_pool, Django 5.1+): a request or a
+    # database call borrows a connection instead of opening one (~3.5 ms), and
+    # a burst of requests waits for one instead of exceeding max_connections.
+    # Size it so that processes x DATABASE_POOL_SIZE stays under the server's
+    # max_connections. 0 turns pooling off.
+    _pool_size = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
+    if _pool_size:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, _pool_size),
+            "max_size": _pool_size,
+            "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "20")),
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -122,17 +138,40 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # An explicit socket timeout above the layer's 5 s blocking pop:
-                # redis-py 8 defaults to 5 s, which made every idle receive()
-                # fail with "Timeout reading from ..." (channels_redis#422).
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py's asyncio pool refuses a 101st connection in
+                        # use ("Too many connections"): 200 websockets connecting
+                        # at once got HTTP 500s. Redis accepts 10000 clients.
+                        "max_connections": int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000")),
+                        # redis-py 8 reads with a 5 s timeout by default, exactly
+                        # channels_redis's BZPOPMIN timeout: an idle receive then
+                        # failed with "Timeout reading" and closed its websocket.
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": 5,
+                    }
+                ],
                 "capacity": 5000,
                 "expiry": 60,
             },
         }
     }
+    if os.environ.get("REDIS_CHANNEL_LAYER") == "pubsub":
+        # Opt-in: channels_redis's Pub/Sub layer (beta upstream). Messages are
+        # pushed to each process instead of popped one by one (~4 Redis round
+        # trips per message received): 200 streaming chats p99 5.5-6.3 s -> 0.2-0.5 s
+        # (bench/README.md). No per-channel capacity or expiry.
+        CHANNEL_LAYERS["default"] = {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]},
+        }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer, cheaper per message (runs/layers.py); the
+    # same per-channel capacity as the Redis layer (a full channel drops).
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "runs.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}
+    }
 
 # The cache holds the rate-limit counters: in Redis when there is one, so that
 # every server process counts the same requests.
@@ -230,6 +269,9 @@ RUNS_SHUTDOWN_GRACE_SECONDS = float(os.environ.get("RUNS_SHUTDOWN_GRACE_SECONDS"
 RUNS_POLL_SECONDS = float(os.environ.get("RUNS_POLL_SECONDS", "1"))
 # How many runs one worker executes at once.
 RUNS_WORKER_CONCURRENCY = int(os.environ.get("RUNS_WORKER_CONCURRENCY", "50"))
+# Threads (each keeping one database connection) for the executor's database
+# calls; 0: 1 on SQLite, 4 on PostgreSQL (runs/db.py).
+RUNS_DB_THREADS = int(os.environ.get("RUNS_DB_THREADS", "0"))
 # Demo agent: seconds between streamed tokens and words in a plain reply.
 DEMO_TOKEN_DELAY = float(os.environ.get("DEMO_TOKEN_DELAY", "0.08"))
 DEMO_REPLY_WORDS = int(os.environ.get("DEMO_REPLY_WORDS", "40"))

@@ -147,6 +147,21 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         await self.close(code=code)
 
+    async def dispatch(self, message):
+        # Channels runs close_old_connections() on the process's shared sync
+        # thread before every handler: a thread hop per streamed token, per
+        # chat, all queued on that one thread (py-spy: the largest item of the
+        # event loop after the layer's cleanup, and the tail of the token
+        # latency). Our handlers reach the database only through
+        # database_sync_to_async, which does that itself: skip it for events.
+        kind = message.get("type")
+        if kind == "run.event":
+            await self.run_event(message)
+        elif kind == "run.snapshot_reply":
+            await self.run_snapshot_reply(message)
+        else:
+            await super().dispatch(message)
+
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)

@@ -11,10 +11,14 @@ Every message has `type: "run.event"` (or a control type) so a Channels
 consumer dispatches it to `run_event`.
 """
 
+import asyncio
+import collections
 import logging
+import os
+import weakref
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
@@ -67,8 +71,67 @@ async def send(group: str, message: dict[str, Any]) -> None:
 
 
 def send_sync(group: str, message: dict[str, Any]) -> None:
-    """Send from synchronous code (a view, the service after commit)."""
+    """Send from synchronous code (a view, the service after commit).
+
+    Called from a thread that async code handed work to (a sync view, a
+    database_sync_to_async call), the message is queued to that event loop and
+    sent from there, in order, without waiting: the caller does not hold its
+    thread (and the request it serves) for a round trip to the loop and the
+    channel layer per message, four of them for a double-text. Elsewhere it
+    is sent before returning, as async_to_sync does.
+    """
+    loop = _caller_loop()
+    if loop is not None:
+        try:
+            loop.call_soon_threadsafe(_post, group, message)
+            return
+        except RuntimeError:  # the loop closed meanwhile
+            pass
     async_to_sync(send)(group, message)
+
+
+def _caller_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop that called this sync thread through asgiref
+    (which records it per thread), if any."""
+    local = SyncToAsync.threadlocal
+    loop = getattr(local, "main_event_loop", None)
+    if loop is None or getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    if loop.is_closed() or not loop.is_running():
+        return None
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return loop
+    return None  # called on an event loop's thread: not ours to queue from
+
+
+class _Outbox:
+    """Messages queued from sync code, sent one after the other on the loop."""
+
+    def __init__(self):
+        self.queue: collections.deque = collections.deque()
+        self.task: asyncio.Task | None = None
+
+    async def drain(self) -> None:
+        while self.queue:
+            group, message = self.queue.popleft()
+            await send(group, message)  # never raises but CancelledError
+
+
+_outboxes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _post(group: str, message: dict[str, Any]) -> None:
+    loop = asyncio.get_running_loop()
+    outbox = _outboxes.get(loop)
+    if outbox is None:
+        outbox = _outboxes[loop] = _Outbox()
+    outbox.queue.append((group, message))
+    if outbox.task is None or outbox.task.done():
+        outbox.task = loop.create_task(outbox.drain(), name="runs-events-outbox")
 
 
 def wake_workers_sync(thread_id=None) -> None:

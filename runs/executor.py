@@ -26,13 +26,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from runs import agents, events, queue
 from runs import messages as msgs
 from runs.agents.base import Step, Token
+from runs.db import DatabaseThreads
 from runs.models import CancelAction, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -78,6 +78,9 @@ class Executor:
         self.layer = get_channel_layer()
         self._background: list[asyncio.Task] = []
         self._stopping = False
+        # Our database calls run on threads of our own that keep their
+        # connection (see runs/db.py), not on the process's shared sync thread.
+        self.db = DatabaseThreads(name="runs-executor-db")
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -98,6 +101,10 @@ class Executor:
 
     async def stop(self) -> None:
         """Stop claiming and abandon runs in flight (their leases will expire)."""
+        await self._stop_tasks()
+        await self.db.close(STOP_TIMEOUT_SECONDS)
+
+    async def _stop_tasks(self) -> None:
         self._stopping = True
         tasks = [*self._background, *self.tasks]
         for task in tasks:
@@ -129,14 +136,16 @@ class Executor:
         if self.tasks and grace > 0:
             await asyncio.wait(set(self.tasks), timeout=grace)
         leftover = list(self.active)
-        await self.stop()
-        if not leftover:
-            return
+        await self._stop_tasks()
         try:
-            released = await database_sync_to_async(queue.release_runs)(self.worker_id, leftover)
+            if not leftover:
+                return
+            released = await self.db.run(queue.release_runs, self.worker_id, leftover)
         except Exception:
             logger.exception("could not release runs %s; their leases will expire", leftover)
             return
+        finally:
+            await self.db.close(STOP_TIMEOUT_SECONDS)
         for payload in released:
             await self._publish_lifecycle(payload["thread_id"], payload, payload["status"])
         if released:
@@ -213,14 +222,14 @@ class Executor:
                 await asyncio.wait_for(self.wakeup.wait(), settings.RUNS_POLL_SECONDS)
 
     async def _recover(self) -> None:
-        for payload in await database_sync_to_async(queue.recover_expired_runs)():
+        for payload in await self.db.run(queue.recover_expired_runs):
             await self._publish_lifecycle(payload["thread_id"], payload, payload["status"])
             await events.send(events.WORKERS_GROUP, {"type": "runs.wakeup", "thread_id": ""})
 
     async def fill(self, thread_id=None) -> None:
         """Claim and start runs while there is capacity."""
         while len(self.active) < self.concurrency and not self._stopping:
-            claim = await database_sync_to_async(queue.claim_next_run)(self.worker_id, thread_id)
+            claim = await self.db.run(queue.claim_next_run, self.worker_id, thread_id)
             if claim is None:
                 return
             self._start(claim)
@@ -239,9 +248,7 @@ class Executor:
             # Redis outage longer than the lease would otherwise turn every run
             # in flight into a "lost" one.
             try:
-                states = await database_sync_to_async(queue.renew_leases)(
-                    self.worker_id, list(self.active)
-                )
+                states = await self.db.run(queue.renew_leases, self.worker_id, list(self.active))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -296,18 +303,27 @@ class Executor:
         except Exception:
             logger.exception("run %s failed in the executor", claim.run_id)
         finally:
+            was_full = len(self.active) >= self.concurrency
             self.active.pop(claim.run_id, None)
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(control, self.channel)
-        if not self._stopping:
-            # Hand the thread on to its next pending run, here if we can.
-            try:
-                await self.fill(thread_id=claim.thread_id)
-            except Exception:  # the scheduler's next poll will claim it
-                logger.exception("claiming the next run of thread %s failed", claim.thread_id)
-            await events.send(
-                events.WORKERS_GROUP, {"type": "runs.wakeup", "thread_id": claim.thread_id}
-            )
+        wakeup = {"type": "runs.wakeup", "thread_id": claim.thread_id}
+        if self._stopping:
+            # Let another worker take the thread's next run now, not at its poll.
+            await events.send(events.WORKERS_GROUP, wakeup)
+            return
+        # Hand the thread on to its next pending run, here. No wake-up for the
+        # other workers: that cost every worker a claim transaction per run
+        # ended, for nothing (a run created meanwhile woke them already).
+        try:
+            await self.fill(thread_id=claim.thread_id)
+        except Exception:
+            logger.exception("claiming the next run of thread %s failed", claim.thread_id)
+            await events.send(events.WORKERS_GROUP, wakeup)  # someone else, then
+            return
+        if was_full:
+            # Runs of other threads may have waited for this slot.
+            self.wakeup.set()
 
     async def _drive(self, active: ActiveRun) -> tuple[str, dict | None]:
         """Run the agent to the end or to cancellation. Returns (status, error)."""
@@ -385,7 +401,8 @@ class Executor:
     async def _step(self, active: ActiveRun, values: dict, node: str, update: dict, next) -> bool:
         """Checkpoint a finished step and publish it. False if the run was cancelled."""
         claim = active.claim
-        checkpoint = await database_sync_to_async(queue.write_step)(
+        checkpoint = await self.db.run(
+            queue.write_step,
             claim.thread_id,
             claim.run_id,
             self.worker_id,
@@ -425,7 +442,8 @@ class Executor:
             # The strategy service already deleted the run and announced it.
             return
         partial = active.partial_message() if status == RunStatus.INTERRUPTED else None
-        payload = await database_sync_to_async(queue.finish_run)(
+        payload = await self.db.run(
+            queue.finish_run,
             claim.thread_id,
             claim.run_id,
             self.worker_id,

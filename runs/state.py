@@ -41,6 +41,17 @@ def lock_thread(thread_id, owner=None) -> Thread:
     return thread
 
 
+def latest_checkpoint_ref(thread_id) -> tuple[uuid.UUID, int] | None:
+    """(checkpoint_id, step) of the thread's latest checkpoint, without
+    loading its values (the whole conversation, decoded from JSON)."""
+    return (
+        Checkpoint.objects.filter(thread_id=thread_id)
+        .order_by("-id")
+        .values_list("checkpoint_id", "step")
+        .first()
+    )
+
+
 def write_checkpoint(
     thread: Thread,
     *,
@@ -52,8 +63,8 @@ def write_checkpoint(
     extra_metadata: dict | None = None,
 ) -> Checkpoint:
     """Append a checkpoint to a thread. Call with the thread row locked."""
-    parent = latest_checkpoint(thread.pk)
-    step = parent.step + 1 if parent else -1
+    parent = latest_checkpoint_ref(thread.pk)
+    parent_id, step = (parent[0], parent[1] + 1) if parent else (None, -1)
     metadata = {
         "source": source,
         "step": step,
@@ -73,7 +84,7 @@ def write_checkpoint(
     return Checkpoint.objects.create(
         thread=thread,
         run=run,
-        parent_checkpoint_id=parent.checkpoint_id if parent else None,
+        parent_checkpoint_id=parent_id,
         step=step,
         values=values,
         next=next or [],
