@@ -170,7 +170,7 @@ def use_api_key(env: dict) -> None:
         "from django.contrib.auth.models import User; User.objects.create(username='bench')"
     )
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "shell", "-c", create_user], cwd=ROOT, env=env, check=True)
+    subprocess.run([*manage, "shell", "-v0", "-c", create_user], cwd=ROOT, env=env, check=True)
     key = subprocess.run(
         [*manage, "create_api_key", "bench"],
         cwd=ROOT,
