@@ -131,14 +131,13 @@ async def test_streamed_tokens_do_not_hop_to_the_sync_thread(monkeypatch):
     before every handler; ours skip it for channel-layer events (tokens)."""
     import channels.consumer
     from channels.layers import get_channel_layer
-    from channels.routing import URLRouter
-    from channels.testing import WebsocketCommunicator
 
     from runs import events
-    from runs.routing import websocket_urlpatterns
+    from tests.test_consumers import communicator
 
     thread = await orm(make_thread)()
-    ws = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/threads/{thread.pk}/")
+    owner = await orm(lambda: thread.owner)()
+    ws = communicator(f"/ws/threads/{thread.pk}/", owner)
     assert (await ws.connect())[0]
     await ws.receive_json_from()  # state
     hops = []
