@@ -4,7 +4,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from runs import state
-from runs.models import Run, RunStatus
+from runs.models import Checkpoint, Run, RunStatus
 from tests.conftest import make_thread
 
 pytestmark = pytest.mark.django_db
@@ -51,5 +51,8 @@ def test_current_state_uses_the_latest_checkpoint_index():
     assert len(queries) == 1
     sql = queries[0]["sql"].upper()
     assert "ORDER BY" in sql and "LIMIT 1" in sql
+    # ... answered by the (thread, -id) index, on SQLite and PostgreSQL alike.
+    plan = Checkpoint.objects.filter(thread_id=thread.pk).order_by("-id")[:1].explain()
+    assert "checkpoint_thread_latest_idx" in plan, plan
     assert [m["content"] for m in checkpoint.values["messages"]][-1] == "m29"
     assert len(checkpoint.values["messages"]) == 30
