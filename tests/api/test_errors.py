@@ -1,29 +1,10 @@
 """Bad input gets a clear JSON error naming the field; nothing is written."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from runs.models import Run
-from tests.conftest import make_thread, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner():
-    return make_user()
-
-
-@pytest.fixture
-def api(owner):
-    client = APIClient()
-    client.force_authenticate(owner)
-    return client
-
-
-@pytest.fixture
-def thread_id(owner):
-    return str(make_thread(owner).pk)
 
 
 def post(api, url, body):

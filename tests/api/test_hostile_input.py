@@ -6,29 +6,11 @@ import json
 
 import httpx
 import pytest
-from rest_framework.test import APIClient
 
 from runs.models import Run, Thread
 from tests.conftest import make_thread, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner():
-    return make_user()
-
-
-@pytest.fixture
-def api(owner):
-    client = APIClient()
-    client.force_authenticate(owner)
-    return client
-
-
-@pytest.fixture
-def thread_id(owner):
-    return str(make_thread(owner).pk)
 
 
 def post_raw(api, url, text: str):
