@@ -67,19 +67,20 @@ def visible_threads(user):
     return Thread.objects.filter(owner=user)
 
 
+def _thread_pk(thread_id):
+    try:
+        return parse_id(thread_id, field="thread_id")
+    except RunsError:
+        return None
+
+
 def foreign_thread(user, thread_id) -> bool:
     """True if the thread exists and belongs to someone else (a missing or
     malformed id is False: the service answers that one as not found)."""
-    try:
-        pk = parse_id(thread_id, field="thread_id")
-    except RunsError:
-        return False
-    return Thread.objects.filter(pk=pk).exclude(owner=user).exists()
+    pk = _thread_pk(thread_id)
+    return pk is not None and Thread.objects.filter(pk=pk).exclude(owner=user).exists()
 
 
 def owns_thread(user, thread_id) -> bool:
-    try:
-        pk = parse_id(thread_id, field="thread_id")
-    except RunsError:
-        return False
-    return visible_threads(user).filter(pk=pk).exists()
+    pk = _thread_pk(thread_id)
+    return pk is not None and visible_threads(user).filter(pk=pk).exists()
