@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import channel_layers
 from django.contrib.auth import get_user_model
 
 from runs import state
@@ -35,6 +36,22 @@ def own_cache(settings):
             "LOCATION": uuid.uuid4().hex,
         }
     }
+
+
+@pytest.fixture(autouse=True)
+def own_channel_layer():
+    """A fresh channel layer object for each test.
+
+    pytest-asyncio gives every test a new event loop, and a channel-layer
+    object keeps asyncio locks bound to the loop that first waited on them.
+    channels_redis (4.3) keeps such a lock when a receive is cancelled while
+    it waits for it, so a later test's receives on the same object failed
+    with "bound to a different event loop" and the executor missed its cancel
+    signals. A server process runs one loop for its lifetime, so only tests,
+    which run many loops in one process, need this."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
 
 
 def make_user(username: str = "owner"):
