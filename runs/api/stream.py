@@ -157,12 +157,21 @@ async def stream_run(sub: ThreadSubscription, thread_id, run_id, stream_mode, at
         if attach and run is not None and not is_final(run):
             streamer.held = []
             await sub.request_snapshot(run_id)
-        while not is_final(run):
-            timeout = SNAPSHOT_WAIT_SECONDS if streamer.held is not None else RECHECK_SECONDS
+        # Subscribed before the run existed, we have every event it sent even if
+        # it has already ended (a short run can end before this body starts):
+        # stream them up to its last lifecycle event. Attached to a run that
+        # had already ended, there is nothing of it to wait for.
+        ended = attach and is_final(run)
+        while not ended:
+            # Once it has ended, its events are queued and the last one follows
+            # its commit: no need to wait long for that.
+            short = is_final(run) or streamer.held is not None
+            timeout = SNAPSHOT_WAIT_SECONDS if short else RECHECK_SECONDS
             message = await sub.receive(timeout=timeout)
             if message is None:
                 for event, data in streamer.release():  # no snapshot came: go on without
                     yield sse(event, data)
+                ended = is_final(run)  # events lost: the database has the last word
                 run = await load_run(thread_id, run_id)
                 continue
             for event, data in streamer.on_message(message):
@@ -171,6 +180,7 @@ async def stream_run(sub: ThreadSubscription, thread_id, run_id, stream_mode, at
                 status = (message.get("data") or {}).get("status")
                 if status in FINAL_STATUSES or status == "rolled_back":
                     run = await load_run(thread_id, run_id)
+                    ended = True
         for event, data in streamer.release():
             yield sse(event, data)
         if run is not None and run["status"] == "error":

@@ -1,8 +1,15 @@
 """SSE streams: tokens arrive incrementally; join_stream attaches mid-run."""
 
+import json
 import time
 
 import pytest
+
+from runs import state, strategies
+from runs.api.stream import stream_run
+from runs.models import RunStatus
+from runs.watch import ThreadSubscription
+from tests.conftest import FAST, orm, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,6 +42,31 @@ async def test_stream_gives_tokens_incrementally(sdk):
     assert values[-1]["messages"][-1]["content"] == text
     updates = [data for _, event, data in arrivals if event == "updates"]
     assert list(updates[-1]) == ["model"]
+
+
+def parse_sse(chunks: list[bytes]) -> list[tuple[str, object]]:
+    parts = []
+    for chunk in chunks:
+        event, data = chunk.decode().strip().split("\n")
+        parts.append((event.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
+    return parts
+
+
+async def test_a_run_that_ended_before_its_stream_began_sends_every_token(executor, thread):
+    """The view subscribes, creates the run and returns; a short run can end
+    before the response body starts. Its events are queued on the
+    subscription and must all go out, not just `end` (seen as a double-text
+    whose answer never showed, in about 1 of 10 rollbacks)."""
+    sub = await ThreadSubscription(thread.pk).open()
+    run = await orm(strategies.create_run)(thread.pk, input=HELLO, config=FAST)
+    await wait_status(run.pk, RunStatus.SUCCESS)
+    body = stream_run(sub, thread.pk, run.pk, "messages-tuple")
+    parts = parse_sse([chunk async for chunk in body])
+    tokens = [data[0]["content"] for event, data in parts if event == "messages"]
+    final = await orm(state.current_state)(thread.pk)
+    assert "".join(tokens) == final.values["messages"][-1]["content"]
+    assert len(tokens) == 12
+    assert parts[-1] == ("end", {"run_id": str(run.pk), "status": "success"})
 
 
 async def test_join_stream_attaches_to_a_run_in_flight(sdk):
