@@ -59,15 +59,17 @@ INSTALLED_APPS = [
     "runs",
 ]
 
+# Django's own middleware; under ASGI, the ones from chatapp/middleware.py run
+# their I/O-free hooks on the event loop instead of a thread hop each.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from Daphne (no separate web server needed).
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "chatapp.middleware.WhiteNoiseMiddleware",
+    "chatapp.middleware.SessionMiddleware",
+    "chatapp.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "chatapp.middleware.AuthenticationMiddleware",
+    "chatapp.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
