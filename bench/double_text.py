@@ -56,6 +56,8 @@ async def trial_rest(client, strategy: str) -> dict:
             second_id = part.data["run_id"]
         elif part.event.startswith("messages") and token is None:
             token = time.perf_counter()
+    if token is None:  # a bug, not a slow server (an SSE race did this once)
+        raise SystemExit(f"{strategy}: run {second_id} ended without streaming a token")
     second = await client.runs.get(tid, second_id)
     if strategy == "rollback":
         stopped_ms = 0.0  # deleted in the same transaction that created the second run
