@@ -10,6 +10,7 @@ database stays the source of truth.
 
 import asyncio
 import contextlib
+import logging
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -19,8 +20,11 @@ from runs.models import Run, RunStatus
 from runs.representation import run_dict
 from runs.state import parse_id
 
+logger = logging.getLogger(__name__)
+
 FINAL_STATUSES = {RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.TIMEOUT, RunStatus.INTERRUPTED}
 RECHECK_SECONDS = 5.0
+LAYER_RETRY_SECONDS = 0.5
 
 
 class ThreadSubscription:
@@ -55,10 +59,22 @@ class ThreadSubscription:
         await self.close()
 
     async def receive(self, timeout: float | None = None) -> dict | None:
-        """The next message, or None after `timeout` seconds."""
+        """The next message, or None after `timeout` seconds.
+
+        Also None, after a short pause, when the channel layer fails (Redis
+        restarting: a pooled connection is closed under us): callers then
+        re-read the database. The subscription is renewed, as a restarted
+        Redis has forgotten its groups."""
         try:
             return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
         except TimeoutError:
+            return None
+        except Exception as error:  # whatever the layer raises: not ours to handle
+            logger.warning("channel layer receive failed (%r); subscribing again", error)
+            await asyncio.sleep(LAYER_RETRY_SECONDS)
+            with contextlib.suppress(Exception):
+                group = events.thread_group(self.thread_id)
+                await self.layer.group_add(group, self.channel)
             return None
 
     async def request_snapshot(self, run_id) -> None:
