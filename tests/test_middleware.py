@@ -110,6 +110,7 @@ async def test_static_files_are_served(settings, autorefresh):
     settings.WHITENOISE_AUTOREFRESH = autorefresh
     response = await AsyncClient().get("/static/doubletext/chat.js")
     assert response.status_code == 200
-    assert b"".join(response.streaming_content).startswith(b"")
+    served = b"".join(response.streaming_content)
+    assert served == (settings.BASE_DIR / "static/doubletext/chat.js").read_bytes()
     missing = await AsyncClient().get("/static/no-such-file.js")
     assert missing.status_code == 404
