@@ -129,9 +129,12 @@ async def measure(args):
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from runs import queue, state, strategies
-    from runs.executor import Executor
     from runs.models import Run
+    from runs.services import runs as run_service
+    from runs.services import state, threads
+    from runs.services.actors import SYSTEM
+    from runs.worker import transactions as queue
+    from runs.worker.executor import Executor
 
     meter = Meter()
     install(meter)
@@ -153,13 +156,15 @@ async def measure(args):
     # Service calls as the REST API / websocket make them (each is one
     # database_sync_to_async call, like a request).
     owner = await db(lambda: get_user_model().objects.create(username="bench"))()
-    create_thread = functools.partial(state.create_thread, owner=owner)
+    create_thread = functools.partial(threads.create_thread, actor=owner)
     thread = await op("create_thread", create_thread)
     tid = thread.pk
-    await op("create_run enqueue (idle thread)", strategies.create_run, tid, input=user)
-    await op("create_run enqueue (busy thread)", strategies.create_run, tid, input=user)
-    await op("get_state (current_state)", state.current_state, tid)
-    await db(strategies.cancel_thread_runs)(tid, action="rollback")  # not for the executor
+    create_run = functools.partial(run_service.create_run, actor=owner)
+    await op("create_run enqueue (idle thread)", create_run, tid, input=user)
+    await op("create_run enqueue (busy thread)", create_run, tid, input=user)
+    await op("get_state (current_state)", state.current_state, tid, actor=owner)
+    # Not for the executor:
+    await db(run_service.cancel_thread_runs)(tid, action="rollback", actor=SYSTEM)
 
     # Whole runs through the executor, counted from their claim to their end
     # and the executor's hand-over to the thread's next run (none here): ten
@@ -168,13 +173,13 @@ async def measure(args):
     count_finished(executor)
     await executor.start()
     other = await db(create_thread)()
-    await db(strategies.create_run)(other.pk, input=user, config=zero)
+    await db(run_service.create_run)(other.pk, input=user, config=zero, actor=SYSTEM)
     await idle(executor)
     for tokens in (5, args.tokens):
         config = {"configurable": {"token_delay": 0, "reply_words": tokens}}
         meter.reset()
         for _ in range(10):
-            await db(strategies.create_run)(other.pk, input=user, config=config)
+            await db(run_service.create_run)(other.pk, input=user, config=config, actor=SYSTEM)
             meter.active = True
             await idle(executor)
             meter.active = False
@@ -194,7 +199,7 @@ async def measure(args):
     # The same state read on a long history: flat?
     long = await db(create_thread)()
     for _ in range(args.history):
-        await db(strategies.create_run)(long.pk, input=user, config=zero)
+        await db(run_service.create_run)(long.pk, input=user, config=zero, actor=SYSTEM)
         await idle(executor)
     await executor.stop()
 
@@ -202,13 +207,13 @@ async def measure(args):
     # is not executing it here, so only the service's own statements count).
     for strategy in ("interrupt", "rollback", "reject"):
         busy = await db(create_thread)()
-        await db(strategies.create_run)(busy.pk, input=user, config=slow)
+        await db(run_service.create_run)(busy.pk, input=user, config=slow, actor=SYSTEM)
         claim = await db(queue.claim_next_run)("elsewhere", busy.pk)
         assert claim is not None
         try:
             await op(
                 f"create_run {strategy} (running thread)",
-                strategies.create_run,
+                create_run,
                 busy.pk,
                 input=user,
                 multitask_strategy=strategy,
@@ -217,7 +222,7 @@ async def measure(args):
         except Exception as error:  # reject: ThreadBusy
             rows[-1] += f"  ({type(error).__name__})"
 
-    await op(f"get_state after {args.history} runs", state.current_state, long.pk)
+    await op(f"get_state after {args.history} runs", state.current_state, long.pk, actor=owner)
     vendor = connection.vendor
     print(f"# statements and connections per operation ({vendor}, in-memory channel layer)")
     for row in rows:

@@ -17,9 +17,9 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from runs.embedded import EmbeddedExecutorMiddleware  # noqa: E402
-from runs.http_limits import RequestBodyLimitMiddleware  # noqa: E402
-from runs.routing import websocket_urlpatterns  # noqa: E402
+from runs.api.body_limit import RequestBodyLimitMiddleware  # noqa: E402
+from runs.worker.embedded import EmbeddedExecutorMiddleware  # noqa: E402
+from runs.ws.routing import websocket_urlpatterns  # noqa: E402
 
 application = EmbeddedExecutorMiddleware(
     ProtocolTypeRouter(

@@ -59,17 +59,17 @@ INSTALLED_APPS = [
     "runs",
 ]
 
-# Django's own middleware; under ASGI, the ones from chatapp/middleware.py run
+# Django's own middleware; under ASGI, the ones from chatapp/platform/middleware.py run
 # their I/O-free hooks on the event loop instead of a thread hop each.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from Daphne (no separate web server needed).
-    "chatapp.middleware.WhiteNoiseMiddleware",
-    "chatapp.middleware.SessionMiddleware",
-    "chatapp.middleware.CommonMiddleware",
+    "chatapp.platform.middleware.WhiteNoiseMiddleware",
+    "chatapp.platform.middleware.SessionMiddleware",
+    "chatapp.platform.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "chatapp.middleware.AuthenticationMiddleware",
-    "chatapp.middleware.MessageMiddleware",
+    "chatapp.platform.middleware.AuthenticationMiddleware",
+    "chatapp.platform.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -104,8 +104,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # instead of failing, and take the write lock at BEGIN so that a
     # read-then-write transaction cannot deadlock on lock upgrade. The
     # backend queues the process's own writers on a lock rather than in
-    # SQLite's sleeping busy handler (runs/backends/sqlite3/base.py).
-    DATABASES["default"]["ENGINE"] = "runs.backends.sqlite3"
+    # SQLite's sleeping busy handler (chatapp/platform/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = "chatapp.platform.sqlite3"
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
@@ -169,10 +169,13 @@ if REDIS_URL:
             "CONFIG": {"hosts": CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]},
         }
 else:
-    # Channels' in-memory layer, cheaper per message (runs/layers.py); the
+    # Channels' in-memory layer, cheaper per message (chatapp/platform/inmemory_layer.py); the
     # same per-channel capacity as the Redis layer (a full channel drops).
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "runs.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}
+        "default": {
+            "BACKEND": "chatapp.platform.inmemory_layer.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 5000},
+        }
     }
 
 # The cache holds the rate-limit counters: in Redis when there is one, so that
@@ -229,8 +232,8 @@ REST_FRAMEWORK = {
         "runs.api.auth.LocalDemoAuthentication",  # only with LOCAL_DEMO, only from loopback
     ],
     "DEFAULT_PERMISSION_CLASSES": [
+        # Which threads a user sees is the services' business (runs.services.actors).
         "rest_framework.permissions.IsAuthenticated",
-        "runs.api.permissions.OwnsThread",
     ],
     # JSON only: a cross-site HTML form cannot send it without a CORS preflight.
     "DEFAULT_PARSER_CLASSES": ["runs.api.parsers.JSONParser"],
@@ -272,7 +275,7 @@ RUNS_POLL_SECONDS = float(os.environ.get("RUNS_POLL_SECONDS", "1"))
 # How many runs one worker executes at once.
 RUNS_WORKER_CONCURRENCY = int(os.environ.get("RUNS_WORKER_CONCURRENCY", "50"))
 # Threads (each keeping one database connection) for the executor's database
-# calls; 0: 1 on SQLite, 4 on PostgreSQL (runs/db.py).
+# calls; 0: 1 on SQLite, 4 on PostgreSQL (chatapp/platform/db_threads.py).
 RUNS_DB_THREADS = int(os.environ.get("RUNS_DB_THREADS", "0"))
 # Demo agent: seconds between streamed tokens and words in a plain reply.
 DEMO_TOKEN_DELAY = float(os.environ.get("DEMO_TOKEN_DELAY", "0.08"))

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from runs.views import chat
+from runs.web.views import chat
 
 urlpatterns = [
     path("", chat, name="chat"),

@@ -12,9 +12,10 @@ from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from runs import strategies
-from runs.exceptions import RunsError
 from runs.models import ACTIVE_RUN_STATUSES, Checkpoint, Run, Thread, UserAPIKey
+from runs.services import runs
+from runs.services.actors import SYSTEM
+from runs.services.errors import RunsError
 
 
 def pretty_json(value) -> str:
@@ -75,7 +76,7 @@ def _cancel(modeladmin, request, queryset, action):
     done = 0
     for run in queryset.filter(status__in=ACTIVE_RUN_STATUSES):
         try:
-            strategies.cancel_run(run.thread_id, run.pk, action=action)
+            runs.cancel_run(run.thread_id, run.pk, actor=SYSTEM, action=action)
             done += 1
         except RunsError as error:
             modeladmin.message_user(request, f"{run.pk}: {error.message}", messages.ERROR)

@@ -74,6 +74,10 @@ class Thread(models.Model):
     def __str__(self):
         return str(self.id)
 
+    def in_flight_runs(self):
+        """Its pending and running runs, oldest first."""
+        return self.runs.filter(status__in=ACTIVE_RUN_STATUSES).order_by("seq")
+
 
 class Run(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -8,10 +8,12 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
 
-from runs import state
-from runs.executor import Executor
 from runs.models import Run
+from runs.services import state, threads
+from runs.services.actors import SYSTEM
+from runs.worker.executor import Executor
 
 # Call sync (ORM) code from async tests; closes the connection after the call.
 orm = database_sync_to_async
@@ -61,7 +63,7 @@ def make_user(username: str = "owner"):
 
 def make_thread(owner=None, **kwargs):
     """A thread (sync ORM call) owned by `owner`, by default the user "owner"."""
-    return state.create_thread(owner=owner or make_user(), **kwargs)
+    return threads.create_thread(actor=owner or make_user(), **kwargs)
 
 
 @pytest.fixture
@@ -117,7 +119,7 @@ async def wait_streaming(executor, run_id, min_chars=1, timeout=10.0):
 
 
 async def messages_of(thread_id):
-    return await database_sync_to_async(state.thread_messages)(thread_id)
+    return await database_sync_to_async(state.thread_messages)(thread_id, actor=SYSTEM)
 
 
 @pytest.fixture
@@ -128,3 +130,22 @@ def live_server_url(transactional_db):
     server = LiveServer()
     yield server.url
     server.stop()
+
+
+@pytest.fixture
+def owner(db):
+    return make_user()
+
+
+@pytest.fixture
+def api(owner):
+    """An in-process API client, authenticated as `owner`."""
+    client = APIClient()
+    client.force_authenticate(owner)
+    return client
+
+
+@pytest.fixture
+def thread_id(owner):
+    """A thread of `owner`."""
+    return str(make_thread(owner).pk)

@@ -16,8 +16,8 @@ from typing import Any
 
 from django.conf import settings
 
-from runs import messages as msgs
 from runs.agents.base import InvalidOption, Step, Token
+from runs.services import chat_messages as msgs
 
 WEATHER = {"temperature_c": 21, "condition": "sunny", "wind_kph": 12, "humidity": 0.55}
 # Bounds of the per-run options: a run must end in reasonable time.

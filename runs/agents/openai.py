@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from runs import messages as msgs
 from runs.agents.base import InvalidOption, Step, Token
 from runs.agents.demo import WEATHER
+from runs.services import chat_messages as msgs
 
 MAX_TOOL_ROUNDS = 4
 WEATHER_TOOL = {

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework_api_key.permissions import KeyParser
 
-from runs import access
+from runs.services import accounts as access
 
 TOKEN_FORMAT = re.compile(r"[0-9a-f]{40}")
 

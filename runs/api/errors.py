@@ -1,6 +1,6 @@
 """One place that turns errors into JSON responses.
 
-- service errors (runs.exceptions.RunsError): their status (404, 409, 422)
+- service errors (runs.services.errors.RunsError): their status (404, 409, 422)
   and `{"error", "detail", "field"}`;
 - invalid bodies (DRF ValidationError): 422 naming the fields, like the
   platform's validation errors;
@@ -11,7 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from runs.exceptions import RunsError
+from runs.services.errors import RunsError
 
 
 def exception_handler(exc, context):

@@ -1,8 +1,8 @@
-"""The API's one request parser: JSON, checked by runs.payloads."""
+"""The API's one request parser: JSON, checked by runs.services.payloads."""
 
 from rest_framework import exceptions, parsers
 
-from runs.payloads import PayloadError, check_json
+from runs.services.payloads import PayloadError, check_json
 
 
 class JSONParser(parsers.JSONParser):

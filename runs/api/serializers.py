@@ -5,6 +5,7 @@ platform ignores fields that do not apply."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from runs.api.sse import STREAM_MODES
 from runs.models import CancelAction, MultitaskStrategy, ThreadStatus
 
 # Paging past this is refused (422) rather than overflowing a database integer.
@@ -48,8 +49,6 @@ class StreamModeField(serializers.JSONField):
     default_error_messages = {"invalid_mode": "Must be a stream mode or a list of them."}
 
     def to_internal_value(self, data):
-        from runs.api.stream import STREAM_MODES
-
         modes = [data] if isinstance(data, str) else data
         if not isinstance(modes, list) or not all(m in STREAM_MODES for m in modes):
             self.fail("invalid_mode")

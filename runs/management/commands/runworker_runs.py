@@ -7,7 +7,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from runs.executor import Executor
+from runs.worker.executor import Executor
 
 
 class Command(BaseCommand):

@@ -1,0 +1,31 @@
+"""The event loop that handed the calling sync thread its work, if any.
+
+asgiref's `SyncToAsync` records, per thread it runs sync code in, the event
+loop that called it (`SyncToAsync.threadlocal.main_event_loop`, with the
+pid). That is private to asgiref; we read it so that sync code (a view, a
+service after its commit) can queue a channel-layer message to that loop
+and return at once, instead of `async_to_sync`, which blocks the thread (and
+the request it serves) for a round trip to the loop per message.
+"""
+
+import asyncio
+import os
+
+from asgiref.sync import SyncToAsync
+
+
+def caller_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop that called this sync thread through asgiref,
+    or None (not called through asgiref, the loop is gone, or this is an
+    event loop's own thread)."""
+    local = SyncToAsync.threadlocal
+    loop = getattr(local, "main_event_loop", None)
+    if loop is None or getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    if loop.is_closed() or not loop.is_running():
+        return None
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return loop
+    return None  # called on an event loop's thread: not ours to queue from

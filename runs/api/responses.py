@@ -1,0 +1,54 @@
+"""What the API's views share: body validation, streamed responses, the SSE
+renderer, the run-creation rate limit."""
+
+import json
+
+from django.http import StreamingHttpResponse
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.views import APIView
+
+from runs.services.rate_limit import RunCreationThrottle
+
+
+class EventStreamRenderer(BaseRenderer):
+    """Lets SSE endpoints accept `Accept: text/event-stream`. Their bodies are
+    streamed as they are; an error before the stream starts is sent as JSON."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json.dumps(data, default=str).encode()
+
+
+class CreatesRuns(APIView):
+    """A view whose POST creates a run: rate limited per user (services.rate_limit)."""
+
+    def get_throttles(self):
+        return [RunCreationThrottle()] if self.request.method == "POST" else []
+
+
+class SSEView(APIView):
+    renderer_classes = [JSONRenderer, EventStreamRenderer]
+
+
+def validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def streaming(body, content_type: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(body, content_type=content_type)
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def json_after(awaitable_factory) -> StreamingHttpResponse:
+    """A JSON response whose body is computed by an async function (a wait)."""
+
+    async def body():
+        yield json.dumps(await awaitable_factory(), default=str).encode()
+
+    return streaming(body(), "application/json")

@@ -1,0 +1,112 @@
+"""Threads, their state and history."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from runs.api import serializers as s
+from runs.api.responses import validated
+from runs.services import state, threads
+from runs.services.checkpoints import latest_checkpoint
+from runs.services.representation import state_dict, thread_dict
+
+OBJECT = OpenApiTypes.OBJECT
+
+
+def thread_body(thread) -> dict:
+    checkpoint = latest_checkpoint(thread.pk)
+    return thread_dict(thread, checkpoint.values if checkpoint else {})
+
+
+class ThreadCreate(APIView):
+    @extend_schema(request=s.ThreadCreateSerializer, responses=OBJECT, summary="Create a thread")
+    def post(self, request):
+        data = validated(s.ThreadCreateSerializer, request.data)
+        thread = threads.create_thread(
+            actor=request.user,
+            thread_id=data.get("thread_id"),
+            metadata=data.get("metadata"),
+            if_exists=data.get("if_exists") or "raise",
+        )
+        return Response(thread_body(thread))
+
+
+class ThreadSearch(APIView):
+    @extend_schema(request=s.ThreadSearchSerializer, responses=OBJECT, summary="Search threads")
+    def post(self, request):
+        data = validated(s.ThreadSearchSerializer, request.data)
+        found = threads.search_threads(
+            actor=request.user,
+            metadata=data.get("metadata"),
+            status=data.get("status"),
+            ids=data.get("ids"),
+            limit=data["limit"],
+            offset=data["offset"],
+        )
+        return Response([thread_body(t) for t in found])
+
+
+class ThreadDetail(APIView):
+    @extend_schema(responses=OBJECT, summary="Get a thread")
+    def get(self, request, thread_id):
+        return Response(thread_body(threads.get_thread(thread_id, actor=request.user)))
+
+    @extend_schema(request=s.ThreadPatchSerializer, responses=OBJECT, summary="Update metadata")
+    def patch(self, request, thread_id):
+        data = validated(s.ThreadPatchSerializer, request.data)
+        thread = threads.patch_thread(thread_id, actor=request.user, metadata=data["metadata"])
+        return Response(thread_body(thread))
+
+    @extend_schema(responses={204: None}, summary="Delete a thread")
+    def delete(self, request, thread_id):
+        threads.delete_thread(thread_id, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ThreadState(APIView):
+    @extend_schema(
+        responses=OBJECT, summary="The thread's current state", operation_id="threads_state"
+    )
+    def get(self, request, thread_id):
+        return Response(state_dict(thread_id, state.current_state(thread_id, actor=request.user)))
+
+    @extend_schema(request=s.StateUpdateSerializer, responses=OBJECT, summary="Update state")
+    def post(self, request, thread_id):
+        data = validated(s.StateUpdateSerializer, request.data)
+        checkpoint = state.update_state(
+            thread_id, actor=request.user, values=data["values"], as_node=data.get("as_node")
+        )
+        return Response({"checkpoint": state_dict(thread_id, checkpoint)["checkpoint"]})
+
+
+class ThreadStateAt(APIView):
+    @extend_schema(responses=OBJECT, summary="The thread's state at a checkpoint")
+    def get(self, request, thread_id, checkpoint_id):
+        checkpoint = state.checkpoint_at(thread_id, checkpoint_id, actor=request.user)
+        return Response(state_dict(thread_id, checkpoint))
+
+
+class ThreadHistory(APIView):
+    def history(self, request, thread_id, data):
+        before = data.get("before")
+        if isinstance(before, dict):
+            before = (before.get("configurable") or before).get("checkpoint_id")
+        checkpoints = state.history(
+            thread_id, actor=request.user, limit=data["limit"], before=before
+        )
+        return Response([state_dict(thread_id, c) for c in checkpoints])
+
+    @extend_schema(request=s.HistorySerializer, responses=OBJECT, summary="State history")
+    def post(self, request, thread_id):
+        return self.history(request, thread_id, validated(s.HistorySerializer, request.data))
+
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int), OpenApiParameter("before", str)],
+        responses=OBJECT,
+        summary="State history",
+    )
+    def get(self, request, thread_id):
+        data = validated(s.HistorySerializer, request.query_params)
+        return self.history(request, thread_id, data)

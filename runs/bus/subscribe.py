@@ -1,0 +1,110 @@
+"""Receiving a thread's events: subscriptions, and waiting for a run to end.
+Used by the REST API (join, wait, SSE streams).
+
+A watcher joins the thread's channel-layer group *before* it reads the run
+from the database, so nothing that happens between the read and the
+subscription is missed. Lifecycle events wake it; it re-reads the database
+on each one (and every few seconds, in case an event was lost), so the
+database stays the source of truth.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from runs.bus import protocol
+from runs.bus.publish import retry_once, send
+from runs.models import Run, RunStatus
+from runs.services.ids import parse_id
+from runs.services.representation import run_dict
+
+logger = logging.getLogger(__name__)
+
+FINAL_STATUSES = {RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.TIMEOUT, RunStatus.INTERRUPTED}
+RECHECK_SECONDS = 5.0
+LAYER_RETRY_SECONDS = 0.5
+
+
+class ThreadSubscription:
+    """`async with ThreadSubscription(thread_id) as sub: message = await sub.receive()`,
+    or `open()` it in one place and `close()` it in another (a view subscribes
+    before it creates a run; the response body closes it when it ends)."""
+
+    def __init__(self, thread_id):
+        # A malformed id is not found (404) rather than an invalid group name.
+        self.thread_id = str(parse_id(thread_id, field="thread_id"))
+        self.layer = get_channel_layer()
+        self.channel: str | None = None
+
+    async def open(self) -> "ThreadSubscription":
+        if self.channel is None:
+            channel = await retry_once(self.layer.new_channel)
+            group = protocol.thread_group(self.thread_id)
+            await retry_once(lambda: self.layer.group_add(group, channel))
+            self.channel = channel
+        return self
+
+    async def close(self) -> None:
+        if self.channel is not None:
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(protocol.thread_group(self.thread_id), self.channel)
+            self.channel = None
+
+    async def __aenter__(self):
+        return await self.open()
+
+    async def __aexit__(self, *exc):
+        await self.close()
+
+    async def receive(self, timeout: float | None = None) -> dict | None:
+        """The next message, or None after `timeout` seconds.
+
+        Also None, after a short pause, when the channel layer fails (Redis
+        restarting: a pooled connection is closed under us): callers then
+        re-read the database. The subscription is renewed, as a restarted
+        Redis has forgotten its groups."""
+        try:
+            return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
+        except TimeoutError:
+            return None
+        except Exception as error:  # whatever the layer raises: not ours to handle
+            logger.warning("channel layer receive failed (%r); subscribing again", error)
+            await asyncio.sleep(LAYER_RETRY_SECONDS)
+            with contextlib.suppress(Exception):
+                group = protocol.thread_group(self.thread_id)
+                await self.layer.group_add(group, self.channel)
+            return None
+
+    async def request_snapshot(self, run_id) -> None:
+        """Ask the executor of a run for what it has streamed so far; the reply
+        (a SnapshotReply) arrives on this subscription."""
+        await send(
+            protocol.run_control_group(run_id), protocol.snapshot_request(run_id, self.channel)
+        )
+
+
+@database_sync_to_async
+def load_run(thread_id, run_id) -> dict | None:
+    run = Run.objects.filter(pk=run_id, thread_id=thread_id).first()
+    return run_dict(run) if run else None
+
+
+def is_final(run: dict | None) -> bool:
+    return run is None or run["status"] in FINAL_STATUSES
+
+
+async def wait_for_run(thread_id, run_id, sub: ThreadSubscription | None = None) -> dict | None:
+    """Wait until a run has ended. Returns its run_dict, or None if it is gone
+    (rolled back or deleted)."""
+    if sub is None:
+        async with ThreadSubscription(thread_id) as own:
+            return await wait_for_run(thread_id, run_id, own)
+    run = await load_run(thread_id, run_id)
+    while not is_final(run):
+        message = await sub.receive(timeout=RECHECK_SECONDS)
+        if message is None or protocol.lifecycle_status(message, run_id) is not None:
+            run = await load_run(thread_id, run_id)
+    return run

@@ -1,9 +1,0 @@
-"""Websocket URL routes of the runs app."""
-
-from django.urls import path
-
-from runs.consumers import ThreadConsumer
-
-websocket_urlpatterns = [
-    path("ws/threads/<str:thread_id>/", ThreadConsumer.as_asgi()),
-]

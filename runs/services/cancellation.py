@@ -1,0 +1,59 @@
+"""What cancelling does to a thread's in-flight runs.
+
+Shared by the strategy decision (a double-text with interrupt or rollback
+cancels what is in flight), explicit cancels and thread deletion. Call with
+the thread row locked; watchers and executors hear of it after the commit.
+
+- a pending run: interrupt marks it `interrupted`; rollback deletes it;
+- a running run: interrupt asks its executor to stop (it keeps the partial
+  answer and sets `interrupted`); rollback deletes the run and its
+  checkpoints now, so the thread's state is at once what it was before the
+  run, and tells the executor to drop what it was doing.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from runs.bus import protocol
+from runs.bus.publish import publish_sync, send_sync
+from runs.models import CancelAction, Run, RunStatus, Thread, ThreadStatus
+from runs.services.representation import run_dict
+
+
+def cancel_locked(thread: Thread, runs: list[Run], *, action: str) -> None:
+    """Cancel in-flight runs of a locked thread with `action` (CancelAction)."""
+    now = timezone.now()
+    for run in runs:
+        payload = run_dict(run)
+        run_id = run.pk  # delete() below sets run.pk to None
+        if action == CancelAction.ROLLBACK:
+            run.delete()  # cascades to the checkpoints it wrote
+            status = protocol.Lifecycle.ROLLED_BACK
+        elif run.status == RunStatus.PENDING:
+            run.status = RunStatus.INTERRUPTED
+            run.cancel_action = action
+            run.ended_at = now
+            run.save(update_fields=["status", "cancel_action", "ended_at", "updated_at"])
+            status = protocol.Lifecycle.INTERRUPTED
+            payload = run_dict(run)
+        else:
+            run.cancel_action = action
+            run.save(update_fields=["cancel_action", "updated_at"])
+            status = protocol.Lifecycle.INTERRUPTING
+        transaction.on_commit(
+            lambda run_id=run_id, payload=payload, status=status: _announce(
+                thread.pk, run_id, action, status, payload
+            )
+        )
+
+
+def _announce(thread_id, run_id, action: str, status, payload: dict) -> None:
+    send_sync(protocol.run_control_group(run_id), protocol.run_cancel(run_id, action))
+    publish_sync(protocol.lifecycle_event(thread_id, payload, status))
+
+
+def refresh_thread_status(thread: Thread) -> None:
+    """After a cancel: a thread with nothing left in flight is idle."""
+    if not thread.in_flight_runs().exists():
+        thread.status = ThreadStatus.IDLE
+        thread.save(update_fields=["status", "updated_at"])

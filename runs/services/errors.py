@@ -1,0 +1,69 @@
+"""Errors of the runs service. Adapters map them: REST to a status code and a
+JSON body, the websocket to an error frame."""
+
+
+class RunsError(Exception):
+    status_code = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict:
+        body = {"error": self.code, "detail": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class RateLimited(RunsError):
+    """Too many runs created (runs.services.rate_limit); `retry_after` in seconds."""
+
+    status_code = 429
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "retry_after": self.retry_after}
+
+
+class InvalidRequest(RunsError):
+    status_code = 422
+    code = "invalid_request"
+
+
+class ThreadNotFound(RunsError):
+    status_code = 404
+    code = "thread_not_found"
+
+
+class RunNotFound(RunsError):
+    status_code = 404
+    code = "run_not_found"
+
+
+class AssistantNotFound(RunsError):
+    status_code = 404
+    code = "assistant_not_found"
+
+
+class ThreadBusy(RunsError):
+    """The thread has a run in flight and the strategy is `reject`."""
+
+    status_code = 409
+    code = "thread_busy"
+
+
+class Conflict(RunsError):
+    status_code = 409
+    code = "conflict"
+
+
+class CheckpointNotFound(RunsError):
+    status_code = 404
+    code = "checkpoint_not_found"

@@ -1,0 +1,217 @@
+"""Runs: creating them with a double-texting strategy, cancelling, reading.
+
+Every entry point (REST, websocket, admin) goes through `create_run` and
+`cancel_run`. Each decision is one transaction with the thread row locked
+(SELECT ... FOR UPDATE; on SQLite, an IMMEDIATE transaction), so it stays
+correct with several server processes and workers. `apply_strategy` is the
+one function that decides what a double-text does.
+
+What happens to the thread's *other* runs follows LangGraph Platform: when a
+run is created with `interrupt` or `rollback`, every run of the thread that is
+in flight, the running one and any still pending (queued with `enqueue`), is
+cancelled with that action; `reject` refuses if any run is pending or running;
+`enqueue` only appends. So a double-text with interrupt/rollback means "forget
+what was queued, answer this now".
+"""
+
+from django.db import transaction
+
+from runs import agents
+from runs.bus import protocol
+from runs.bus.publish import publish_sync, wake_workers_sync
+from runs.models import CancelAction, MultitaskStrategy, Run, Thread, ThreadStatus
+from runs.services import actors
+from runs.services import chat_messages as msgs
+from runs.services.cancellation import cancel_locked, refresh_thread_status
+from runs.services.errors import (
+    AssistantNotFound,
+    Conflict,
+    InvalidRequest,
+    RunNotFound,
+    ThreadBusy,
+)
+from runs.services.ids import new_thread_id, parse_id
+from runs.services.representation import run_dict
+from runs.services.threads import create_thread, get_thread, lock_thread
+
+
+def validate_strategy(strategy) -> str:
+    if strategy is None:
+        return MultitaskStrategy.ENQUEUE
+    if strategy not in MultitaskStrategy.values:
+        raise InvalidRequest(
+            f"Unknown multitask_strategy {strategy!r}; use one of {MultitaskStrategy.values}.",
+            field="multitask_strategy",
+        )
+    return strategy
+
+
+def validate_action(action) -> str:
+    if action is None:
+        return CancelAction.INTERRUPT
+    if action not in CancelAction.values:
+        raise InvalidRequest(
+            f"Unknown action {action!r}; use one of {CancelAction.values}.", field="action"
+        )
+    return action
+
+
+def check_agent_options(graph_id: str, config) -> None:
+    """`config` must be an object; its `configurable` the agent's options."""
+    if config is not None and not isinstance(config, dict):
+        raise InvalidRequest("config must be an object.", field="config")
+    options = (config or {}).get("configurable") or {}
+    if not isinstance(options, dict):
+        raise InvalidRequest("config.configurable must be an object.", field="config.configurable")
+    try:
+        agents.get_agent(graph_id).check_options(options)
+    except agents.InvalidOption as error:
+        raise InvalidRequest(error.message, field=f"config.configurable.{error.key}") from None
+
+
+def apply_strategy(thread: Thread, strategy: str) -> None:
+    """What a new run does to the runs in flight on its (locked) thread: the
+    double-texting decision. Raises ThreadBusy for `reject` on a busy thread."""
+    in_flight = list(thread.in_flight_runs())
+    if not in_flight or strategy == MultitaskStrategy.ENQUEUE:
+        return
+    if strategy == MultitaskStrategy.REJECT:
+        raise ThreadBusy(
+            "Thread is already running a run; the strategy is 'reject'.",
+            field="multitask_strategy",
+        )
+    cancel_locked(thread, in_flight, action=strategy)  # interrupt or rollback
+
+
+def create_run(
+    thread_id,
+    *,
+    actor,
+    assistant_id: str = "agent",
+    input=None,
+    multitask_strategy: str | None = None,
+    config: dict | None = None,
+    metadata: dict | None = None,
+    kwargs: dict | None = None,
+    if_not_exists: str | None = None,
+) -> Run:
+    """Create a run on a thread of `actor`, applying the double-texting strategy.
+
+    `if_not_exists="create"` creates the thread for the actor when it does
+    not exist. Raises ThreadBusy (409) for `reject` on a busy thread,
+    ThreadNotFound, AssistantNotFound or InvalidRequest for bad input;
+    nothing is written then.
+    """
+    strategy = validate_strategy(multitask_strategy)
+    graph_id = agents.resolve_graph_id(assistant_id)
+    if graph_id is None:
+        raise AssistantNotFound(f"Assistant {assistant_id!r} not found.", field="assistant_id")
+    check_agent_options(graph_id, config)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidRequest("metadata must be an object.", field="metadata")
+    if if_not_exists not in (None, "reject", "create"):
+        raise InvalidRequest("if_not_exists must be 'reject' or 'create'.", field="if_not_exists")
+    try:
+        run_input = msgs.normalise_input(input)
+    except msgs.MessageError as error:
+        raise InvalidRequest(error.message, field=error.field) from None
+
+    if if_not_exists == "create":
+        thread_id = new_thread_id(thread_id)
+    with transaction.atomic():
+        if if_not_exists == "create" and not Thread.objects.filter(pk=thread_id).exists():
+            create_thread(actor=actor, thread_id=thread_id, if_exists="do_nothing")
+        thread = lock_thread(thread_id, actor=actor)
+        apply_strategy(thread, strategy)
+        thread.run_counter += 1
+        thread.status = ThreadStatus.BUSY
+        thread.save(update_fields=["run_counter", "status", "updated_at"])
+        run = Run.objects.create(
+            thread=thread,
+            seq=thread.run_counter,
+            assistant_id=assistant_id,
+            multitask_strategy=strategy,
+            input=run_input,
+            kwargs={**(kwargs or {}), "config": config or {}, "graph_id": graph_id},
+            metadata=metadata or {},
+        )
+        payload = run_dict(run)
+        transaction.on_commit(lambda: _announce_created(thread.pk, payload))
+    return run
+
+
+def _announce_created(thread_id, payload: dict) -> None:
+    publish_sync(protocol.lifecycle_event(thread_id, payload, protocol.Lifecycle.CREATED))
+    wake_workers_sync(thread_id)
+
+
+def cancel_run(thread_id, run_id, *, actor, action: str | None = None) -> Run | None:
+    """Cancel one run. Returns the run (None once rolled back, as it is gone).
+
+    Cancelling a run that already ended is a no-op for interrupt; rollback of
+    an ended run is refused (its effects are part of later state).
+    """
+    action = validate_action(action)
+    with transaction.atomic():
+        thread = lock_thread(thread_id, actor=actor)
+        run = _run_of(thread, run_id)
+        if not run.is_active:
+            return run
+        cancel_locked(thread, [run], action=action)
+        refresh_thread_status(thread)
+    return None if action == CancelAction.ROLLBACK else run
+
+
+def cancel_thread_runs(thread_id, *, actor, action: str | None = None) -> int:
+    """Cancel every in-flight run of a thread. Returns how many."""
+    action = validate_action(action)
+    with transaction.atomic():
+        thread = lock_thread(thread_id, actor=actor)
+        runs = list(thread.in_flight_runs())
+        cancel_locked(thread, runs, action=action)
+        refresh_thread_status(thread)
+    return len(runs)
+
+
+def _run_of(thread: Thread, run_id) -> Run:
+    run = thread.runs.filter(pk=parse_id(run_id, field="run_id", not_found=RunNotFound)).first()
+    if run is None:
+        raise RunNotFound(f"Run {run_id} not found.", field="run_id")
+    return run
+
+
+def get_run(thread_id, run_id, *, actor) -> Run:
+    """One query when found: the ownership check is part of it. A thread the
+    actor cannot see is not found, whether it exists or not."""
+    thread_pk = parse_id(thread_id, field="thread_id")
+    run = (
+        Run.objects.filter(
+            pk=parse_id(run_id, field="run_id", not_found=RunNotFound), thread_id=thread_pk
+        )
+        .filter(actors.thread_filter(actor, "thread__"))
+        .first()
+    )
+    if run is None:
+        get_thread(thread_pk, actor=actor)
+        raise RunNotFound(f"Run {run_id} not found.", field="run_id")
+    return run
+
+
+def delete_run(thread_id, run_id, *, actor) -> None:
+    """Delete a run that is not in flight (LangGraph refuses in-flight ones)."""
+    with transaction.atomic():
+        thread = lock_thread(thread_id, actor=actor)
+        run = _run_of(thread, run_id)
+        if run.is_active:
+            raise Conflict("Cancel the run before deleting it.", field="run_id")
+        # The thread's history stays as it is: only the run record goes.
+        run.checkpoints.update(run=None)
+        run.delete()
+
+
+def list_runs(thread_id, *, actor, limit: int = 10, offset: int = 0, status: str | None = None):
+    """A thread's runs, newest first."""
+    runs = get_thread(thread_id, actor=actor).runs.all()
+    if status:
+        runs = runs.filter(status=status)
+    return list(runs.order_by("-seq")[offset : offset + limit])

@@ -1,0 +1,1 @@
+"""The chat page (templates/runs/chat.html, static/doubletext/)."""

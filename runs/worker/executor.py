@@ -1,0 +1,462 @@
+"""The run executor: claims pending runs and drives agents step by step.
+
+One `Executor` runs inside the server process (embedded mode) or inside each
+`manage.py runworker_runs` process (production). For each run it claims it:
+
+- applies the run's input as the first checkpoint, then feeds the thread's
+  messages to the agent;
+- publishes every streamed token and every finished step to the thread's
+  channel-layer group (no database write per token: the partly streamed
+  answer lives in memory and is written once, if the run is interrupted);
+- writes a checkpoint after every step;
+- listens for cancellation on the run's control group and stops within one
+  token: the next agent event is raced against the cancel signal;
+- sets the final status and hands the thread on to its next pending run.
+
+A heartbeat renews the leases of the runs it holds and, as a fallback to the
+channel-layer signal, picks up cancellations recorded in the database.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from chatapp.platform.db_threads import DatabaseThreads
+from runs import agents
+from runs.agents.base import Step, Token
+from runs.bus import protocol
+from runs.bus.publish import publish, retry_once, wake_workers
+from runs.models import CancelAction, RunStatus
+from runs.services import chat_messages as msgs
+from runs.worker import transactions
+
+logger = logging.getLogger(__name__)
+
+# How long stopping waits for cancelled tasks and channel-layer cleanup.
+STOP_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass
+class ActiveRun:
+    claim: transactions.ClaimedRun
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    action: str = ""
+    # The AI message being streamed: its id and the text so far.
+    partial_id: str | None = None
+    partial_text: str = ""
+    partial_tokens: int = 0  # how many tokens partial_text holds
+    partial_node: str = "model"
+
+    def cancel(self, action: str) -> None:
+        if not self.action:
+            self.action = action
+        self.cancelled.set()
+
+    def partial_message(self) -> dict | None:
+        if self.partial_id is None or not self.partial_text:
+            return None
+        return msgs.ai(self.partial_text, id=self.partial_id, interrupted=True)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Executor:
+    def __init__(self, worker_id: str | None = None, concurrency: int | None = None):
+        self.worker_id = worker_id or default_worker_id()
+        self.concurrency = concurrency or settings.RUNS_WORKER_CONCURRENCY
+        self.active: dict[str, ActiveRun] = {}
+        self.tasks: set[asyncio.Task] = set()
+        self.wakeup = asyncio.Event()
+        self.channel: str | None = None
+        self.layer = get_channel_layer()
+        self._background: list[asyncio.Task] = []
+        self._stopping = False
+        # Our database calls run on threads of our own that keep their
+        # connection (chatapp/platform/db_threads.py), not on the process's
+        # shared sync thread.
+        self.db = DatabaseThreads(name="runs-executor-db")
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        self.channel = await self.layer.new_channel()
+        try:
+            await self.layer.group_add(protocol.WORKERS_GROUP, self.channel)
+        except Exception:
+            # Redis down at start: poll the database meanwhile; the heartbeat
+            # joins the group once the layer answers.
+            logger.warning("channel layer unavailable at start; polling until it answers")
+        self._background = [
+            asyncio.create_task(self._listen(), name="runs-listen"),
+            asyncio.create_task(self._schedule(), name="runs-schedule"),
+            asyncio.create_task(self._heartbeat(), name="runs-heartbeat"),
+        ]
+        logger.info("run executor %s started", self.worker_id)
+
+    async def stop(self) -> None:
+        """Stop claiming and abandon runs in flight (their leases will expire)."""
+        await self._stop_tasks()
+        await self.db.close(STOP_TIMEOUT_SECONDS)
+
+    async def _stop_tasks(self) -> None:
+        self._stopping = True
+        tasks = [*self._background, *self.tasks]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # Bounded: a task stuck in a database or channel-layer call must not
+            # keep the process from stopping.
+            await asyncio.wait(tasks, timeout=STOP_TIMEOUT_SECONDS)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                self.layer.group_discard(protocol.WORKERS_GROUP, self.channel),
+                STOP_TIMEOUT_SECONDS,
+            )
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Graceful stop (SIGTERM): claim nothing more, give the runs in flight
+        `grace` seconds (RUNS_SHUTDOWN_GRACE_SECONDS) to finish, and settle the
+        rest at once, as a lost worker's runs would be after their lease
+        (`transactions.release_runs`), so their threads move on now rather than after
+        RUNS_LEASE_SECONDS. Cancel signals and heartbeats go on meanwhile."""
+        if grace is None:
+            grace = settings.RUNS_SHUTDOWN_GRACE_SECONDS
+        self._stopping = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                self.layer.group_discard(protocol.WORKERS_GROUP, self.channel),
+                STOP_TIMEOUT_SECONDS,
+            )
+        if self.tasks and grace > 0:
+            await asyncio.wait(set(self.tasks), timeout=grace)
+        leftover = list(self.active)
+        await self._stop_tasks()
+        try:
+            if not leftover:
+                return
+            released = await self.db.run(transactions.release_runs, self.worker_id, leftover)
+        except Exception:
+            logger.exception("could not release runs %s; their leases will expire", leftover)
+            return
+        finally:
+            await self.db.close(STOP_TIMEOUT_SECONDS)
+        for payload in released:
+            await self._publish_lifecycle(payload, payload["status"])
+        if released:
+            await wake_workers()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.gather(*self._background)
+        finally:
+            await self.stop()
+
+    # -- signals -----------------------------------------------------------
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("channel layer receive failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            kind = message.get("type")
+            if kind == protocol.MessageType.WAKEUP:
+                self.wakeup.set()
+            elif kind == protocol.MessageType.RUN_CANCEL:
+                active = self.active.get(message.get("run_id"))
+                if active is not None:
+                    active.cancel(message.get("action") or CancelAction.INTERRUPT)
+            elif kind == protocol.MessageType.SNAPSHOT_REQUEST:
+                await self._reply_snapshot(message)
+
+    async def _reply_snapshot(self, message: dict) -> None:
+        """Tell a late watcher what a run has streamed so far."""
+        active = self.active.get(message.get("run_id"))
+        reply = message.get("reply_channel")
+        if active is None or not reply:
+            return
+        partial: protocol.Partial | None = None
+        if active.partial_id:
+            # `count` lets a watcher drop tokens already in `text` that reach it
+            # after this reply.
+            partial = {
+                "message_id": active.partial_id,
+                "text": active.partial_text,
+                "count": active.partial_tokens,
+            }
+        with contextlib.suppress(Exception):
+            await self.layer.send(reply, protocol.snapshot_reply(active.claim.run_id, partial))
+
+    # -- scheduling ----------------------------------------------------------
+
+    async def _schedule(self) -> None:
+        recover_every = max(settings.RUNS_LEASE_SECONDS / 3, 0.2)
+        loop = asyncio.get_running_loop()
+        next_recovery = 0.0
+        while not self._stopping:
+            self.wakeup.clear()
+            try:
+                if loop.time() >= next_recovery:
+                    next_recovery = loop.time() + recover_every
+                    await self._recover()
+                await self.fill()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("run scheduling failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), settings.RUNS_POLL_SECONDS)
+
+    async def _recover(self) -> None:
+        for payload in await self.db.run(transactions.recover_expired_runs):
+            await self._publish_lifecycle(payload, payload["status"])
+            await wake_workers()
+
+    async def fill(self, thread_id=None) -> None:
+        """Claim and start runs while there is capacity."""
+        while len(self.active) < self.concurrency and not self._stopping:
+            claim = await self.db.run(transactions.claim_next_run, self.worker_id, thread_id)
+            if claim is None:
+                return
+            self._start(claim)
+
+    def _start(self, claim: transactions.ClaimedRun) -> None:
+        active = ActiveRun(claim)
+        self.active[claim.run_id] = active
+        task = asyncio.create_task(self.execute(active), name=f"run-{claim.run_id}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(settings.RUNS_HEARTBEAT_SECONDS)
+            # The leases live in the database and must not depend on Redis: a
+            # Redis outage longer than the lease would otherwise turn every run
+            # in flight into a "lost" one.
+            try:
+                states = await self.db.run(
+                    transactions.renew_leases, self.worker_id, list(self.active)
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("heartbeat: renewing leases failed")
+                states = {}
+            await self._rejoin_groups()
+            for run_id, cancel_action in states.items():
+                active = self.active.get(run_id)
+                if active is None:
+                    continue
+                if cancel_action is None:  # deleted (rollback) or taken from us
+                    active.cancel(CancelAction.ROLLBACK)
+                elif cancel_action:
+                    active.cancel(cancel_action)
+
+    async def _rejoin_groups(self) -> None:
+        """Re-join our channel-layer groups. Group membership lives in Redis
+        and is lost when Redis restarts without persistence (and expires after
+        the layer's group_expiry); without this, a run's cancel signal would
+        not reach us until the database fallback, and wake-ups never again."""
+        groups = [(protocol.WORKERS_GROUP, None)] if not self._stopping else []
+        groups += [(protocol.run_control_group(run_id), run_id) for run_id in list(self.active)]
+        for group, run_id in groups:
+            if run_id is not None and run_id not in self.active:
+                continue  # ended meanwhile: do not re-join its control group
+            try:
+                await retry_once(lambda group=group: self.layer.group_add(group, self.channel))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("heartbeat: could not join %s (channel layer down?)", group)
+                return
+
+    # -- execution -----------------------------------------------------------
+
+    async def execute(self, active: ActiveRun) -> None:
+        """Execute a claimed run to its end: listen for its cancel signal,
+        drive its agent, settle it, then hand its thread to the next run."""
+        claim = active.claim
+        control = protocol.run_control_group(claim.run_id)
+        try:
+            await self.layer.group_add(control, self.channel)
+        except Exception:
+            # Channel layer down: run anyway; the heartbeat re-joins the group
+            # and reads cancellations from the database meanwhile.
+            logger.warning("run %s: could not join %s", claim.run_id, control)
+        try:
+            status, error = await self._drive(active)
+            await self._finish(active, status, error)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("run %s failed in the executor", claim.run_id)
+        finally:
+            was_full = len(self.active) >= self.concurrency
+            self.active.pop(claim.run_id, None)
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(control, self.channel)
+        if self._stopping:
+            # Let another worker take the thread's next run now, not at its poll.
+            await wake_workers(claim.thread_id)
+            return
+        # Hand the thread on to its next pending run, here. No wake-up for the
+        # other workers: that cost every worker a claim transaction per run
+        # ended, for nothing (a run created meanwhile woke them already).
+        try:
+            await self.fill(thread_id=claim.thread_id)
+        except Exception:
+            logger.exception("claiming the next run of thread %s failed", claim.thread_id)
+            await wake_workers(claim.thread_id)  # someone else, then
+            return
+        if was_full:
+            # Runs of other threads may have waited for this slot.
+            self.wakeup.set()
+
+    async def _drive(self, active: ActiveRun) -> tuple[str, dict | None]:
+        """Run the agent to the end or to cancellation. Returns (status, error)."""
+        claim = active.claim
+        await self._publish_lifecycle(claim.run, protocol.Lifecycle.STARTED)
+        agent = agents.get_agent(claim.assistant_id)
+        if agent is None:
+            return RunStatus.ERROR, {"error": "AssistantNotFound", "message": claim.assistant_id}
+        values = claim.values
+        if claim.input:
+            values = msgs.apply_update(values, claim.input)
+            if not await self._step(active, values, "__input__", claim.input, next=["model"]):
+                return self._cancelled_status(active), None
+        stream = agent.stream(list(values.get("messages", [])), claim.options)
+        cancelled = asyncio.ensure_future(active.cancelled.wait())
+        try:
+            while True:
+                next_event = asyncio.ensure_future(anext(stream))
+                await asyncio.wait({next_event, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_event.done():
+                    next_event.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await next_event
+                    return self._cancelled_status(active), None
+                try:
+                    item = next_event.result()
+                except StopAsyncIteration:
+                    return RunStatus.SUCCESS, None
+                except Exception as exc:
+                    logger.exception("agent failed in run %s", claim.run_id)
+                    return RunStatus.ERROR, {"error": type(exc).__name__, "message": str(exc)}
+                if active.cancelled.is_set():
+                    return self._cancelled_status(active), None
+                if isinstance(item, Token):
+                    await self._token(active, item)
+                elif isinstance(item, Step):
+                    values = msgs.apply_update(values, {"messages": item.messages})
+                    update = {"messages": item.messages}
+                    if not await self._step(active, values, item.node, update, next=item.next):
+                        return self._cancelled_status(active), None
+        finally:
+            cancelled.cancel()
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+
+    def _cancelled_status(self, active: ActiveRun) -> str:
+        if active.action == CancelAction.ROLLBACK:
+            return protocol.Lifecycle.ROLLED_BACK
+        return RunStatus.INTERRUPTED
+
+    async def _token(self, active: ActiveRun, token: Token) -> None:
+        if active.partial_id != token.message_id:
+            active.partial_id, active.partial_text, active.partial_tokens = token.message_id, "", 0
+        index = active.partial_tokens
+        active.partial_text += token.text
+        active.partial_tokens += 1
+        active.partial_node = token.node
+        claim = active.claim
+        await publish(
+            protocol.token_event(
+                claim.thread_id,
+                claim.run_id,
+                message_id=token.message_id,
+                text=token.text,
+                index=index,
+                node=token.node,
+            )
+        )
+
+    async def _step(self, active: ActiveRun, values: dict, node: str, update: dict, next) -> bool:
+        """Checkpoint a finished step and publish it. False if the run was cancelled."""
+        claim = active.claim
+        checkpoint = await self.db.run(
+            transactions.write_step,
+            claim.thread_id,
+            claim.run_id,
+            self.worker_id,
+            values=values,
+            next=list(next),
+            node=node,
+            writes=update,
+        )
+        if checkpoint is None:
+            # Cancelled (the database says so even if the signal was lost).
+            active.cancel(active.action or CancelAction.INTERRUPT)
+            return False
+        finished_ids = {m.get("id") for m in update.get("messages", [])}
+        if active.partial_id in finished_ids:
+            active.partial_id, active.partial_text, active.partial_tokens = None, "", 0
+        await publish(
+            protocol.step_event(
+                claim.thread_id,
+                claim.run_id,
+                node=node,
+                update=update,
+                values=values,
+                next=next,
+                checkpoint_id=checkpoint.checkpoint_id,
+                step=checkpoint.step,
+            )
+        )
+        return True
+
+    async def _finish(self, active: ActiveRun, status: str, error: dict | None) -> None:
+        claim = active.claim
+        if status == protocol.Lifecycle.ROLLED_BACK:
+            # The strategy service already deleted the run and announced it.
+            return
+        partial = active.partial_message() if status == RunStatus.INTERRUPTED else None
+        payload = await self.db.run(
+            transactions.finish_run,
+            claim.thread_id,
+            claim.run_id,
+            self.worker_id,
+            status=status,
+            error=error,
+            partial_message=partial,
+        )
+        if payload is None:
+            # Rolled back while we finished, or our lease was lost: not ours to announce.
+            return
+        await self._publish_lifecycle(payload, status, error=error, partial_message=partial)
+
+    async def _publish_lifecycle(
+        self, payload: dict, status: str, error=None, partial_message=None
+    ) -> None:
+        await publish(
+            protocol.lifecycle_event(
+                payload["thread_id"],
+                payload,
+                status,
+                error=error,
+                partial_message=partial_message,
+            )
+        )

@@ -1,0 +1,2 @@
+"""The chat websocket: the consumer (`consumer`), its frames (`frames`) and
+its route (`routing`)."""

@@ -1,0 +1,146 @@
+"""The frames of the chat websocket, `/ws/threads/<id>/`, in one place.
+
+Client → server:
+  {"type": "message", "content": "...", "strategy": "reject|enqueue|interrupt|rollback",
+   "config": {...optional run config...}, "assistant_id": "...optional..."}
+  {"type": "cancel", "action": "interrupt|rollback", "run_id": "...optional..."}
+  {"type": "ping"}
+
+Server → client:
+  {"type": "state", "thread_id", "messages": [...], "runs": [...], "active": {...}|null}
+      on connect, and after a rollback (the client reconciles its page with it)
+  {"type": "run", "event": "created|started|interrupting|interrupted|rolled_back|
+      success|error", "run": {...}, "partial_message"?: {...}, "error"?: {...}}
+  {"type": "token", "run_id", "message_id", "text", "index", "ts"}
+      (index: position in the message)
+  {"type": "messages", "run_id", "node", "messages": [...]}   (a finished step)
+  {"type": "partial", "run_id", "message_id", "text", "count"} (what streamed before we
+      attached: `count` tokens; later token frames with a lower index are already in it)
+  {"type": "error", "error", "detail", "field"?, "rejected"?: true, "content"?: "...",
+   "retry_after"?: seconds}
+      `rejected`: the message was not sent (strategy reject, or the rate limit);
+      `content` gives its text back
+  {"type": "pong"}
+
+Close codes: 4401 not signed in, 4404 no such thread of this user (another
+user's thread included), 1008 too many frames, 1009 a frame over
+settings.RUNS_MAX_FRAME_BYTES.
+"""
+
+import json
+from enum import StrEnum
+
+from runs.services.errors import RunsError
+from runs.services.payloads import PayloadError, check_json
+
+CLOSE_NOT_SIGNED_IN = 4401
+CLOSE_THREAD_NOT_FOUND = 4404
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_TOO_BIG = 1009
+
+
+class ClientFrame(StrEnum):
+    MESSAGE = "message"
+    CANCEL = "cancel"
+    PING = "ping"
+
+
+_CLIENT_FRAMES = frozenset(frame.value for frame in ClientFrame)
+
+
+class FrameType(StrEnum):
+    STATE = "state"
+    RUN = "run"
+    TOKEN = "token"
+    MESSAGES = "messages"
+    PARTIAL = "partial"
+    ERROR = "error"
+    PONG = "pong"
+
+
+class FrameError(Exception):
+    """A frame we cannot take; the connection stays open."""
+
+    def __init__(self, detail: str, field: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+def parse(text_data: str | None, bytes_data: bytes | None) -> dict:
+    """A client frame as a dict with a known `type`, or FrameError."""
+    if bytes_data is not None:
+        raise FrameError("Binary frames are not supported; send JSON text.")
+    try:
+        content = json.loads(text_data or "")
+    except (TypeError, ValueError, RecursionError):
+        raise FrameError("Frames must be JSON objects.") from None
+    if not isinstance(content, dict):
+        raise FrameError("Frames must be JSON objects.")
+    try:
+        check_json(content)
+    except PayloadError as error:
+        raise FrameError(error.message, field=error.field) from None
+    kind = content.get("type")
+    if not isinstance(kind, str) or kind not in _CLIENT_FRAMES:
+        raise FrameError(
+            f"Unknown frame type {content.get('type')!r}; use message, cancel or ping.",
+            field="type",
+        )
+    return content
+
+
+def state(thread_id, messages: list, runs: list, active: dict | None) -> dict:
+    return {
+        "type": FrameType.STATE,
+        "thread_id": str(thread_id),
+        "messages": messages,
+        "runs": runs,
+        "active": active,
+    }
+
+
+def run(event: str, run_payload: dict, **extra) -> dict:
+    """A run lifecycle frame; `extra`: partial_message, error (when set)."""
+    frame = {"type": FrameType.RUN, "event": event, "run": run_payload}
+    frame.update({key: value for key, value in extra.items() if value})
+    return frame
+
+
+def token(run_id, data: dict) -> dict:
+    return {
+        "type": FrameType.TOKEN,
+        "run_id": run_id,
+        "message_id": data["message_id"],
+        "text": data["text"],
+        "index": data.get("index"),
+        "ts": data.get("ts"),
+    }
+
+
+def step_messages(run_id, data: dict) -> dict:
+    return {
+        "type": FrameType.MESSAGES,
+        "run_id": run_id,
+        "node": data["node"],
+        "messages": (data.get("update") or {}).get("messages", []),
+    }
+
+
+def partial(run_id, data: dict) -> dict:
+    return {"type": FrameType.PARTIAL, "run_id": run_id, **data}
+
+
+def error(code: str, detail: str, field: str | None = None) -> dict:
+    body = {"type": FrameType.ERROR, "error": code, "detail": detail}
+    if field:
+        body["field"] = field
+    return body
+
+
+def service_error(exc: RunsError, **extra) -> dict:
+    return {"type": FrameType.ERROR, **exc.as_dict(), **extra}
+
+
+def pong() -> dict:
+    return {"type": FrameType.PONG}

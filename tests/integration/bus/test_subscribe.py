@@ -1,0 +1,55 @@
+"""runs/bus/subscribe.py: waiting for a run and subscribing to its thread survive a
+channel layer that fails under them (Redis restarting)."""
+
+import pytest
+from channels.layers import get_channel_layer
+
+from runs.bus import protocol
+from runs.bus.subscribe import ThreadSubscription, wait_for_run
+from runs.models import Run, RunStatus
+from runs.services import runs as run_service
+from runs.services.actors import SYSTEM
+from tests.conftest import orm
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def failing_receive(monkeypatch):
+    """The layer's next receive() runs `before` (if given), forgets every
+    group as a restarted Redis does, then fails as redis-py does."""
+    layer = get_channel_layer()
+    original = layer.receive
+    state = {"before": None, "failures": 1}
+
+    async def receive(channel):
+        if state["failures"]:
+            state["failures"] -= 1
+            if state["before"]:
+                await state["before"]()
+            await layer.flush()
+            raise ConnectionError("Connection closed by server.")
+        return await original(channel)
+
+    monkeypatch.setattr(layer, "receive", receive)
+    return state
+
+
+async def test_a_failed_receive_is_no_message_and_subscribes_again(thread, failing_receive):
+    async with ThreadSubscription(thread.pk) as sub:
+        assert await sub.receive(timeout=5) is None
+        run = {"run_id": "r1", "thread_id": str(thread.pk)}
+        message = protocol.lifecycle_event(thread.pk, run, protocol.Lifecycle.SUCCESS)
+        await get_channel_layer().group_send(protocol.thread_group(thread.pk), message)
+        assert (await sub.receive(timeout=5))["run_id"] == "r1"
+
+
+async def test_waiting_for_a_run_reads_the_database_when_the_layer_fails(thread, failing_receive):
+    run = await orm(run_service.create_run)(thread.pk, input={"messages": ["hi"]}, actor=SYSTEM)
+
+    async def run_ends_meanwhile():
+        await orm(Run.objects.filter(pk=run.pk).update)(status=RunStatus.SUCCESS)
+
+    failing_receive["before"] = run_ends_meanwhile
+    ended = await wait_for_run(thread.pk, run.pk)
+    assert ended["status"] == RunStatus.SUCCESS

@@ -1,0 +1,246 @@
+"""The four double-texting strategies, end to end through the service and the
+executor with the demo agent at a small delay."""
+
+import pytest
+
+from runs.models import Checkpoint, Run, RunStatus, Thread, ThreadStatus
+from runs.services import runs as run_service
+from runs.services import state
+from runs.services.actors import SYSTEM
+from runs.services.chat_messages import is_interrupted
+from runs.services.errors import (
+    AssistantNotFound,
+    InvalidRequest,
+    RunNotFound,
+    ThreadBusy,
+    ThreadNotFound,
+)
+from tests.conftest import (
+    FAST,
+    SLOW,
+    get_run,
+    make_user,
+    messages_of,
+    orm,
+    wait_for,
+    wait_status,
+    wait_streaming,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SF = {"messages": [{"role": "user", "content": "what's the weather in sf?"}]}
+NYC = {"messages": [{"role": "user", "content": "what's the weather in nyc?"}]}
+
+
+async def create_run(thread_id, **kwargs):
+    kwargs.setdefault("actor", SYSTEM)
+    return await orm(run_service.create_run)(thread_id, **kwargs)
+
+
+async def stopped(executor, run_id):
+    return str(run_id) not in executor.active
+
+
+def texts(messages):
+    return [(m["type"], m["content"]) for m in messages]
+
+
+async def test_enqueue_runs_both_in_order(executor, thread):
+    first = await create_run(thread.pk, input=SF, config=FAST)
+    second = await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="enqueue")
+    await wait_status(second.pk, RunStatus.SUCCESS)
+    first = await get_run(first.pk)
+    second = await get_run(second.pk)
+    assert first.status == RunStatus.SUCCESS
+    assert first.ended_at <= second.started_at
+    messages = await messages_of(thread.pk)
+    assert [m["type"] for m in messages] == ["human", "ai", "tool", "ai"] * 2
+    assert messages[0]["content"] == "what's the weather in sf?"
+    assert messages[4]["content"] == "what's the weather in nyc?"
+    assert "weather in sf is sunny" in messages[3]["content"]
+    assert "weather in nyc is sunny" in messages[7]["content"]
+    refreshed = await orm(Thread.objects.get)(pk=thread.pk)
+    assert refreshed.status == ThreadStatus.IDLE
+
+
+async def test_reject_refuses_second_and_first_completes(executor, thread):
+    first = await create_run(thread.pk, input=SF, config=FAST)
+    with pytest.raises(ThreadBusy) as error:
+        await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="reject")
+    assert error.value.status_code == 409
+    assert await orm(Run.objects.count)() == 1
+    await wait_status(first.pk, RunStatus.SUCCESS)
+    messages = await messages_of(thread.pk)
+    assert [m["content"] for m in messages if m["type"] == "human"] == ["what's the weather in sf?"]
+    # Once idle, reject accepts.
+    again = await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="reject")
+    await wait_status(again.pk, RunStatus.SUCCESS)
+
+
+async def test_interrupt_keeps_partial_answer_marked(executor, thread):
+    first = await create_run(thread.pk, input=SF, config=SLOW)
+    await wait_streaming(executor, first.pk, min_chars=20)
+    streaming_run = executor.active[str(first.pk)]
+    words_before = len(streaming_run.partial_text.split())
+    second = await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="interrupt")
+    await wait_for(lambda: stopped(executor, first.pk))
+    assert len(streaming_run.partial_text.split()) <= words_before + 1
+    await wait_status(second.pk, RunStatus.SUCCESS)
+    first = await get_run(first.pk)
+    assert first.status == RunStatus.INTERRUPTED
+    messages = await messages_of(thread.pk)
+    assert [m["type"] for m in messages] == [
+        "human",
+        "ai",
+        "tool",
+        "ai",
+        "human",
+        "ai",
+        "tool",
+        "ai",
+    ]
+    partial = messages[3]
+    assert is_interrupted(partial)
+    assert partial["content"].startswith("The weather in sf")
+    # Cut short: far fewer than the 60 words it would have had.
+    assert len(partial["content"].split()) < 60
+    assert not is_interrupted(messages[7])
+    assert messages[4]["content"] == "what's the weather in nyc?"
+
+
+async def test_rollback_deletes_first_run_and_restores_state(executor, thread):
+    before = await orm(state.current_state)(thread.pk, actor=SYSTEM)
+    first = await create_run(thread.pk, input=SF, config=SLOW)
+    await wait_streaming(executor, first.pk, min_chars=20)
+    assert await orm(Checkpoint.objects.filter(run_id=first.pk).count)() >= 3
+    streaming_run = executor.active[str(first.pk)]
+    words_before = len(streaming_run.partial_text.split())
+    second = await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="rollback")
+    # The executor stops within one token of the rollback.
+    await wait_for(lambda: stopped(executor, first.pk))
+    assert len(streaming_run.partial_text.split()) <= words_before + 1
+    # The first run is gone at once, with everything it wrote.
+    assert await get_run(first.pk) is None
+    assert not await orm(Checkpoint.objects.filter(run_id=first.pk).exists)()
+    with pytest.raises(RunNotFound):
+        await orm(run_service.get_run)(thread.pk, first.pk, actor=SYSTEM)
+    await wait_status(second.pk, RunStatus.SUCCESS)
+    messages = await messages_of(thread.pk)
+    assert texts(messages)[0] == ("human", "what's the weather in nyc?")
+    assert all("sf" not in str(m["content"]) for m in messages)
+    # The second run started from exactly the pre-run state.
+    second_input = await orm(Checkpoint.objects.filter(run_id=second.pk).order_by("id").first)()
+    assert second_input.parent_checkpoint_id == before.checkpoint_id
+    assert await get_run(first.pk) is None
+
+
+async def test_rollback_with_nothing_streamed_yet_restores_state(executor, thread):
+    """Rollback of a run still pending (enqueued behind another) deletes it too."""
+    first = await create_run(thread.pk, input=SF, config=SLOW)
+    queued = await create_run(thread.pk, input={"messages": ["hello"]}, config=SLOW)
+    await wait_streaming(executor, first.pk)
+    third = await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="rollback")
+    assert await get_run(queued.pk) is None
+    assert await get_run(first.pk) is None
+    await wait_status(third.pk, RunStatus.SUCCESS)
+    assert [m["content"] for m in await messages_of(thread.pk) if m["type"] == "human"] == [
+        "what's the weather in nyc?"
+    ]
+
+
+async def test_interrupt_also_interrupts_queued_runs(executor, thread):
+    first = await create_run(thread.pk, input=SF, config=SLOW)
+    queued = await create_run(thread.pk, input={"messages": ["hello"]}, config=SLOW)
+    await wait_streaming(executor, first.pk)
+    third = await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="interrupt")
+    await wait_status(third.pk, RunStatus.SUCCESS)
+    assert (await get_run(queued.pk)).status == RunStatus.INTERRUPTED
+    assert (await get_run(first.pk)).status == RunStatus.INTERRUPTED
+    humans = [m["content"] for m in await messages_of(thread.pk) if m["type"] == "human"]
+    assert humans == ["what's the weather in sf?", "what's the weather in nyc?"]
+
+
+async def test_cancel_run_interrupt_and_rollback(executor, thread):
+    first = await create_run(thread.pk, input=SF, config=SLOW)
+    await wait_streaming(executor, first.pk, min_chars=5)
+    await orm(run_service.cancel_run)(thread.pk, first.pk, action="interrupt", actor=SYSTEM)
+    await wait_status(first.pk, RunStatus.INTERRUPTED)
+    second = await create_run(thread.pk, input=NYC, config=SLOW)
+    await wait_streaming(executor, second.pk, min_chars=5)
+    assert (
+        await orm(run_service.cancel_run)(thread.pk, second.pk, action="rollback", actor=SYSTEM)
+        is None
+    )
+    assert await get_run(second.pk) is None
+    messages = await messages_of(thread.pk)
+    assert [m["content"] for m in messages if m["type"] == "human"] == ["what's the weather in sf?"]
+
+    async def idle():
+        t = await orm(Thread.objects.get)(pk=thread.pk)
+        return t.status == ThreadStatus.IDLE
+
+    await wait_for(idle)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "field"),
+    [
+        ({"multitask_strategy": "shout"}, InvalidRequest, "multitask_strategy"),
+        ({"assistant_id": "nope"}, AssistantNotFound, "assistant_id"),
+        (
+            {"input": {"messages": [{"role": "robot", "content": "x"}]}},
+            InvalidRequest,
+            "input.messages[0].type",
+        ),
+        ({"input": "hello"}, InvalidRequest, "input"),
+        ({"config": "fast"}, InvalidRequest, "config"),
+        ({"config": {"configurable": [1]}}, InvalidRequest, "config.configurable"),
+        *(
+            ({"config": {"configurable": options}}, InvalidRequest, f"config.configurable.{key}")
+            for key, options in [
+                ("token_delay", {"token_delay": -1}),
+                ("token_delay", {"token_delay": 1e9}),
+                ("token_delay", {"token_delay": "slow"}),
+                ("reply_words", {"reply_words": 10**9}),
+                ("reply_words", {"reply_words": 2.5}),
+            ]
+        ),
+    ],
+)
+async def test_bad_input_is_refused_and_nothing_written(thread, kwargs, error, field):
+    with pytest.raises(error) as raised:
+        await create_run(thread.pk, **kwargs)
+    assert raised.value.field == field
+    assert await orm(Run.objects.count)() == 0
+
+
+async def test_missing_thread_is_not_found(transactional_db):
+    with pytest.raises(ThreadNotFound):
+        await create_run("00000000-0000-0000-0000-000000000000", input=SF)
+    with pytest.raises(ThreadNotFound):
+        await create_run("not-a-uuid", input=SF)
+
+
+async def test_if_not_exists_create_makes_the_thread(executor, user):
+    thread_id = "11111111-2222-3333-4444-555555555555"
+    run = await create_run(thread_id, input=SF, config=FAST, if_not_exists="create", actor=user)
+    await wait_status(run.pk, RunStatus.SUCCESS)
+    assert len(await messages_of(thread_id)) == 4
+    assert (await orm(Thread.objects.get)(pk=thread_id)).owner_id == user.pk
+
+
+async def test_another_users_thread_is_not_found(thread):
+    stranger = await orm(make_user)("stranger")
+    for kwargs in ({}, {"if_not_exists": "create"}):
+        with pytest.raises(ThreadNotFound):
+            await create_run(thread.pk, input=SF, actor=stranger, **kwargs)
+    with pytest.raises(ThreadNotFound):
+        await orm(run_service.cancel_thread_runs)(thread.pk, actor=stranger)
+    assert await orm(Run.objects.count)() == 0
+
+
+async def test_unknown_cancel_action(thread):
+    with pytest.raises(InvalidRequest) as raised:
+        await orm(run_service.cancel_thread_runs)(thread.pk, action="explode", actor=SYSTEM)
+    assert raised.value.field == "action"

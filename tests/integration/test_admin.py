@@ -1,0 +1,93 @@
+"""The admin: browse threads, runs and checkpoints; cancel runs through the service."""
+
+import re
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from runs.models import Run, RunStatus, UserAPIKey
+from runs.services import runs as run_service
+from runs.services import state
+from runs.services.actors import SYSTEM
+from tests.conftest import make_thread, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_superuser("admin", "a@example.com", "pw-long-enough")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def busy_thread():
+    thread = make_thread()
+    state.update_state(
+        thread.pk,
+        values={"messages": [{"role": "user", "content": "<script>alert(1)</script>"}]},
+        actor=SYSTEM,
+    )
+    run = run_service.create_run(thread.pk, input={"messages": ["hi"]}, actor=SYSTEM)
+    return thread, run
+
+
+def test_pages_render_and_escape_message_html(staff_client, busy_thread):
+    thread, run = busy_thread
+    checkpoint = state.current_state(thread.pk, actor=SYSTEM)
+    urls = [
+        reverse("admin:runs_thread_changelist"),
+        reverse("admin:runs_thread_change", args=[thread.pk]),
+        reverse("admin:runs_run_changelist") + "?status__exact=pending",
+        reverse("admin:runs_run_changelist") + f"?q={thread.pk}",
+        reverse("admin:runs_run_change", args=[run.pk]),
+        reverse("admin:runs_checkpoint_changelist"),
+        reverse("admin:runs_checkpoint_change", args=[checkpoint.pk]),
+    ]
+    for url in urls:
+        response = staff_client.get(url)
+        assert response.status_code == 200, url
+    body = staff_client.get(urls[-1]).content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "<script>alert(1)</script>" not in body
+    search = staff_client.get(urls[3]).content.decode()
+    assert str(run.pk) in search
+
+
+def test_cancel_actions_go_through_the_service(staff_client, busy_thread):
+    thread, run = busy_thread
+    queued = run_service.create_run(thread.pk, input={"messages": ["later"]}, actor=SYSTEM)
+    url = reverse("admin:runs_run_changelist")
+    staff_client.post(url, {"action": "cancel_interrupt", "_selected_action": [run.pk]})
+    assert Run.objects.get(pk=run.pk).status == RunStatus.INTERRUPTED
+    staff_client.post(url, {"action": "cancel_rollback", "_selected_action": [queued.pk]})
+    assert not Run.objects.filter(pk=queued.pk).exists()
+
+
+def test_runs_and_checkpoints_are_read_only(staff_client, busy_thread):
+    _, run = busy_thread
+    response = staff_client.post(
+        reverse("admin:runs_run_change", args=[run.pk]), {"status": "success"}
+    )
+    assert response.status_code == 403
+    assert Run.objects.get(pk=run.pk).status == RunStatus.PENDING
+    assert staff_client.get(reverse("admin:runs_run_add")).status_code == 403
+
+
+def test_an_api_key_made_in_the_admin_is_shown_once_and_works(staff_client):
+    alice = make_user("alice")
+    response = staff_client.post(
+        reverse("admin:runs_userapikey_add"),
+        {"name": "<b>laptop</b>", "user": alice.pk},
+        follow=True,
+    )
+    body = response.content.decode()
+    key = re.search(r"is: ([A-Za-z0-9]{8}\.[A-Za-z0-9]{32})\.", body).group(1)
+    assert "<b>laptop</b>" not in body and "&lt;b&gt;laptop&lt;/b&gt;" in body
+    assert UserAPIKey.objects.get_from_key(key).user == alice
+    changelist = staff_client.get(reverse("admin:runs_userapikey_changelist")).content.decode()
+    assert key not in changelist and "alice" in changelist
+    api = APIClient(REMOTE_ADDR="203.0.113.9")
+    assert api.post("/threads/search", {}, format="json", HTTP_X_API_KEY=key).status_code == 200

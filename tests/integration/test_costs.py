@@ -1,0 +1,218 @@
+"""What the hot paths cost, counted (never timed): statements per operation,
+database connections per run, no write per streamed token, and query plans
+that stay independent of how many threads the database holds.
+
+bench/queries.py prints the same counts; bench/README.md has the timings.
+"""
+
+import asyncio
+import threading
+
+import pytest
+from django.db import connection
+from django.db.backends.signals import connection_created
+
+from runs.models import Run
+from runs.services import runs as run_service
+from runs.services import state
+from runs.services.actors import SYSTEM
+from runs.services.errors import ThreadBusy
+from runs.worker import transactions as queue
+from runs.worker.executor import Executor
+from tests.conftest import make_thread, orm
+
+USER = {"messages": [{"role": "user", "content": "hello"}]}
+
+
+def answer(words: int) -> dict:
+    return {"configurable": {"token_delay": 0, "reply_words": words}}
+
+
+class ExecutorStatements:
+    """Counts the connections the executor's database threads open and the
+    statements they run (installed before the executor connects)."""
+
+    def __init__(self):
+        self.connections = 0
+        self.statements = 0
+        self.lock = threading.Lock()
+
+    def __enter__(self):
+        connection_created.connect(self.created)
+        return self
+
+    def __exit__(self, *exc):
+        connection_created.disconnect(self.created)
+
+    @staticmethod
+    def ours() -> bool:
+        return threading.current_thread().name.startswith("runs-executor-db")
+
+    def created(self, sender, connection, **kwargs):
+        if self.ours():
+            with self.lock:
+                self.connections += 1
+            connection.execute_wrappers.append(self.wrapper)
+
+    def wrapper(self, execute, sql, params, many, context):
+        with self.lock:
+            self.statements += 1
+        return execute(sql, params, many, context)
+
+
+async def run_to_end(thread_id, words: int) -> Run:
+    run = await orm(run_service.create_run)(
+        thread_id, input=USER, config=answer(words), actor=SYSTEM
+    )
+    for _ in range(1000):
+        current = await orm(Run.objects.get)(pk=run.pk)
+        if current.status not in ("pending", "running"):
+            return current
+        await asyncio.sleep(0.01)
+    raise AssertionError("run did not end")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_executor_reuses_its_connection_and_writes_nothing_per_token():
+    thread = await orm(make_thread)()
+    with ExecutorStatements() as counted:
+        executor = Executor(worker_id="cost-worker")
+        await executor.start()
+        try:
+            await run_to_end(thread.pk, 3)  # warm up: connect
+            await asyncio.sleep(0.1)
+            spent = []
+            for words in (3, 120):
+                before = counted.statements
+                for _ in range(3):
+                    assert (await run_to_end(thread.pk, words)).status == "success"
+                    await asyncio.sleep(0.1)  # the hand-over after the run
+                spent.append(counted.statements - before)
+        finally:
+            await executor.stop()
+    # One connection per database thread for all the runs, not one per call.
+    assert counted.connections <= executor.db.size
+    # A 120-token answer costs what a 3-token one does: no statement per token
+    # (a little slack for the scheduler's periodic poll).
+    short, long = spent
+    assert long <= short + 4, spent
+    assert short <= 3 * 35, spent
+
+
+def test_claim_is_driven_by_pending_runs_not_by_threads(db):
+    """The claim query must not read every thread of the database."""
+    if connection.vendor != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL plans it as a semi-join")
+    plan = queue._claimable_threads().order_by("updated_at").explain()
+    assert "SCAN runs_thread" not in plan, plan
+    assert "USING INDEX run_status_lease_idx (status=?)" in plan, plan
+
+
+def test_get_state_is_one_statement(transactional_db, django_assert_num_queries):
+    thread = make_thread()
+    with django_assert_num_queries(1):
+        state.current_state(thread.pk, actor=SYSTEM)
+
+
+def test_double_text_statement_budget(transactional_db, django_assert_max_num_queries):
+    """The strategy decision is one short transaction: lock, read the runs in
+    flight, cancel them, append the new run."""
+    # BEGIN (SQLite), the statements, COMMIT or ROLLBACK.
+    budgets = {"reject": 4, "interrupt": 7, "rollback": 8, "enqueue": 6}
+    for strategy, budget in budgets.items():
+        thread = make_thread()
+        run_service.create_run(thread.pk, input=USER, actor=SYSTEM)
+        assert queue.claim_next_run("elsewhere", thread.pk) is not None
+        with django_assert_max_num_queries(budget):
+            try:
+                run_service.create_run(
+                    thread.pk, input=USER, multitask_strategy=strategy, actor=SYSTEM
+                )
+            except ThreadBusy:
+                assert strategy == "reject"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_streamed_tokens_do_not_hop_to_the_sync_thread(monkeypatch):
+    """Channels' consumers run close_old_connections on the shared sync thread
+    before every handler; ours skip it for channel-layer events (tokens)."""
+    import channels.consumer
+    from channels.layers import get_channel_layer
+
+    from runs.bus import protocol
+    from tests.integration.ws.test_consumer import communicator
+
+    thread = await orm(make_thread)()
+    owner = await orm(lambda: thread.owner)()
+    ws = communicator(f"/ws/threads/{thread.pk}/", owner)
+    assert (await ws.connect())[0]
+    await ws.receive_json_from()  # state
+    hops = []
+    original = channels.consumer.aclose_old_connections
+
+    async def counted():
+        hops.append(1)
+        await original()
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    layer = get_channel_layer()
+    for index in range(20):
+        token = protocol.token_event(
+            thread.pk, "r", message_id="m", text=f" w{index}", index=index, node="model"
+        )
+        await layer.group_send(protocol.thread_group(thread.pk), token)
+    frames = [await ws.receive_json_from() for _ in range(20)]
+    assert [f["index"] for f in frames] == list(range(20))
+    assert hops == []
+    await ws.disconnect()
+
+
+async def test_in_memory_layer_does_not_walk_every_channel_per_message(monkeypatch):
+    from channels.layers import InMemoryChannelLayer as ChannelsLayer
+
+    from chatapp.platform.inmemory_layer import InMemoryChannelLayer
+
+    walks = []
+    monkeypatch.setattr(ChannelsLayer, "_clean_expired", lambda self: walks.append(1))
+    layer = InMemoryChannelLayer(capacity=1000)
+    channels = [await layer.new_channel() for _ in range(3)]
+    for channel in channels:
+        await layer.group_add("g", channel)
+    for i in range(100):
+        await layer.group_send("g", {"type": "x", "i": i})
+    received = [await layer.receive(channels[0]) for _ in range(100)]
+    assert [m["i"] for m in received] == list(range(100))
+    assert len(walks) <= 2  # at most once per clean_interval (1 s), not 200 times
+
+
+async def test_events_from_sync_code_are_queued_in_order_without_waiting(monkeypatch):
+    """send_sync from a sync_to_async thread (a view, an on_commit hook) does
+    not hold that thread for the channel layer: it queues to the loop."""
+    from asgiref.sync import sync_to_async
+
+    from runs.bus import publish
+
+    release = asyncio.Event()
+    sent = []
+
+    class SlowLayer:
+        async def group_send(self, group, message):
+            await release.wait()
+            sent.append((group, message["n"]))
+
+    monkeypatch.setattr(publish, "get_channel_layer", lambda: SlowLayer())
+
+    def from_sync_code():
+        for n in range(5):
+            publish.send_sync(f"g{n % 2}", {"type": "x", "n": n})
+        return "returned"
+
+    # Would never return if send_sync waited for the (blocked) layer.
+    assert await asyncio.wait_for(sync_to_async(from_sync_code)(), 5) == "returned"
+    assert sent == []
+    release.set()
+    for _ in range(100):
+        if len(sent) == 5:
+            break
+        await asyncio.sleep(0.01)
+    assert sent == [("g0", 0), ("g1", 1), ("g0", 2), ("g1", 3), ("g0", 4)]

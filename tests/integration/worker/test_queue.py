@@ -1,0 +1,226 @@
+"""Concurrency and recovery: many simultaneous creations against a real
+database, several executors, expired leases."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from django.db.models import Count
+from django.utils import timezone
+
+from runs.models import Run, RunStatus, Thread, ThreadStatus
+from runs.services import runs as run_service
+from runs.services.actors import SYSTEM
+from runs.services.errors import ThreadBusy
+from runs.worker import transactions as queue
+from runs.worker.executor import Executor
+from tests.conftest import FAST, SLOW, in_thread, messages_of, orm, wait_for, wait_status
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+create_in_thread = in_thread(run_service.create_run)
+
+
+async def create_many(thread_id, strategies_and_texts, config=FAST):
+    """Create runs concurrently, each from its own OS thread and DB connection."""
+
+    async def one(strategy, text):
+        try:
+            return await create_in_thread(
+                thread_id,
+                input={"messages": [text]},
+                multitask_strategy=strategy,
+                config=config,
+                actor=SYSTEM,
+            )
+        except ThreadBusy as error:
+            return error
+
+    return await asyncio.gather(*(one(s, t) for s, t in strategies_and_texts))
+
+
+async def max_running_sampler(thread_id, stop: asyncio.Event, seen: list):
+    count = orm(lambda: Run.objects.filter(thread_id=thread_id, status=RunStatus.RUNNING).count())
+    while not stop.is_set():
+        seen.append(await count())
+        await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+async def executors(transactional_db):
+    """Two executors competing for the same runs."""
+    pool = [Executor(worker_id="worker-a"), Executor(worker_id="worker-b")]
+    for ex in pool:
+        await ex.start()
+    yield pool
+    for ex in pool:
+        await ex.stop()
+
+
+async def all_settled(thread_id):
+    active = await orm(
+        Run.objects.filter(thread_id=thread_id, status__in=["pending", "running"]).exists
+    )()
+    return not active
+
+
+async def test_concurrent_reject_accepts_exactly_one(thread):
+    results = await create_many(thread.pk, [("reject", f"m{i}") for i in range(20)])
+    accepted = [r for r in results if isinstance(r, Run)]
+    rejected = [r for r in results if isinstance(r, ThreadBusy)]
+    assert len(accepted) == 1 and len(rejected) == 19
+    assert await orm(Run.objects.count)() == 1
+
+
+async def test_concurrent_enqueue_executes_all_exactly_once_in_order(executors, thread):
+    texts = [f"message {i}" for i in range(15)]
+    stop, seen = asyncio.Event(), []
+    sampler = asyncio.create_task(max_running_sampler(thread.pk, stop, seen))
+    runs = await create_many(thread.pk, [("enqueue", t) for t in texts])
+    assert all(isinstance(r, Run) for r in runs)
+    await wait_for(lambda: all_settled(thread.pk), timeout=60)
+    stop.set()
+    await sampler
+    assert max(seen) <= 1
+
+    finished = await orm(list)(Run.objects.filter(thread_id=thread.pk).order_by("seq"))
+    assert [r.status for r in finished] == [RunStatus.SUCCESS] * 15
+    # FIFO: each run started after the previous one ended.
+    for earlier, later in zip(finished, finished[1:], strict=False):
+        assert earlier.ended_at <= later.started_at
+    # Exactly once, in creation (seq) order.
+    by_seq = [r.input["messages"][0]["content"] for r in finished]
+    humans = [m["content"] for m in await messages_of(thread.pk) if m["type"] == "human"]
+    assert humans == by_seq
+    assert sorted(humans) == sorted(texts)
+    answers = [m for m in await messages_of(thread.pk) if m["type"] == "ai"]
+    assert len(answers) == 15
+    # Both executors took part, yet never at the same time on this thread.
+    assert {r.worker_id for r in finished} <= {"worker-a", "worker-b"}
+
+
+async def test_mixed_strategies_never_two_running(executors, thread):
+    stop, seen = asyncio.Event(), []
+    sampler = asyncio.create_task(max_running_sampler(thread.pk, stop, seen))
+    kinds = ["enqueue", "interrupt", "rollback", "reject"]
+    created = []
+    for wave in range(4):
+        batch = [(kinds[(wave + i) % 4], f"wave {wave} msg {i}") for i in range(8)]
+        created += await create_many(thread.pk, batch, config=SLOW)
+        await asyncio.sleep(0.15)
+    await wait_for(lambda: all_settled(thread.pk), timeout=90)
+    stop.set()
+    await sampler
+    assert max(seen) <= 1
+
+    runs = await orm(list)(Run.objects.filter(thread_id=thread.pk).order_by("seq"))
+    intervals = sorted((r.started_at, r.ended_at) for r in runs if r.started_at)
+    for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
+        assert end <= start
+    # What remains in the state is exactly what surviving runs said.
+    surviving = {r.input["messages"][0]["content"] for r in runs}
+    humans = [m["content"] for m in await messages_of(thread.pk) if m["type"] == "human"]
+    assert len(humans) == len(set(humans))
+    assert set(humans) <= surviving
+    accepted_ids = {r.pk for r in created if isinstance(r, Run)}
+    rolled_back = accepted_ids - {r.pk for r in runs}
+    for run in created:
+        if isinstance(run, Run) and run.pk in rolled_back:
+            assert run.input["messages"][0]["content"] not in humans
+    refreshed = await orm(Thread.objects.get)(pk=thread.pk)
+    assert refreshed.status == ThreadStatus.IDLE
+
+
+async def test_concurrent_claims_take_a_thread_once(thread):
+    for i in range(3):
+        await orm(run_service.create_run)(thread.pk, input={"messages": [f"m{i}"]}, actor=SYSTEM)
+    claim = in_thread(queue.claim_next_run)
+    claims = await asyncio.gather(*(claim(f"w{i}", thread.pk) for i in range(12)))
+    taken = [c for c in claims if c is not None]
+    assert len(taken) == 1
+    running = await orm(
+        lambda: list(Run.objects.values("thread").filter(status="running").annotate(n=Count("id")))
+    )()
+    assert running == [{"thread": thread.pk, "n": 1}]
+
+
+async def expire(run_id, worker_id="dead-worker"):
+    await orm(
+        lambda: Run.objects.filter(pk=run_id).update(
+            status=RunStatus.RUNNING,
+            worker_id=worker_id,
+            started_at=timezone.now() - timedelta(minutes=5),
+            lease_expires_at=timezone.now() - timedelta(seconds=1),
+        )
+    )()
+
+
+async def test_run_of_a_dead_worker_is_recovered_and_the_queue_moves_on(thread):
+    dead = await orm(run_service.create_run)(
+        thread.pk, input={"messages": ["lost"]}, config=FAST, actor=SYSTEM
+    )
+    await expire(dead.pk)
+    queued = await orm(run_service.create_run)(
+        thread.pk, input={"messages": ["next"]}, config=FAST, actor=SYSTEM
+    )
+    executor = Executor(worker_id="survivor")
+    await executor.start()
+    try:
+        recovered = await wait_status(dead.pk, RunStatus.ERROR)
+        assert recovered.error["error"] == "WorkerLost"
+        await wait_status(queued.pk, RunStatus.SUCCESS)
+    finally:
+        await executor.stop()
+    refreshed = await orm(Thread.objects.get)(pk=thread.pk)
+    assert refreshed.status == ThreadStatus.IDLE
+
+
+async def test_interrupted_run_of_a_dead_worker_ends_interrupted(thread):
+    run = await orm(run_service.create_run)(thread.pk, input={"messages": ["x"]}, actor=SYSTEM)
+    await expire(run.pk)
+    await orm(lambda: Run.objects.filter(pk=run.pk).update(cancel_action="interrupt"))()
+    recovered = await orm(queue.recover_expired_runs)()
+    assert [r["status"] for r in recovered] == ["interrupted"]
+    refreshed = await orm(Thread.objects.get)(pk=thread.pk)
+    assert refreshed.status == ThreadStatus.IDLE
+
+
+async def test_heartbeat_keeps_a_long_run_alive(settings, thread):
+    settings.RUNS_LEASE_SECONDS = 0.4
+    settings.RUNS_HEARTBEAT_SECONDS = 0.1
+    pool = [Executor(worker_id="holder"), Executor(worker_id="rival")]
+    for ex in pool:
+        await ex.start()
+    try:
+        run = await orm(run_service.create_run)(
+            thread.pk,
+            input={"messages": ["long"]},
+            config={"configurable": {"token_delay": 0.05, "reply_words": 30}},
+            actor=SYSTEM,
+        )
+        done = await wait_status(run.pk, RunStatus.SUCCESS, RunStatus.ERROR, timeout=20)
+        assert done.status == RunStatus.SUCCESS
+    finally:
+        for ex in pool:
+            await ex.stop()
+
+
+async def test_cancel_recorded_only_in_the_database_is_picked_up(settings, thread):
+    """If the channel-layer signal is lost, the heartbeat still sees the cancel."""
+    settings.RUNS_HEARTBEAT_SECONDS = 0.1
+    executor = Executor(worker_id="deaf")
+    await executor.start()
+    try:
+        run = await orm(run_service.create_run)(
+            thread.pk, input={"messages": ["long"]}, config=SLOW, actor=SYSTEM
+        )
+
+        async def streaming():
+            active = executor.active.get(str(run.pk))
+            return active is not None and active.partial_text
+
+        await wait_for(streaming)
+        await orm(lambda: Run.objects.filter(pk=run.pk).update(cancel_action="interrupt"))()
+        await wait_status(run.pk, RunStatus.INTERRUPTED, timeout=2)
+    finally:
+        await executor.stop()

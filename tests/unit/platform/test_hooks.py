@@ -1,0 +1,138 @@
+"""The third-party hooks chatapp/platform/ relies on are still there and still
+behave as the patches assume. Each test names the patch it protects: when one
+fails after an upgrade, that patch needs another look (or can go)."""
+
+import asyncio
+import inspect
+
+import pytest
+from asgiref.sync import SyncToAsync, sync_to_async
+from django.db import connection, connections
+from django.utils.deprecation import MiddlewareMixin
+
+
+async def test_asgiref_records_the_calling_loop_per_sync_thread():
+    """chatapp.platform.asgiref_loop reads SyncToAsync.threadlocal."""
+    from chatapp.platform.asgiref_loop import caller_loop
+
+    loop = asyncio.get_running_loop()
+
+    def recorded():
+        return SyncToAsync.threadlocal.main_event_loop, caller_loop()
+
+    assert await sync_to_async(recorded)() == (loop, loop)
+    assert caller_loop() is None  # on the loop's own thread: not ours to queue to
+
+
+async def test_channels_cleans_connections_before_every_handler(monkeypatch):
+    """chatapp.platform.channels_dispatch skips channels.consumer's
+    aclose_old_connections() for the message types it lists; the patch is
+    worth something only while Channels calls it in dispatch."""
+    import channels.consumer
+    from channels.consumer import AsyncConsumer
+
+    from chatapp.platform.channels_dispatch import DirectDispatchMixin
+
+    calls = []
+
+    async def counted():
+        calls.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    handled = []
+
+    class Consumer(DirectDispatchMixin, AsyncConsumer):
+        direct_dispatch = frozenset({"fast.event"})
+
+        async def fast_event(self, message):
+            handled.append(message["type"])
+
+        async def slow_event(self, message):
+            handled.append(message["type"])
+
+    consumer = Consumer()
+    await consumer.dispatch({"type": "slow.event"})
+    assert calls == [1], "Channels no longer cleans connections in dispatch"
+    await consumer.dispatch({"type": "fast.event"})
+    assert calls == [1] and handled == ["slow.event", "fast.event"]
+
+
+async def test_channels_in_memory_layer_walks_every_channel_per_message(monkeypatch):
+    """chatapp.platform.inmemory_layer throttles InMemoryChannelLayer._clean_expired
+    and reads its `groups`."""
+    from channels.layers import InMemoryChannelLayer
+
+    walks = []
+    monkeypatch.setattr(InMemoryChannelLayer, "_clean_expired", lambda self: walks.append(1))
+    layer = InMemoryChannelLayer()
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    assert channel in layer.groups["g"]
+    await layer.group_send("g", {"type": "x"})
+    assert walks, "InMemoryChannelLayer.group_send no longer calls _clean_expired"
+    assert (await layer.receive(channel))["type"] == "x"
+
+
+def test_django_sqlite_backend_has_the_transaction_hooks():
+    """chatapp.platform.sqlite3 overrides these to take and release its write lock."""
+    from django.db.backends.sqlite3 import base
+
+    from chatapp.platform.sqlite3.base import DatabaseWrapper
+
+    for name in ("_start_transaction_under_autocommit", "_commit", "_rollback", "_close"):
+        assert callable(getattr(base.DatabaseWrapper, name, None)), name
+        assert name in vars(DatabaseWrapper) or name.startswith("_start"), name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sqlite_write_lock_is_held_exactly_for_a_transaction():
+    """Django calls _start_transaction_under_autocommit at BEGIN and _commit /
+    _rollback at the end; the lock must follow."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the SQLite backend only")
+    from django.db import transaction
+
+    from chatapp.platform.sqlite3 import base
+
+    assert not base._write_lock.locked()
+    with transaction.atomic():
+        assert base._write_lock.locked()
+    assert not base._write_lock.locked()
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        assert base._write_lock.locked()
+        1 / 0
+    assert not base._write_lock.locked()
+
+
+def test_django_middleware_hops_to_the_sync_thread_per_hook():
+    """chatapp.platform.middleware replaces MiddlewareMixin.__acall__, which
+    runs process_request/process_response through sync_to_async."""
+    source = inspect.getsource(MiddlewareMixin.__acall__)
+    assert "sync_to_async" in source and "process_request" in source
+    assert "process_response" in source
+
+
+def test_whitenoise_finds_files_by_dict_lookup():
+    """chatapp.platform.middleware.WhiteNoiseMiddleware reads `files`,
+    `autorefresh` and calls `find_file` / `serve` of WhiteNoise's middleware."""
+    from chatapp.platform.middleware import WhiteNoiseMiddleware
+
+    async def get_response(request):
+        return None
+
+    middleware = WhiteNoiseMiddleware(get_response)
+    assert isinstance(middleware.files, dict)
+    assert isinstance(middleware.autorefresh, bool)
+    assert callable(middleware.find_file) and callable(middleware.serve)
+
+
+@pytest.mark.django_db
+def test_django_connections_expose_what_db_threads_checks():
+    """chatapp.platform.db_threads.keep_or_close_connections reads these."""
+    connection.ensure_connection()
+    assert connection in list(connections.all(initialized_only=True))
+    assert isinstance(connection.in_atomic_block, bool)
+    assert isinstance(connection.errors_occurred, bool)
+    assert connection.get_autocommit() in (True, False)
+    assert "AUTOCOMMIT" in connection.settings_dict
+    assert connection.is_usable()
