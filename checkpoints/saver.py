@@ -61,6 +61,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import reduce
 from operator import or_
@@ -158,6 +159,9 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
         run_sync: awaited as `run_sync(func, *args, **kwargs)` by the async
             methods to run the sync ones on a database thread; default
             `sync_to_async(func, thread_sensitive=True)`.
+        close_connections: close the connection a call opened (see
+            `connection_scope`). A caller whose threads keep their
+            connections (a pool of database threads) passes False.
     """
 
     # Checkpoints read per query by list(); each page is 3 queries.
@@ -169,16 +173,34 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
         serde: SerializerProtocol | None = None,
         using: str = "default",
         run_sync: RunSync | None = None,
+        close_connections: bool = True,
     ) -> None:
         super().__init__(serde=serde)
         self.using = using
         self.run_sync = run_sync or default_run_sync
+        self.close_connections = close_connections
 
     # --- helpers --------------------------------------------------------------
 
+    @contextmanager
+    def connection_scope(self):
+        """Around each sync call: with `close_connections`, a call that opened
+        its thread's connection, outside any transaction, closes it again (a
+        pooled one goes back to the pool). LangGraph's sync graphs call the
+        saver from threads of their own, which no request cycle cleans up."""
+        connection = connections[self.using]
+        opened = self.close_connections and connection.connection is None
+        try:
+            yield
+        finally:
+            if opened and not connection.in_atomic_block:
+                connection.close()
+
+    @contextmanager
     def atomic(self):
         """The transaction of one write method (joins the caller's, if any)."""
-        return transaction.atomic(using=self.using, savepoint=False)
+        with self.connection_scope(), transaction.atomic(using=self.using, savepoint=False):
+            yield
 
     def _checkpoints(self) -> QuerySet:
         return CheckpointRow.objects.using(self.using)
@@ -258,6 +280,10 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
     # --- reads ----------------------------------------------------------------
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        with self.connection_scope():
+            return self._get_tuple(config)
+
+    def _get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         configurable = config["configurable"]
         rows = self._checkpoints().filter(
             thread_id=str(configurable["thread_id"]),
@@ -293,6 +319,10 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
     ) -> tuple[list[CheckpointTuple], tuple | None, int | None]:
         """One page of `list()`: (tuples, cursor of the next page or None,
         what is left of the limit)."""
+        with self.connection_scope():
+            return self._list_page(config, filter, before, limit, cursor)
+
+    def _list_page(self, config, filter, before, limit, cursor):
         size = self.page_size if limit is None else min(self.page_size, int(limit))
         if size <= 0:
             return [], None, limit
