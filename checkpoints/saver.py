@@ -257,7 +257,10 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
 
         tuples = []
         for t, ns, cid, parent, cp, metadata in rows:
-            pending = sorted(writes.get((t, ns, cid), ()), key=lambda w: writes_sort_key(*w[:3]))
+            pending = sorted(
+                writes.get((t, ns, cid), ()),
+                key=lambda w: writes_sort_key(task_path=w[1], task_id=w[0], idx=w[2]),
+            )
             channel_values = {}
             for ch, v in (cp.get("channel_versions") or {}).items():
                 key = (t, ns, ch, str(v))
