@@ -37,7 +37,13 @@ and the async methods follow, because they call the sync ones by name
 Async. `run_sync(func, *args, **kwargs)` is awaited to run a sync method on a
 thread that may use the database; by default asgiref's
 `sync_to_async(thread_sensitive=True)`. The server passes its own pool of
-database threads (their connections stay open between calls).
+database threads, and `close_connections=False` so that their connections stay
+open between calls.
+
+Connections. A sync graph (`graph.invoke`) calls the saver on LangGraph's own
+worker threads, which no request cycle cleans up after: by default a call that
+opened its thread's connection outside a transaction closes it again, or each
+call would hold a connection (or a pool slot) until its thread died.
 
 Serialisation. Channel values and writes go through `self.serde`
 (`dumps_typed`/`loads_typed`), so whatever LangGraph can serialise
@@ -117,7 +123,7 @@ async def default_run_sync(func: Callable[..., Any], /, *args: Any, **kwargs: An
 def _in(field: str, values: Iterable[Any]) -> dict[str, Any]:
     """`field = v` for one value (the plainest plan), `field IN (...)` for more."""
     values = sorted(set(values))
-    return {field: values[0]} if len(values) == 1 else {f"{field}__in": values}
+    return {field: values[0]} if len(values) == 1 else {f"{field}__in": values}  # [] matches none
 
 
 def _timestamp(ts: Any) -> datetime:
