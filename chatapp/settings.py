@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "drf_spectacular",
     "runs",
+    "checkpoints",
 ]
 
 # Django's own middleware; under ASGI, the ones from chatapp/platform/middleware.py run

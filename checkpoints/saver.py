@@ -1,0 +1,751 @@
+"""`DjangoCheckpointSaver`: LangGraph's checkpointer on the Django ORM.
+
+Any database Django supports with JSON fields and ON CONFLICT (tested on
+SQLite and PostgreSQL), through the project's own connections and
+transactions, so that checkpoints can be written and deleted in the same
+transaction as the server's own rows (a run's rollback deletes the run and its
+checkpoints together). The tables are described in `checkpoints.models`.
+
+Reads. `get_tuple` is at most three queries, each an index probe: the
+checkpoint (the latest one of a namespace is the first entry of a backward
+scan of `checkpoints_checkpoint_key`), its pending writes, and its blobs (one
+query for all channels: `channel IN (...) AND version IN (...)`, the exact
+pairs kept in Python). `list()` reads pages of `page_size` checkpoints with a
+keyset cursor (`checkpoint_id < last`, never OFFSET), three queries a page, so
+a long history streams and every page is an index range; each page is a call
+of its own, which `alist` runs through `run_sync` (a page never keeps a cursor
+open between calls, so the next page may run on another thread). Metadata
+filters are JSON key lookups, one per key (`contains` does not exist on
+SQLite); they filter the rows of the index range, like the PostgreSQL
+saver's `@>`. `list(None)` (every thread) has no index for its order and sorts.
+
+Writes. Each write method is one `transaction.atomic(savepoint=False)`: on
+its own it is a transaction; inside the caller's `atomic()` it joins that
+transaction (no savepoint: an error fails the caller's transaction, which is
+what a guarded write wants). A server that must check, under a row lock, that
+a run may still write overrides the sync methods::
+
+    class GuardedSaver(DjangoCheckpointSaver):
+        def put(self, config, checkpoint, metadata, new_versions):
+            with transaction.atomic():
+                lock_run_and_check(config)  # SELECT ... FOR UPDATE; raise if cancelled
+                return super().put(config, checkpoint, metadata, new_versions)
+
+and the async methods follow, because they call the sync ones by name
+(`aput` runs `self.put` through `run_sync`).
+
+Async. `run_sync(func, *args, **kwargs)` is awaited to run a sync method on a
+thread that may use the database; by default asgiref's
+`sync_to_async(thread_sensitive=True)`. The server passes its own pool of
+database threads, and `close_connections=False` so that their connections stay
+open between calls.
+
+Connections. A sync graph (`graph.invoke`) calls the saver on LangGraph's own
+worker threads, which no request cycle cleans up after: by default a call that
+opened its thread's connection outside a transaction closes it again, or each
+call would hold a connection (or a pool slot) until its thread died.
+
+Serialisation. Channel values and writes go through `self.serde`
+(`dumps_typed`/`loads_typed`), so whatever LangGraph can serialise
+round-trips. The checkpoint dict without its values is JSON (ids, versions).
+Versions are strings "<counter>.<random>" (`get_next_version`), as the
+PostgreSQL saver makes them; other savers' int or float versions are stored as
+their `str()`.
+
+Deleting. `delete_for_runs` deletes the runs' checkpoints with their writes,
+the writes the runs stored on other checkpoints (a resume value on the
+interrupted checkpoint) and the blobs nothing else names; `prune` keeps the
+latest checkpoint of each namespace (or deletes all); `copy_thread` copies a
+thread's rows with three INSERT ... SELECT. Blobs are shared by the steps that
+did not change a channel, so a blob is deleted only when no remaining
+checkpoint names it; `CheckpointBlob.checkpoint_id` (the checkpoint that stored
+it first) bounds that search to the checkpoints from there on.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import connections, transaction
+from django.db.models import Max, Q, QuerySet
+from django.db.models.fields.json import KeyTransform
+from django.utils import timezone
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_checkpoint_id,
+    get_serializable_checkpoint_metadata,
+    writes_sort_key,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from checkpoints.models import Checkpoint as CheckpointRow
+from checkpoints.models import CheckpointBlob, CheckpointWrite
+
+RunSync = Callable[..., Awaitable[Any]]
+
+PRUNE_STRATEGIES = ("keep_latest", "delete")
+
+# Metadata keys of a checkpoint whose DeltaChannel values are rebuilt from its
+# ancestors' writes (LangGraph Python, LangGraph.js): pruning its ancestors
+# would lose them.
+DELTA_METADATA_KEYS = frozenset({"counters_since_delta_snapshot", "delta_writes_versioned"})
+
+_ROW_FIELDS = (
+    "thread_id",
+    "checkpoint_ns",
+    "checkpoint_id",
+    "parent_checkpoint_id",
+    "checkpoint",
+    "metadata",
+)
+_CHECKPOINT_KEY = ["thread_id", "checkpoint_ns", "checkpoint_id"]
+_WRITE_KEY = ["thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"]
+
+
+async def default_run_sync(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    return await sync_to_async(func, thread_sensitive=True)(*args, **kwargs)
+
+
+def _in(field: str, values: Iterable[Any]) -> dict[str, Any]:
+    """`field = v` for one value (the plainest plan), `field IN (...)` for more."""
+    values = sorted(set(values))
+    return {field: values[0]} if len(values) == 1 else {f"{field}__in": values}  # [] matches none
+
+
+def _timestamp(ts: Any) -> datetime:
+    try:
+        value = datetime.fromisoformat(ts)
+    except (TypeError, ValueError):
+        return timezone.now()
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:
+    return {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": checkpoint_ns,
+            "checkpoint_id": checkpoint_id,
+        }
+    }
+
+
+def _names(checkpoint: dict[str, Any]) -> set[tuple[str, str]]:
+    """The (channel, version) pairs of the blobs a stored checkpoint names."""
+    return {(ch, str(v)) for ch, v in (checkpoint.get("channel_versions") or {}).items()}
+
+
+def _thread_ids(thread_ids: Sequence[str]) -> list[str]:
+    if isinstance(thread_ids, str):
+        raise TypeError("thread_ids must be a sequence of thread IDs, not a str")
+    return sorted({str(t) for t in thread_ids})
+
+
+class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
+    """LangGraph checkpointer on the `checkpoints` app's models.
+
+    Args:
+        serde: the serializer of channel values and writes (LangGraph's
+            JsonPlusSerializer by default).
+        using: the Django database alias.
+        run_sync: awaited as `run_sync(func, *args, **kwargs)` by the async
+            methods to run the sync ones on a database thread; default
+            `sync_to_async(func, thread_sensitive=True)`.
+        close_connections: close the connection a call opened (see
+            `connection_scope`). A caller whose threads keep their
+            connections (a pool of database threads) passes False.
+    """
+
+    # Checkpoints read per query by list(); each page is 3 queries.
+    page_size = 100
+
+    def __init__(
+        self,
+        *,
+        serde: SerializerProtocol | None = None,
+        using: str = "default",
+        run_sync: RunSync | None = None,
+        close_connections: bool = True,
+    ) -> None:
+        super().__init__(serde=serde)
+        self.using = using
+        self.run_sync = run_sync or default_run_sync
+        self.close_connections = close_connections
+
+    # --- helpers --------------------------------------------------------------
+
+    @contextmanager
+    def connection_scope(self):
+        """Around each sync call: with `close_connections`, a call that opened
+        its thread's connection, outside any transaction, closes it again (a
+        pooled one goes back to the pool). LangGraph's sync graphs call the
+        saver from threads of their own, which no request cycle cleans up."""
+        connection = connections[self.using]
+        opened = self.close_connections and connection.connection is None
+        try:
+            yield
+        finally:
+            if opened and not connection.in_atomic_block:
+                connection.close()
+
+    @contextmanager
+    def atomic(self):
+        """The transaction of one write method (joins the caller's, if any)."""
+        with self.connection_scope(), transaction.atomic(using=self.using, savepoint=False):
+            yield
+
+    def _checkpoints(self) -> QuerySet:
+        return CheckpointRow.objects.using(self.using)
+
+    def _blobs(self) -> QuerySet:
+        return CheckpointBlob.objects.using(self.using)
+
+    def _writes(self) -> QuerySet:
+        return CheckpointWrite.objects.using(self.using)
+
+    def _load(self, type_: str, value: Any) -> Any:
+        return self.serde.loads_typed((type_, bytes(value) if value is not None else b""))
+
+    def _tuples(self, rows: list[tuple]) -> list[CheckpointTuple]:
+        """Checkpoint rows (`_ROW_FIELDS`) -> tuples, with two more queries for
+        all of them: their pending writes and their blobs."""
+        if not rows:
+            return []
+        keys = {(t, ns, cid) for t, ns, cid, *_ in rows}
+        writes: dict[tuple[str, str, str], list[tuple]] = defaultdict(list)
+        found = self._writes().filter(
+            **_in("thread_id", (k[0] for k in keys)),
+            **_in("checkpoint_ns", (k[1] for k in keys)),
+            **_in("checkpoint_id", (k[2] for k in keys)),
+        )
+        for t, ns, cid, task_id, task_path, idx, channel, type_, value in found.values_list(
+            "thread_id",
+            "checkpoint_ns",
+            "checkpoint_id",
+            "task_id",
+            "task_path",
+            "idx",
+            "channel",
+            "type",
+            "value",
+        ):
+            if (t, ns, cid) in keys:  # the IN lists are a cross product
+                writes[(t, ns, cid)].append((task_id, task_path, idx, channel, type_, value))
+
+        wanted = {(t, ns, ch, v) for t, ns, _, _, cp, _ in rows for ch, v in _names(cp)}
+        values: dict[tuple[str, str, str, str], Any] = {}
+        if wanted:
+            found = self._blobs().filter(
+                **_in("thread_id", (k[0] for k in wanted)),
+                **_in("checkpoint_ns", (k[1] for k in wanted)),
+                **_in("channel", (k[2] for k in wanted)),
+                **_in("version", (k[3] for k in wanted)),
+            )
+            for t, ns, ch, v, type_, value in found.values_list(
+                "thread_id", "checkpoint_ns", "channel", "version", "type", "value"
+            ):
+                if (t, ns, ch, v) in wanted and type_ != "empty":
+                    values[(t, ns, ch, v)] = self._load(type_, value)
+
+        tuples = []
+        for t, ns, cid, parent, cp, metadata in rows:
+            pending = sorted(
+                writes.get((t, ns, cid), ()),
+                key=lambda w: writes_sort_key(task_path=w[1], task_id=w[0], idx=w[2]),
+            )
+            channel_values = {}
+            for ch, v in (cp.get("channel_versions") or {}).items():
+                key = (t, ns, ch, str(v))
+                if key in values:
+                    channel_values[ch] = values[key]
+            tuples.append(
+                CheckpointTuple(
+                    config=_config(t, ns, cid),
+                    checkpoint={**cp, "channel_values": channel_values},
+                    metadata=metadata,
+                    parent_config=_config(t, ns, parent) if parent else None,
+                    pending_writes=[
+                        (task_id, channel, self._load(type_, value))
+                        for task_id, _, _, channel, type_, value in pending
+                    ],
+                )
+            )
+        return tuples
+
+    # --- reads ----------------------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        with self.connection_scope():
+            return self._get_tuple(config)
+
+    def _get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        configurable = config["configurable"]
+        rows = self._checkpoints().filter(
+            thread_id=str(configurable["thread_id"]),
+            checkpoint_ns=configurable.get("checkpoint_ns") or "",
+        )
+        if checkpoint_id := get_checkpoint_id(config):
+            rows = rows.filter(checkpoint_id=checkpoint_id)
+        rows = list(rows.order_by("-checkpoint_id").values_list(*_ROW_FIELDS)[:1])
+        return self._tuples(rows)[0] if rows else None
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        cursor = None
+        while True:
+            page, cursor, limit = self.list_page(config, filter, before, limit, cursor)
+            yield from page
+            if cursor is None:
+                return
+
+    def list_page(
+        self,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+        cursor: tuple | None,
+    ) -> tuple[list[CheckpointTuple], tuple | None, int | None]:
+        """One page of `list()`: (tuples, cursor of the next page or None,
+        what is left of the limit)."""
+        with self.connection_scope():
+            return self._list_page(config, filter, before, limit, cursor)
+
+    def _list_page(self, config, filter, before, limit, cursor):
+        size = self.page_size if limit is None else min(self.page_size, int(limit))
+        if size <= 0:
+            return [], None, limit
+        rows = self._checkpoints()
+        configurable = (config or {}).get("configurable") or {}
+        thread_id = configurable.get("thread_id")
+        checkpoint_ns = configurable.get("checkpoint_ns")
+        if thread_id is not None:
+            rows = rows.filter(thread_id=str(thread_id))
+            if checkpoint_ns is not None:
+                rows = rows.filter(checkpoint_ns=checkpoint_ns)
+        if checkpoint_id := configurable.get("checkpoint_id"):
+            rows = rows.filter(checkpoint_id=checkpoint_id)
+        for i, (key, value) in enumerate((filter or {}).items()):
+            # One JSON key lookup per key: portable, unlike `contains`.
+            name = f"metadata_{i}"
+            rows = rows.alias(**{name: KeyTransform(key, "metadata")}).filter(**{name: value})
+        if before is not None and (before_id := get_checkpoint_id(before)):
+            rows = rows.filter(checkpoint_id__lt=before_id)
+
+        # Newest first; the rest of the order makes the keyset cursor exact when
+        # ids repeat (across namespaces of a thread, or threads copied).
+        if thread_id is not None and checkpoint_ns is not None:
+            order = ["checkpoint_id"]
+        elif thread_id is not None:
+            order = ["checkpoint_id", "checkpoint_ns"]
+        else:
+            order = ["checkpoint_id", "thread_id", "checkpoint_ns"]
+        if cursor is not None:
+            # (order...) < cursor, written so that `checkpoint_id <= cursor` is an
+            # index range.
+            if len(order) == 1:
+                rows = rows.filter(checkpoint_id__lt=cursor[0])
+            elif len(order) == 2:
+                rows = rows.filter(
+                    Q(checkpoint_id__lte=cursor[0]),
+                    Q(checkpoint_id__lt=cursor[0]) | Q(checkpoint_ns__lt=cursor[1]),
+                )
+            else:
+                rows = rows.filter(
+                    Q(checkpoint_id__lte=cursor[0]),
+                    Q(checkpoint_id__lt=cursor[0])
+                    | Q(thread_id__lt=cursor[1])
+                    | Q(thread_id=cursor[1], checkpoint_ns__lt=cursor[2]),
+                )
+        rows = list(rows.order_by(*(f"-{f}" for f in order)).values_list(*_ROW_FIELDS)[:size])
+        if limit is not None:
+            limit = int(limit) - len(rows)
+        last = None
+        if len(rows) == size and (limit is None or limit > 0):
+            row = dict(zip(_ROW_FIELDS, rows[-1], strict=True))
+            last = tuple(row[f] for f in order)
+        return self._tuples(rows), last, limit
+
+    # --- writes ---------------------------------------------------------------
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        configurable = config["configurable"]
+        thread_id = str(configurable["thread_id"])
+        checkpoint_ns = configurable.get("checkpoint_ns") or ""
+        checkpoint_id = checkpoint["id"]
+        values = checkpoint["channel_values"]
+        blobs = []
+        for channel, version in new_versions.items():
+            type_, value = (
+                self.serde.dumps_typed(values[channel]) if channel in values else ("empty", None)
+            )
+            blobs.append(
+                CheckpointBlob(
+                    thread_id=thread_id,
+                    checkpoint_ns=checkpoint_ns,
+                    channel=channel,
+                    version=str(version),
+                    type=type_,
+                    value=value,
+                    checkpoint_id=checkpoint_id,
+                )
+            )
+        metadata = get_serializable_checkpoint_metadata(config, metadata)
+        run_id = metadata.get("run_id")
+        row = CheckpointRow(
+            thread_id=thread_id,
+            checkpoint_ns=checkpoint_ns,
+            checkpoint_id=checkpoint_id,
+            parent_checkpoint_id=configurable.get("checkpoint_id"),
+            run_id=str(run_id) if run_id is not None else None,
+            checkpoint={k: v for k, v in checkpoint.items() if k != "channel_values"},
+            metadata=metadata,
+            created_at=_timestamp(checkpoint.get("ts")),
+        )
+        with self.atomic():
+            if blobs:
+                # A version already stored is the same value (unchanged channel).
+                self._blobs().bulk_create(blobs, ignore_conflicts=True)
+            self._checkpoints().bulk_create(
+                [row],
+                update_conflicts=True,
+                unique_fields=_CHECKPOINT_KEY,
+                update_fields=["checkpoint", "metadata", "run_id", "created_at"],
+            )
+        return _config(thread_id, checkpoint_ns, checkpoint_id)
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        if not writes:
+            return
+        configurable = config["configurable"]
+        run_id = (config.get("metadata") or {}).get("run_id") or configurable.get("run_id")
+        rows = []
+        for idx, (channel, value) in enumerate(writes):
+            type_, data = self.serde.dumps_typed(value)
+            rows.append(
+                CheckpointWrite(
+                    thread_id=str(configurable["thread_id"]),
+                    checkpoint_ns=configurable.get("checkpoint_ns") or "",
+                    checkpoint_id=configurable["checkpoint_id"],
+                    task_id=task_id,
+                    task_path=task_path,
+                    idx=WRITES_IDX_MAP.get(channel, idx),
+                    channel=channel,
+                    type=type_,
+                    value=data,
+                    run_id=str(run_id) if run_id is not None else None,
+                )
+            )
+        with self.atomic():
+            if all(channel in WRITES_IDX_MAP for channel, _ in writes):
+                # Special writes (error, interrupt, resume...): the latest wins.
+                self._writes().bulk_create(
+                    rows,
+                    update_conflicts=True,
+                    unique_fields=_WRITE_KEY,
+                    update_fields=["task_path", "channel", "type", "value", "run_id"],
+                )
+            else:
+                # A task's writes are stored once (a retried step repeats them).
+                self._writes().bulk_create(rows, ignore_conflicts=True)
+
+    def delete_thread(self, thread_id: str) -> None:
+        thread_id = str(thread_id)
+        with self.atomic():
+            for queryset in (self._checkpoints(), self._writes(), self._blobs()):
+                queryset.filter(thread_id=thread_id).delete()
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the runs' checkpoints (with their writes), the writes the runs
+        stored on other checkpoints, and the blobs no remaining checkpoint
+        names. A later checkpoint whose parent is deleted keeps its
+        `parent_checkpoint_id` (it records where it came from)."""
+        if isinstance(run_ids, str):
+            raise TypeError("run_ids must be a sequence of run IDs, not a str")
+        run_ids = sorted({str(r) for r in run_ids})
+        if not run_ids:
+            return
+        with self.atomic():
+            self._writes().filter(**_in("run_id", run_ids)).delete()
+            deleted: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
+            for t, ns, cid, cp in (
+                self._checkpoints()
+                .filter(**_in("run_id", run_ids))
+                .values_list("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint")
+            ):
+                deleted[(t, ns)][cid] = cp
+            self._checkpoints().filter(**_in("run_id", run_ids)).delete()
+            for (t, ns), checkpoints in deleted.items():
+                self._writes().filter(
+                    thread_id=t, checkpoint_ns=ns, **_in("checkpoint_id", checkpoints)
+                ).delete()
+                self._delete_unnamed_blobs(t, ns, checkpoints)
+
+    def _delete_unnamed_blobs(self, thread_id: str, ns: str, deleted: dict[str, dict]) -> None:
+        """Delete the blobs that the `deleted` checkpoints (id -> stored
+        checkpoint) named and no remaining checkpoint of (thread, ns) names."""
+        names = set().union(*(_names(cp) for cp in deleted.values()))
+        if not names:
+            return
+        blobs = self._blobs().filter(
+            thread_id=thread_id,
+            checkpoint_ns=ns,
+            **_in("channel", (ch for ch, _ in names)),
+            **_in("version", (v for _, v in names)),
+        )
+        candidates = {
+            (ch, v): (pk, created_by)
+            for pk, ch, v, created_by in blobs.values_list(
+                "pk", "channel", "version", "checkpoint_id"
+            )
+            if (ch, v) in names
+        }
+        # A blob's first checkpoint names it: if that one remains, it is in use.
+        creators = {created_by for _, created_by in candidates.values()} - set(deleted)
+        if creators:
+            remaining = set(
+                self._checkpoints()
+                .filter(thread_id=thread_id, checkpoint_ns=ns, **_in("checkpoint_id", creators))
+                .values_list("checkpoint_id", flat=True)
+            )
+            candidates = {k: c for k, c in candidates.items() if c[1] not in remaining}
+        if not candidates:
+            return
+        # Otherwise only checkpoints from its first one on can name it.
+        since = min(created_by for _, created_by in candidates.values())
+        for cp in (
+            self._checkpoints()
+            .filter(thread_id=thread_id, checkpoint_ns=ns, checkpoint_id__gte=since)
+            .values_list("checkpoint", flat=True)
+        ):
+            for name in _names(cp):
+                candidates.pop(name, None)
+        if candidates:
+            self._blobs().filter(**_in("pk", (pk for pk, _ in candidates.values()))).delete()
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint, write and blob of a thread to another (rows
+        the target already has are kept). The copies have no `run_id`: a run's
+        rollback deletes what it wrote on its own thread only."""
+        source, target = str(source_thread_id), str(target_thread_id)
+        with self.atomic(), connections[self.using].cursor() as cursor:
+            for model in (CheckpointRow, CheckpointBlob, CheckpointWrite):
+                cursor.execute(*self._copy_sql(model, source, target))
+
+    def _copy_sql(self, model, source: str, target: str) -> tuple[str, list[str]]:
+        qn = connections[self.using].ops.quote_name
+        table = qn(model._meta.db_table)
+        columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
+        selected = [
+            "%s" if c == "thread_id" else "NULL" if c == "run_id" else qn(c) for c in columns
+        ]
+        sql = (
+            f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) "
+            f"SELECT {', '.join(selected)} FROM {table} WHERE {qn('thread_id')} = %s "
+            "ON CONFLICT DO NOTHING"
+        )
+        return sql, [target, source]
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Prune threads, in one transaction.
+
+        `"delete"` deletes every checkpoint, write and blob of the threads.
+
+        `"keep_latest"` keeps the latest checkpoint of each namespace, with its
+        pending writes and the blobs it names, and deletes the older ones (the
+        kept checkpoint's parent link is cleared). A subgraph call's namespace
+        (its name has a ":" task id) goes entirely when the root checkpoint it
+        was called from is saved and is not the root's latest: that call is
+        over. Checkpoints newer than the latest seen (a run writing meanwhile)
+        are not touched. A thread whose latest checkpoint still rebuilds a
+        DeltaChannel from older ones is refused (NotImplementedError), and then
+        nothing is pruned.
+        """
+        thread_ids = _thread_ids(thread_ids)
+        if strategy not in PRUNE_STRATEGIES:
+            raise ValueError(f"Unknown prune strategy: {strategy!r}")
+        if not thread_ids:
+            return
+        with self.atomic():
+            if strategy == "delete":
+                for queryset in (self._checkpoints(), self._writes(), self._blobs()):
+                    queryset.filter(**_in("thread_id", thread_ids)).delete()
+                return
+            heads = {
+                (h["thread_id"], h["checkpoint_ns"]): h["head"]
+                for h in self._checkpoints()
+                .filter(**_in("thread_id", thread_ids))
+                .values("thread_id", "checkpoint_ns")
+                .annotate(head=Max("checkpoint_id"))
+                .order_by()
+            }
+            if not heads:
+                return
+            stored = {
+                (t, ns, cid): (cp, md)
+                for t, ns, cid, cp, md in self._checkpoints()
+                .filter(
+                    **_in("thread_id", (k[0] for k in heads)),
+                    **_in("checkpoint_ns", (k[1] for k in heads)),
+                    **_in("checkpoint_id", heads.values()),
+                )
+                .values_list(*_ROW_FIELDS[:3], "checkpoint", "metadata")
+            }
+            head_rows = {key: stored[(*key, head)] for key, head in heads.items()}
+            delta = {t for (t, _), (_, md) in head_rows.items() if DELTA_METADATA_KEYS & md.keys()}
+            if delta:
+                raise NotImplementedError(
+                    "keep_latest can't prune threads that use a DeltaChannel: "
+                    + ", ".join(sorted(delta))
+                )
+            calls = self._finished_calls(heads, head_rows)
+            for (t, ns), head in heads.items():
+                if (t, ns) in calls:
+                    for queryset in (self._checkpoints(), self._writes(), self._blobs()):
+                        queryset.filter(thread_id=t, checkpoint_ns=ns).delete()
+                    continue
+                older = {"thread_id": t, "checkpoint_ns": ns, "checkpoint_id__lt": head}
+                self._checkpoints().filter(**older).delete()
+                self._writes().filter(**older).delete()
+                kept = _names(head_rows[(t, ns)][0])
+                unnamed = self._blobs().filter(**older)
+                if kept:
+                    named = reduce(or_, (Q(channel=c, version=v) for c, v in kept))
+                    unnamed = unnamed.exclude(named)
+                unnamed.delete()
+                # Its parent is older, so deleted.
+                self._checkpoints().filter(
+                    thread_id=t,
+                    checkpoint_ns=ns,
+                    checkpoint_id=head,
+                    parent_checkpoint_id__isnull=False,
+                ).update(parent_checkpoint_id=None)
+
+    def _finished_calls(
+        self, heads: dict[tuple[str, str], str], head_rows: dict[tuple[str, str], tuple]
+    ) -> set[tuple[str, str]]:
+        """The subgraph-call namespaces whose root checkpoint is saved and is not
+        the root's latest: calls made by steps that are over."""
+        started = {
+            (t, ns): (md.get("parents") or {}).get("")
+            for (t, ns), (_, md) in head_rows.items()
+            if ":" in ns
+        }
+        started = {k: root for k, root in started.items() if root and root != heads.get((k[0], ""))}
+        if not started:
+            return set()
+        saved = set(
+            self._checkpoints()
+            .filter(
+                **_in("thread_id", (t for t, _ in started)),
+                checkpoint_ns="",
+                **_in("checkpoint_id", started.values()),
+            )
+            .values_list("thread_id", "checkpoint_id")
+        )
+        return {(t, ns) for (t, ns), root in started.items() if (t, root) in saved}
+
+    def get_next_version(self, current: str | int | float | None, channel: None = None) -> str:
+        """ "<counter, 32 digits>.<random>": increasing as strings too; the random
+        part tells apart the versions two branches of a thread make."""
+        if current is None:
+            counter = 0
+        elif isinstance(current, int | float):
+            counter = int(current)
+        else:
+            counter = int(str(current).split(".")[0])
+        return f"{counter + 1:032}.{random.random():016}"
+
+    # --- async: the sync methods, through run_sync ----------------------------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await self.run_sync(self.get_tuple, config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        cursor = None
+        while True:
+            page, cursor, limit = await self.run_sync(
+                self.list_page, config, filter, before, limit, cursor
+            )
+            for item in page:
+                yield item
+            if cursor is None:
+                return
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return await self.run_sync(self.put, config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        return await self.run_sync(self.put_writes, config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        return await self.run_sync(self.delete_thread, thread_id)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        return await self.run_sync(self.delete_for_runs, run_ids)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        return await self.run_sync(self.copy_thread, source_thread_id, target_thread_id)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        return await self.run_sync(self.prune, thread_ids, strategy=strategy)
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Any:
+        # The walk up the parents, in one thread hop instead of one per parent.
+        return await self.run_sync(self.get_delta_channel_history, config=config, channels=channels)
+
+
+__all__ = ["DjangoCheckpointSaver", "default_run_sync"]
