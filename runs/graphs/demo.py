@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -50,6 +50,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import BaseModel, Field
 
+from runs.graphs.options import read_options
 from runs.graphs.shape import build
 from runs.graphs.tools import get_weather
 
@@ -130,23 +131,6 @@ class DemoOptions(BaseModel):
         strict=True,
         description="Words in a reply, in whole sentences (default: DEMO_REPLY_WORDS).",
     )
-
-
-def read_options(config: RunnableConfig | None, context: Any = None) -> DemoOptions:
-    """A run's options: `config.configurable`, then `context` over it.
-
-    Only the options a run set count: a context that LangGraph coerced into
-    `DemoOptions` carries defaults for the others, which must not hide what
-    `config.configurable` set.
-    """
-    names = DemoOptions.model_fields
-    configurable = (config or {}).get("configurable") or {}
-    given = {name: configurable[name] for name in names if name in configurable}
-    if isinstance(context, DemoOptions):
-        given.update(context.model_dump(include=context.model_fields_set))
-    elif isinstance(context, Mapping):
-        given.update({name: context[name] for name in names if name in context})
-    return DemoOptions.model_validate(given)
 
 
 def _text(content: Any) -> str:
@@ -319,7 +303,7 @@ def _result(chunks: list) -> ChatResult:
 async def call_model(
     state: MessagesState, config: RunnableConfig, runtime: Runtime[DemoOptions]
 ) -> dict:
-    options = read_options(config, runtime.context)
+    options = read_options(DemoOptions, config, runtime.context)
     model = DemoChatModel(token_delay=options.token_delay, reply_words=options.reply_words)
     message = await model.bind_tools([get_weather]).ainvoke(state["messages"], config)
     return {"messages": [message]}
