@@ -116,7 +116,6 @@ class DemoOptions(BaseModel):
     """How fast a demo run streams and how long its replies are."""
 
     # Strict types, as the JSON schema reads them: `true` is not a number here.
-
     token_delay: float = Field(
         default_factory=lambda: _setting("DEMO_TOKEN_DELAY", FALLBACK_TOKEN_DELAY),
         ge=0,
