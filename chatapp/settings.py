@@ -278,13 +278,25 @@ RUNS_WORKER_CONCURRENCY = int(os.environ.get("RUNS_WORKER_CONCURRENCY", "50"))
 # Threads (each keeping one database connection) for the executor's database
 # calls; 0: 1 on SQLite, 4 on PostgreSQL (chatapp/platform/db_threads.py).
 RUNS_DB_THREADS = int(os.environ.get("RUNS_DB_THREADS", "0"))
-# Demo agent: seconds between streamed tokens and words in a plain reply.
+# A run whose worker died is resumed by another worker from its last
+# checkpoint; after this many executions it ends `error` (WorkerLost).
+RUNS_MAX_ATTEMPTS = int(os.environ.get("RUNS_MAX_ATTEMPTS", "3"))
+
+# --- Graphs -----------------------------------------------------------------
+# The LangGraph graphs the server runs: a langgraph.json as the LangGraph CLI
+# reads it (by default the project's own, with the built-in graphs), plus
+# RUNS_GRAPHS: graph id -> "package.module:attribute" (runs/graphs/registry.py).
+LANGGRAPH_CONFIG = os.environ.get("LANGGRAPH_CONFIG", str(BASE_DIR / "langgraph.json"))
+RUNS_GRAPHS: dict[str, str] = {}
+# Built-in demo graphs: seconds between streamed tokens and words in a reply.
 DEMO_TOKEN_DELAY = float(os.environ.get("DEMO_TOKEN_DELAY", "0.08"))
 DEMO_REPLY_WORDS = int(os.environ.get("DEMO_REPLY_WORDS", "40"))
-# Optional OpenAI-compatible backend (Ollama, vLLM, ...).
+# Optional OpenAI-compatible backend (Ollama, vLLM, ...): the `openai` graph.
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "")
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
 OPENAI_MODEL = os.environ.get("OPENAI_MODEL", "gpt-4o-mini")
+if OPENAI_BASE_URL:
+    RUNS_GRAPHS["openai"] = "runs.graphs.openai:make_graph"
 # --- Limits on what clients send ---------------------------------------------
 # Largest accepted message content, in characters (422 beyond).
 RUNS_MAX_MESSAGE_CHARS = int(os.environ.get("RUNS_MAX_MESSAGE_CHARS", "20000"))

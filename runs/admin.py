@@ -1,8 +1,9 @@
-"""Admin: inspect threads, runs and checkpoints; cancel runs.
+"""Admin: inspect threads and runs; cancel runs.
 
-Runs and checkpoints are read-only here: editing a status or a checkpoint by
-hand would break the invariants the strategy service keeps (one running run
-per thread, state = latest checkpoint). Cancelling goes through the service.
+Runs are read-only here: editing a status by hand would break the invariants
+the strategy service keeps (one running run per thread). Cancelling goes
+through the service. A thread's checkpoints are in the `checkpoints` app's
+admin, decoded.
 """
 
 import json
@@ -12,7 +13,7 @@ from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from runs.models import ACTIVE_RUN_STATUSES, Checkpoint, Run, Thread, UserAPIKey
+from runs.models import ACTIVE_RUN_STATUSES, Run, Thread, UserAPIKey
 from runs.services import runs
 from runs.services.actors import SYSTEM
 from runs.services.errors import RunsError
@@ -43,13 +44,6 @@ class RunInline(ReadOnlyInline):
     ordering = ("-seq",)
 
 
-class CheckpointInline(ReadOnlyInline):
-    model = Checkpoint
-    fields = ("step", "checkpoint_id", "run", "next", "created_at")
-    readonly_fields = fields
-    ordering = ("-id",)
-
-
 @admin.register(Thread)
 class ThreadAdmin(admin.ModelAdmin):
     list_display = ("id", "status", "owner", "created_at", "updated_at")
@@ -57,9 +51,35 @@ class ThreadAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     search_fields = ("id", "owner__username")
     autocomplete_fields = ("owner",)
-    readonly_fields = ("id", "status", "run_counter", "created_at", "updated_at")
-    fields = ("id", "owner", "metadata", "status", "run_counter", "created_at", "updated_at")
-    inlines = (RunInline, CheckpointInline)
+    readonly_fields = (
+        "id",
+        "status",
+        "run_counter",
+        "pretty_values",
+        "pretty_interrupts",
+        "created_at",
+        "updated_at",
+    )
+    fields = (
+        "id",
+        "owner",
+        "metadata",
+        "status",
+        "run_counter",
+        "pretty_values",
+        "pretty_interrupts",
+        "created_at",
+        "updated_at",
+    )
+    inlines = (RunInline,)
+
+    @admin.display(description="values (latest checkpoint)")
+    def pretty_values(self, obj):
+        return pretty_json(obj.values)
+
+    @admin.display(description="pending interrupts")
+    def pretty_interrupts(self, obj):
+        return pretty_json(obj.interrupts)
 
 
 @admin.action(description="Cancel selected runs (interrupt: keep partial output)")
@@ -97,6 +117,7 @@ class RunAdmin(admin.ModelAdmin):
         "status",
         "multitask_strategy",
         "cancel_action",
+        "attempt",
         "pretty_input",
         "pretty_kwargs",
         "pretty_metadata",
@@ -131,39 +152,6 @@ class RunAdmin(admin.ModelAdmin):
     @admin.display(description="error")
     def pretty_error(self, obj):
         return pretty_json(obj.error)
-
-
-@admin.register(Checkpoint)
-class CheckpointAdmin(admin.ModelAdmin):
-    list_display = ("checkpoint_id", "thread", "run", "step", "created_at")
-    search_fields = ("thread__id", "run__id", "checkpoint_id")
-    list_select_related = ("thread", "run")
-    readonly_fields = (
-        "checkpoint_id",
-        "thread",
-        "run",
-        "parent_checkpoint_id",
-        "step",
-        "next",
-        "pretty_values",
-        "pretty_metadata",
-        "created_at",
-    )
-    exclude = ("values", "metadata")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="values")
-    def pretty_values(self, obj):
-        return pretty_json(obj.values)
-
-    @admin.display(description="metadata")
-    def pretty_metadata(self, obj):
-        return pretty_json(obj.metadata)
 
 
 # API keys belong to users here; the library's user-less keys are not used.

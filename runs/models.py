@@ -1,8 +1,8 @@
-"""Threads, runs and checkpoints.
+"""Threads and runs (and users' API keys).
 
-A thread's conversation lives in checkpoint values: the thread's current state
-is its latest checkpoint (found through an index, never by scanning history),
-so rolling a run back is deleting the run and the checkpoints it wrote.
+A thread's state lives in LangGraph checkpoints (the `checkpoints` app), each
+tagged with the run that wrote it, so rolling a run back is deleting the run
+and the checkpoints it wrote, in one transaction.
 """
 
 import uuid
@@ -53,6 +53,11 @@ class Thread(models.Model):
     )
     metadata = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=ThreadStatus, default=ThreadStatus.IDLE)
+    # The state's values and pending interrupts ({task id: [interrupt]}) as of
+    # its latest checkpoint, as JSON: what a thread shows in lists and searches
+    # without reading its checkpoints (kept by runs.services.persistence).
+    values = models.JSONField(default=dict, blank=True)
+    interrupts = models.JSONField(default=dict, blank=True)
     # Monotonic per-thread counter that orders runs (FIFO for enqueue). It is
     # only incremented with the thread row locked.
     run_counter = models.PositiveBigIntegerField(default=0, editable=False)
@@ -97,6 +102,9 @@ class Run(models.Model):
     # executor between tokens; the executor also gets a channel-layer signal.
     cancel_action = models.CharField(max_length=16, choices=CancelAction, blank=True, default="")
     error = models.JSONField(null=True, blank=True)
+    # Executions started: a run whose worker was lost is resumed from its last
+    # checkpoint by another worker, up to settings.RUNS_MAX_ATTEMPTS.
+    attempt = models.PositiveSmallIntegerField(default=0)
     # Claim and lease: which worker executes the run and until when its claim
     # holds without a heartbeat.
     worker_id = models.CharField(max_length=128, blank=True, default="")
@@ -141,34 +149,6 @@ class Run(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_RUN_STATUSES
-
-
-class Checkpoint(models.Model):
-    # The integer primary key orders a thread's checkpoints: the latest one is
-    # the thread's current state (index thread, -id).
-    id = models.BigAutoField(primary_key=True)
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="checkpoints")
-    # The run that wrote it; null for thread creation and manual state updates.
-    # Deleting a run (rollback) deletes its checkpoints.
-    run = models.ForeignKey(
-        Run, null=True, blank=True, on_delete=models.CASCADE, related_name="checkpoints"
-    )
-    checkpoint_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    parent_checkpoint_id = models.UUIDField(null=True, blank=True)
-    step = models.IntegerField(default=-1)
-    values = models.JSONField(default=dict, blank=True)
-    next = models.JSONField(default=list, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["thread", "id"]
-        indexes = [
-            models.Index(fields=["thread", "-id"], name="checkpoint_thread_latest_idx"),
-        ]
-
-    def __str__(self):
-        return f"{self.checkpoint_id} (step {self.step})"
 
 
 class UserAPIKeyManager(BaseAPIKeyManager):

@@ -113,7 +113,8 @@ async def wait_streaming(executor, run_id, min_chars=1, timeout=10.0):
 
     async def check():
         active = executor.active.get(str(run_id))
-        return active is not None and len(active.partial_text) >= min_chars
+        partial = active.partial if active is not None else None
+        return partial is not None and len(partial.text) >= min_chars
 
     await wait_for(check, timeout)
 

@@ -62,6 +62,10 @@ class AssistantSearchSerializer(serializers.Serializer):
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
+class GraphQuerySerializer(serializers.Serializer):
+    xray = serializers.BooleanField(default=False)
+
+
 class ThreadCreateSerializer(serializers.Serializer):
     thread_id = serializers.UUIDField(required=False, allow_null=True)
     metadata = JSONObjectField(required=False, allow_null=True)
@@ -80,14 +84,41 @@ class ThreadSearchSerializer(serializers.Serializer):
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
+class CheckpointIdField(serializers.JSONField):
+    """A checkpoint as clients name it: its id, {"checkpoint_id": ...} or a
+    config {"configurable": {"checkpoint_id": ...}}. The id, or None."""
+
+    default_error_messages = {"invalid_checkpoint": "Must name a checkpoint (checkpoint_id)."}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if isinstance(value, dict):
+            value = (value.get("configurable") or value).get("checkpoint_id")
+        if value is not None and not isinstance(value, str):
+            self.fail("invalid_checkpoint")
+        return value
+
+
+class StateQuerySerializer(serializers.Serializer):
+    subgraphs = serializers.BooleanField(default=False)
+
+
 class StateUpdateSerializer(serializers.Serializer):
     values = serializers.JSONField(allow_null=True)
     as_node = serializers.CharField(required=False, allow_null=True)
+    checkpoint = CheckpointIdField(required=False, allow_null=True)
+    checkpoint_id = serializers.CharField(required=False, allow_null=True)
+
+    def validate(self, data):
+        data["checkpoint_id"] = data.get("checkpoint_id") or data.pop("checkpoint", None)
+        return data
 
 
 class HistorySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
-    before = serializers.JSONField(required=False, allow_null=True)
+    before = CheckpointIdField(required=False, allow_null=True)
+    metadata = JSONObjectField(required=False, allow_null=True)
+    checkpoint = JSONObjectField(required=False, allow_null=True)
 
 
 @extend_schema_field(INPUT_SCHEMA)
@@ -99,11 +130,13 @@ class RunCreateSerializer(serializers.Serializer):
     assistant_id = serializers.CharField(max_length=128)
     input = RunInputField(required=False, allow_null=True)
     config = JSONObjectField(required=False, allow_null=True)
+    context = JSONObjectField(required=False, allow_null=True)
     metadata = JSONObjectField(required=False, allow_null=True)
     multitask_strategy = serializers.ChoiceField(
         choices=MultitaskStrategy.choices, required=False, allow_null=True
     )
     stream_mode = StreamModeField(required=False, allow_null=True)
+    stream_subgraphs = serializers.BooleanField(required=False, default=False)
     if_not_exists = serializers.ChoiceField(
         choices=["reject", "create"], required=False, allow_null=True
     )

@@ -1,11 +1,14 @@
-"""A run's events as LangGraph stream parts, and their SSE encoding.
+"""A run's bus events as LangGraph Platform's SSE stream parts.
 
-Stream modes: `values` (the full state after each step), `updates`
-({node: update} per step), `messages-tuple` (`messages` events:
-[message chunk, metadata], token by token, plus whole messages that nodes
-wrote without streaming) and `messages` (`messages/partial` with the message
-so far, `messages/complete` when it is done). Every stream starts with
-`metadata` ({run_id, attempt}) and ends with `end`; a failed run sends
+The executor publishes each part of the graph's stream (runs/worker/graph_run.py);
+a client gets the parts of the modes it asked for, named as the platform
+names them: `values`, `updates`, `custom`, `debug`, `tasks`, `checkpoints`
+as they are; `messages-tuple` as `messages` events ([message chunk, metadata],
+token by token, and whole messages that nodes wrote without streaming);
+`messages` (the older form) as `messages/metadata`, `messages/partial` (the
+message so far) and `messages/complete`. Parts of subgraphs (with
+`stream_subgraphs`) are named `<mode>|<node>:<task id>`. Every stream starts
+with `metadata` ({run_id, attempt}) and ends with `end`; a failed run sends
 `error` first.
 """
 
@@ -16,10 +19,19 @@ from channels.db import database_sync_to_async
 from runs.bus import protocol
 from runs.bus.subscribe import ThreadSubscription, is_final, load_run
 from runs.models import Run, RunStatus
-from runs.services import state
-from runs.services.actors import SYSTEM
+from runs.services import persistence
 
-STREAM_MODES = {"values", "updates", "messages-tuple", "messages", "events", "debug", "custom"}
+STREAM_MODES = {
+    "values",
+    "updates",
+    "messages-tuple",
+    "messages",
+    "custom",
+    "debug",
+    "tasks",
+    "checkpoints",
+    "events",
+}
 RECHECK_SECONDS = 5.0
 SNAPSHOT_WAIT_SECONDS = 1.0
 
@@ -36,6 +48,7 @@ def sse(event: str, data) -> bytes:
 
 
 def chunk(message_id: str, text: str) -> dict:
+    """An AIMessageChunk as JSON (a snapshot of a message being streamed)."""
     return {
         "content": text,
         "additional_kwargs": {},
@@ -43,11 +56,11 @@ def chunk(message_id: str, text: str) -> dict:
         "type": "AIMessageChunk",
         "name": None,
         "id": message_id,
-        "example": False,
         "tool_calls": [],
         "invalid_tool_calls": [],
         "usage_metadata": None,
         "tool_call_chunks": [],
+        "chunk_position": None,
     }
 
 
@@ -58,95 +71,103 @@ def run_error(run_id) -> dict | None:
 
 @database_sync_to_async
 def current_values(thread_id) -> dict:
-    """The thread's values, for a stream or wait whose view checked access."""
-    checkpoint = state.current_state(thread_id, actor=SYSTEM)
-    return checkpoint.values if checkpoint else {}
+    """The thread's latest values, for a stream or wait whose view checked access."""
+    return persistence.state_values(persistence.latest(thread_id))
 
 
 class RunStreamer:
-    """Turns channel-layer messages of one run into (event, data) stream parts.
+    """Turns bus messages of one run into (event, data) stream parts.
 
     Attaching to a run in flight (`attach=True`), it holds tokens back until
     the executor's snapshot of what already streamed arrives (or
     SNAPSHOT_WAIT_SECONDS pass), sends the snapshot as one chunk, then only
-    the tokens past it: token `index` and snapshot `count` say which.
+    the tokens past it: a token's `index` and the snapshot's `count` say which.
     """
 
     def __init__(self, thread_id, run_id, modes: list[str], attach: bool = False):
         self.thread_id, self.run_id, self.modes = str(thread_id), str(run_id), modes
-        self.partials: dict[str, str] = {}  # message id -> text so far
+        self.partials: dict[str, dict] = {}  # message id -> the message so far (legacy mode)
         self.sent: dict[str, int] = {}  # message id -> tokens sent
-        self.step = 0
         self.held: list[dict] | None = [] if attach else None
 
-    def meta(self, node: str) -> dict:
-        return {
-            "langgraph_node": node,
-            "langgraph_step": self.step,
-            "run_id": self.run_id,
-            "thread_id": self.thread_id,
-        }
-
-    def emit_text(self, message_id: str, text: str, node: str, tokens: int):
-        self.partials[message_id] = self.partials.get(message_id, "") + text
-        self.sent[message_id] = self.sent.get(message_id, 0) + tokens
+    def messages(self, message: dict, metadata: dict, suffix: str):
+        """Stream parts for one `messages` part: a token or a whole message."""
         if "messages-tuple" in self.modes:
-            yield "messages", [chunk(message_id, text), self.meta(node)]
-        if "messages" in self.modes:
-            whole = chunk(message_id, self.partials[message_id])
-            yield "messages/partial", [{**whole, "type": "ai"}]
-
-    def on_token(self, data: dict):
-        if self.held is not None:
-            self.held.append(data)
+            yield "messages" + suffix, [message, metadata]
+        if "messages" not in self.modes:
             return
-        message_id = data["message_id"]
-        if data.get("index", self.sent.get(message_id, 0)) < self.sent.get(message_id, 0):
-            return  # already part of the snapshot we sent
-        yield from self.emit_text(message_id, data["text"], data.get("node", "model"), 1)
+        message_id = message.get("id")
+        if message_id not in self.partials:
+            yield "messages/metadata" + suffix, {message_id: {"metadata": metadata}}
+        if message.get("type") != "AIMessageChunk":
+            self.partials[message_id] = message
+            yield "messages/complete" + suffix, [message]
+            return
+        so_far = self.partials.get(message_id)
+        if so_far is None:
+            so_far = {**message, "type": "ai"}
+            so_far.pop("chunk_position", None)
+            so_far.pop("tool_call_chunks", None)
+        else:
+            so_far = {**so_far, "content": _joined(so_far["content"], message["content"])}
+            if message.get("tool_calls"):
+                so_far["tool_calls"] = message["tool_calls"]
+        self.partials[message_id] = so_far
+        yield "messages/partial" + suffix, [so_far]
+
+    def on_part(self, data: dict):
+        mode, ns, part = data["mode"], data.get("ns") or [], data.get("data")
+        suffix = "".join(f"|{segment}" for segment in ns)
+        if mode == "messages":
+            message, metadata = part
+            index = data.get("index")
+            if index is not None:
+                if self.held is not None:
+                    self.held.append(data)
+                    return
+                message_id = message.get("id")
+                if index < self.sent.get(message_id, 0):
+                    return  # already part of the snapshot we sent
+                self.sent[message_id] = index + 1
+            elif self.held is not None:
+                yield from self.release()
+            yield from self.messages(message, metadata, suffix)
+            return
+        if self.held is not None:
+            # A finished step or the like: what was held back goes first.
+            yield from self.release()
+        if mode in self.modes:
+            yield mode + suffix, part
 
     def release(self, partial: dict | None = None):
         """Stop holding tokens back: the snapshot (if any), then the held tokens."""
         held, self.held = self.held or [], None
         if partial and partial.get("text"):
-            count = partial.get("count", 0)
-            yield from self.emit_text(partial["message_id"], partial["text"], "model", count)
+            self.sent[partial["message_id"]] = partial.get("count", 0)
+            metadata = {"run_id": self.run_id, "thread_id": self.thread_id}
+            yield from self.messages(chunk(partial["message_id"], partial["text"]), metadata, "")
         for data in held:
-            yield from self.on_token(data)
-
-    def on_step(self, data: dict):
-        self.step = data.get("step") or self.step
-        node, update = data["node"], data.get("update") or {}
-        if "values" in self.modes and data.get("values") is not None:
-            yield "values", data["values"]
-        if node == "__input__":
-            return
-        if "updates" in self.modes:
-            yield "updates", {node: update}
-        for message in update.get("messages", []):
-            streamed = message.get("id") in self.partials
-            if "messages-tuple" in self.modes and not streamed:
-                yield "messages", [message, self.meta(node)]
-            if "messages" in self.modes:
-                yield "messages/complete", [message]
+            yield from self.on_part(data)
 
     def on_message(self, message: dict):
-        """Stream parts for one channel-layer message."""
+        """Stream parts for one bus message."""
         if message.get("type") == protocol.MessageType.SNAPSHOT_REPLY:
             if message.get("run_id") == self.run_id and self.held is not None:
                 yield from self.release(message.get("partial"))
             return
         if message.get("run_id") != self.run_id:
             return
-        kind, data = message.get("kind"), message.get("data") or {}
-        if kind == protocol.EventKind.TOKEN:
-            yield from self.on_token(data)
-            return
-        if self.held is not None:
-            # A finished step or the run's end: what was held back goes first.
-            yield from self.release()
-        if kind == protocol.EventKind.STEP:
-            yield from self.on_step(data)
+        if message.get("kind") == protocol.EventKind.PART:
+            yield from self.on_part(message.get("data") or {})
+        elif self.held is not None:
+            yield from self.release()  # the run's end: what was held back goes first
+
+
+def _joined(before, after):
+    if isinstance(before, str) and isinstance(after, str):
+        return before + after
+    as_list = [before] if isinstance(before, str) else list(before or [])
+    return as_list + ([after] if isinstance(after, str) else list(after or []))
 
 
 async def stream_run(sub: ThreadSubscription, thread_id, run_id, stream_mode, attach=False):
@@ -155,8 +176,10 @@ async def stream_run(sub: ThreadSubscription, thread_id, run_id, stream_mode, at
     streamer = RunStreamer(thread_id, run_id, normalise_modes(stream_mode))
     await sub.open()
     try:
-        yield sse("metadata", {"run_id": str(run_id), "attempt": 1})
         run = await load_run(thread_id, run_id)
+        yield sse(
+            "metadata", {"run_id": str(run_id), "attempt": max((run or {}).get("attempt", 1), 1)}
+        )
         if attach and run is not None and not is_final(run):
             streamer.held = []
             await sub.request_snapshot(run_id)

@@ -8,9 +8,9 @@ message type, an event kind or a lifecycle status as a string
 
 Groups:
 - `thread_group(thread_id)`: everything that happens on a thread (`RunEvent`:
-  a run's lifecycle, its streamed tokens, its finished steps). Websocket
-  consumers and SSE streams join it, in whichever process holds the
-  connection.
+  a run's lifecycle, and each part its graph streams: tokens, updates,
+  values...). Websocket consumers and SSE streams join it, in whichever
+  process holds the connection.
 - `run_control_group(run_id)`: signals to the executor of that run
   (`RunCancel`, `SnapshotRequest`); the worker that claimed the run joins it.
 - `WORKERS_GROUP`: every executor; `Wakeup` means "a run may be claimable".
@@ -49,8 +49,7 @@ class EventKind(StrEnum):
     """What a `RunEvent` reports."""
 
     LIFECYCLE = "run.lifecycle"  # the run changed status: LifecycleData
-    TOKEN = "run.token"  # a piece of the message being streamed: TokenData
-    STEP = "run.step"  # a finished step, checkpointed: StepData
+    PART = "run.part"  # a part of the graph's stream: PartData
 
 
 class Lifecycle(StrEnum):
@@ -61,6 +60,7 @@ class Lifecycle(StrEnum):
     STARTED = "started"  # claimed by an executor, running
     INTERRUPTING = "interrupting"  # asked to stop; `interrupted` follows
     ROLLED_BACK = "rolled_back"  # deleted with everything it wrote
+    REQUEUED = "requeued"  # its worker was lost: pending again, for another attempt
     SUCCESS = RunStatus.SUCCESS.value
     ERROR = RunStatus.ERROR.value
     TIMEOUT = RunStatus.TIMEOUT.value
@@ -87,21 +87,17 @@ class LifecycleData(TypedDict):
     partial_message: NotRequired[dict]
 
 
-class TokenData(TypedDict):
-    message_id: str
-    text: str
-    index: int  # position of the token in its message
-    node: str
+class PartData(TypedDict):
+    """One part of what `graph.astream(...)` yields, as JSON."""
+
+    mode: str  # LangGraph's stream mode: values, updates, messages, custom, debug, tasks...
+    ns: list[str]  # the subgraph it comes from ("node:task_id" each); [] at the top
+    data: Any
+    seq: int  # its position in the run's stream, from 1
     ts: float  # when it left the executor (latency measurements)
-
-
-class StepData(TypedDict):
-    node: str
-    update: dict[str, Any]  # what the node wrote
-    values: dict[str, Any]  # the state after the step
-    next: list[str]
-    checkpoint_id: str
-    step: int
+    # For a token of the message being streamed ("messages" at the top): its
+    # position in the message; a snapshot's `count` says which are in it.
+    index: NotRequired[int]
 
 
 class RunEvent(TypedDict):
@@ -109,7 +105,7 @@ class RunEvent(TypedDict):
     thread_id: str
     run_id: str | None
     kind: EventKind
-    data: LifecycleData | TokenData | StepData
+    data: LifecycleData | PartData
 
 
 class RunCancel(TypedDict):
@@ -169,29 +165,13 @@ def lifecycle_event(
     return _run_event(thread_id, run["run_id"], EventKind.LIFECYCLE, data)
 
 
-def token_event(thread_id, run_id, *, message_id: str, text: str, index: int, node: str):
-    data: TokenData = {
-        "message_id": message_id,
-        "text": text,
-        "index": index,
-        "node": node,
-        "ts": time.time(),
-    }
-    return _run_event(thread_id, run_id, EventKind.TOKEN, data)
-
-
-def step_event(
-    thread_id, run_id, *, node: str, update: dict, values: dict, next: list, checkpoint_id, step
+def part_event(
+    thread_id, run_id, *, mode: str, ns, data, seq: int, index: int | None = None
 ) -> RunEvent:
-    data: StepData = {
-        "node": node,
-        "update": update,
-        "values": values,
-        "next": list(next),
-        "checkpoint_id": str(checkpoint_id),
-        "step": step,
-    }
-    return _run_event(thread_id, run_id, EventKind.STEP, data)
+    part: PartData = {"mode": mode, "ns": list(ns), "data": data, "seq": seq, "ts": time.time()}
+    if index is not None:
+        part["index"] = index
+    return _run_event(thread_id, run_id, EventKind.PART, part)
 
 
 def run_cancel(run_id, action: str) -> RunCancel:
@@ -216,7 +196,7 @@ def wakeup(thread_id=None) -> Wakeup:
 
 def lifecycle_status(message: dict, run_id) -> Lifecycle | None:
     """The lifecycle status a message reports for `run_id`, or None if it is
-    anything else (another run, a token, a step, a control message)."""
+    anything else (another run, a stream part, a control message)."""
     if message.get("kind") != EventKind.LIFECYCLE or message.get("run_id") != str(run_id):
         return None
     return Lifecycle((message.get("data") or {}).get("status"))

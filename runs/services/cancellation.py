@@ -6,9 +6,10 @@ the thread row locked; watchers and executors hear of it after the commit.
 
 - a pending run: interrupt marks it `interrupted`; rollback deletes it;
 - a running run: interrupt asks its executor to stop (it keeps the partial
-  answer and sets `interrupted`); rollback deletes the run and its
-  checkpoints now, so the thread's state is at once what it was before the
-  run, and tells the executor to drop what it was doing.
+  answer and sets `interrupted`); rollback deletes the run and every
+  checkpoint and write it made now, so the thread's state is at once what it
+  was before the run, and tells the executor to drop what it was doing (its
+  checkpointer refuses any later write: runs.worker.saver).
 """
 
 from django.db import transaction
@@ -17,17 +18,20 @@ from django.utils import timezone
 from runs.bus import protocol
 from runs.bus.publish import publish_sync, send_sync
 from runs.models import CancelAction, Run, RunStatus, Thread, ThreadStatus
+from runs.services import persistence
 from runs.services.representation import run_dict
 
 
 def cancel_locked(thread: Thread, runs: list[Run], *, action: str) -> None:
     """Cancel in-flight runs of a locked thread with `action` (CancelAction)."""
     now = timezone.now()
+    rolled_back = []
     for run in runs:
         payload = run_dict(run)
         run_id = run.pk  # delete() below sets run.pk to None
         if action == CancelAction.ROLLBACK:
-            run.delete()  # cascades to the checkpoints it wrote
+            run.delete()
+            rolled_back.append(run_id)
             status = protocol.Lifecycle.ROLLED_BACK
         elif run.status == RunStatus.PENDING:
             run.status = RunStatus.INTERRUPTED
@@ -45,6 +49,9 @@ def cancel_locked(thread: Thread, runs: list[Run], *, action: str) -> None:
                 thread.pk, run_id, action, status, payload
             )
         )
+    if rolled_back:
+        persistence.delete_runs(rolled_back)
+        persistence.refresh_thread(thread)
 
 
 def _announce(thread_id, run_id, action: str, status, payload: dict) -> None:

@@ -1,9 +1,12 @@
-"""Messages in LangChain's message-dict form, and the state reducer.
+"""Checking the messages clients send (a run's input, a state update).
 
-A thread's state is a dict whose `messages` key holds messages as LangChain
-serialises them (`type`, `content`, `id`, `tool_calls`, `tool_call_id`,
-`name`, ...), so `langchain_core.messages.convert_to_messages` reads them.
-Input may use the OpenAI-style `role` form; it is normalised on the way in.
+Graphs read messages in any form LangChain converts (`role` or `type`, a bare
+string); here each is checked (type, content, size, id) so that bad input is
+a 422 naming the field before anything runs, and written in LangChain's
+message-dict form (`type`, `content`, `id`, `name`, `tool_calls`,
+`tool_call_id`) with an id, so the server knows the id of every message it
+was sent. `langchain_core.messages.convert_to_messages` reads them, as the
+graphs' `add_messages` reducer does.
 """
 
 import uuid
@@ -36,58 +39,8 @@ def new_message_id() -> str:
     return str(uuid.uuid4())
 
 
-def human(content: str, *, id: str | None = None) -> dict[str, Any]:
-    return {
-        "type": "human",
-        "content": content,
-        "id": id or new_message_id(),
-        "name": None,
-        "additional_kwargs": {},
-        "response_metadata": {},
-        "example": False,
-    }
-
-
-def ai(
-    content: str,
-    *,
-    id: str | None = None,
-    tool_calls: list[dict] | None = None,
-    interrupted: bool = False,
-) -> dict[str, Any]:
-    response_metadata: dict[str, Any] = {}
-    if interrupted:
-        # Our interrupt keeps the partly streamed answer; this marks it.
-        response_metadata = {"finish_reason": "interrupted", "interrupted": True}
-    return {
-        "type": "ai",
-        "content": content,
-        "id": id or new_message_id(),
-        "name": None,
-        "additional_kwargs": {},
-        "response_metadata": response_metadata,
-        "example": False,
-        "tool_calls": tool_calls or [],
-        "invalid_tool_calls": [],
-        "usage_metadata": None,
-    }
-
-
-def tool(content: str, *, tool_call_id: str, name: str, id: str | None = None) -> dict[str, Any]:
-    return {
-        "type": "tool",
-        "content": content,
-        "id": id or new_message_id(),
-        "name": name,
-        "tool_call_id": tool_call_id,
-        "additional_kwargs": {},
-        "response_metadata": {},
-        "artifact": None,
-        "status": "success",
-    }
-
-
 def is_interrupted(message: dict) -> bool:
+    """A message an interrupt cut short (runs.worker.graph_run marks them)."""
     return bool((message.get("response_metadata") or {}).get("interrupted"))
 
 
@@ -112,20 +65,18 @@ def normalise_message(raw: Any, field: str) -> dict[str, Any]:
     msg_id = raw.get("id") or new_message_id()
     if not isinstance(msg_id, str):
         raise MessageError(f"{field}.id", "Message id must be a string.")
-    if kind == "human":
-        message = human(content, id=msg_id)
-    elif kind == "ai":
-        message = ai(content, id=msg_id, tool_calls=raw.get("tool_calls") or [])
-    elif kind == "tool":
+    message: dict[str, Any] = {"type": kind, "content": content, "id": msg_id}
+    if kind == "ai" and raw.get("tool_calls"):
+        if not isinstance(raw["tool_calls"], list):
+            raise MessageError(f"{field}.tool_calls", "tool_calls must be a list.")
+        message["tool_calls"] = raw["tool_calls"]
+    if kind == "tool":
         if not raw.get("tool_call_id"):
             raise MessageError(f"{field}.tool_call_id", "A tool message needs a tool_call_id.")
-        message = tool(
-            content, tool_call_id=raw["tool_call_id"], name=raw.get("name") or "", id=msg_id
-        )
-    else:
-        message = {**human(content, id=msg_id), "type": "system"}
-        message.pop("example")
-    if raw.get("name") and kind != "tool":
+        message["tool_call_id"] = raw["tool_call_id"]
+    if raw.get("name"):
+        if not isinstance(raw["name"], str):
+            raise MessageError(f"{field}.name", "A message's name must be a string.")
         message["name"] = raw["name"]
     for key in ("additional_kwargs", "response_metadata"):
         if isinstance(raw.get(key), dict):
@@ -157,28 +108,3 @@ def normalise_input(raw: Any) -> dict[str, Any] | None:
             normalise_message(m, f"input.messages[{i}]") for i, m in enumerate(messages)
         ]
     return values
-
-
-def add_messages(existing: list[dict], new: list[dict]) -> list[dict]:
-    """LangGraph's add_messages reducer: append, replacing messages with the same id."""
-    merged = list(existing)
-    index = {m.get("id"): i for i, m in enumerate(merged)}
-    for message in new:
-        position = index.get(message.get("id"))
-        if position is None:
-            index[message.get("id")] = len(merged)
-            merged.append(message)
-        else:
-            merged[position] = message
-    return merged
-
-
-def apply_update(values: dict, update: dict | None) -> dict:
-    """Apply a state update: messages go through add_messages, other keys replace."""
-    result = dict(values)
-    for key, value in (update or {}).items():
-        if key == "messages":
-            result["messages"] = add_messages(result.get("messages", []), value)
-        else:
-            result[key] = value
-    return result

@@ -64,6 +64,13 @@ class Conflict(RunsError):
     code = "conflict"
 
 
+class GraphNotAssigned(RunsError):
+    """A thread-level operation that needs the thread's graph, on a thread without one."""
+
+    status_code = 400
+    code = "graph_not_assigned"
+
+
 class CheckpointNotFound(RunsError):
     status_code = 404
     code = "checkpoint_not_found"

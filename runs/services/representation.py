@@ -1,10 +1,10 @@
-"""Threads, runs and states as JSON-ready dicts, in LangGraph Platform's shapes.
+"""Threads and runs as JSON-ready dicts, in LangGraph Platform's shapes.
 
-One place for these shapes: the REST API, the websocket and the channel-layer
-events all send them.
+One place for these shapes: the REST API, the websocket and the bus events
+all send them. (States: runs.graphs.serialization.)
 """
 
-from runs.models import Checkpoint, Run, Thread
+from runs.models import Run, Thread
 
 
 def iso(value):
@@ -24,57 +24,11 @@ def run_dict(run: Run) -> dict:
         "metadata": run.metadata,
         "kwargs": {**run.kwargs, "input": run.input},
         "multitask_strategy": run.multitask_strategy,
+        "attempt": run.attempt,
     }
 
 
-def checkpoint_ref(thread_id, checkpoint_id) -> dict | None:
-    if checkpoint_id is None:
-        return None
-    return {
-        "thread_id": str(thread_id),
-        "checkpoint_ns": "",
-        "checkpoint_id": str(checkpoint_id),
-        "checkpoint_map": None,
-    }
-
-
-def state_dict(thread_id, checkpoint: Checkpoint | None) -> dict:
-    if checkpoint is None:
-        return {
-            "values": {},
-            "next": [],
-            "tasks": [],
-            "checkpoint": None,
-            "parent_checkpoint": None,
-            "metadata": {},
-            "created_at": None,
-            "interrupts": [],
-        }
-    return {
-        "values": checkpoint.values,
-        "next": checkpoint.next,
-        "tasks": [
-            {
-                "id": f"{checkpoint.checkpoint_id}:{name}",
-                "name": name,
-                "path": [],
-                "error": None,
-                "interrupts": [],
-                "checkpoint": None,
-                "state": None,
-                "result": None,
-            }
-            for name in checkpoint.next
-        ],
-        "checkpoint": checkpoint_ref(thread_id, checkpoint.checkpoint_id),
-        "parent_checkpoint": checkpoint_ref(thread_id, checkpoint.parent_checkpoint_id),
-        "metadata": checkpoint.metadata,
-        "created_at": iso(checkpoint.created_at),
-        "interrupts": [],
-    }
-
-
-def thread_dict(thread: Thread, values: dict | None = None) -> dict:
+def thread_dict(thread: Thread) -> dict:
     return {
         "thread_id": str(thread.pk),
         "created_at": iso(thread.created_at),
@@ -82,6 +36,6 @@ def thread_dict(thread: Thread, values: dict | None = None) -> dict:
         "metadata": thread.metadata,
         "status": thread.status,
         "config": {},
-        "values": values if values is not None else {},
-        "interrupts": {},
+        "values": thread.values,
+        "interrupts": thread.interrupts,
     }

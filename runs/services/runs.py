@@ -16,9 +16,10 @@ what was queued, answer this now".
 
 from django.db import transaction
 
-from runs import agents
 from runs.bus import protocol
 from runs.bus.publish import publish_sync, wake_workers_sync
+from runs.graphs import registry
+from runs.graphs.validation import check_options
 from runs.models import CancelAction, MultitaskStrategy, Run, Thread, ThreadStatus
 from runs.services import actors
 from runs.services import chat_messages as msgs
@@ -56,19 +57,6 @@ def validate_action(action) -> str:
     return action
 
 
-def check_agent_options(graph_id: str, config) -> None:
-    """`config` must be an object; its `configurable` the agent's options."""
-    if config is not None and not isinstance(config, dict):
-        raise InvalidRequest("config must be an object.", field="config")
-    options = (config or {}).get("configurable") or {}
-    if not isinstance(options, dict):
-        raise InvalidRequest("config.configurable must be an object.", field="config.configurable")
-    try:
-        agents.get_agent(graph_id).check_options(options)
-    except agents.InvalidOption as error:
-        raise InvalidRequest(error.message, field=f"config.configurable.{error.key}") from None
-
-
 def apply_strategy(thread: Thread, strategy: str) -> None:
     """What a new run does to the runs in flight on its (locked) thread: the
     double-texting decision. Raises ThreadBusy for `reject` on a busy thread."""
@@ -91,22 +79,27 @@ def create_run(
     input=None,
     multitask_strategy: str | None = None,
     config: dict | None = None,
+    context: dict | None = None,
     metadata: dict | None = None,
     kwargs: dict | None = None,
     if_not_exists: str | None = None,
 ) -> Run:
     """Create a run on a thread of `actor`, applying the double-texting strategy.
 
+    `assistant_id` names the graph (its id, or its default assistant's UUID);
+    the thread's metadata records it (`graph_id`, `assistant_id`), as the
+    platform does, so its state is read through that graph. `kwargs`: how the
+    run executes and streams (stream_mode, stream_subgraphs).
     `if_not_exists="create"` creates the thread for the actor when it does
     not exist. Raises ThreadBusy (409) for `reject` on a busy thread,
     ThreadNotFound, AssistantNotFound or InvalidRequest for bad input;
     nothing is written then.
     """
     strategy = validate_strategy(multitask_strategy)
-    graph_id = agents.resolve_graph_id(assistant_id)
+    graph_id = registry.resolve(assistant_id)
     if graph_id is None:
         raise AssistantNotFound(f"Assistant {assistant_id!r} not found.", field="assistant_id")
-    check_agent_options(graph_id, config)
+    check_options(graph_id, config, context)
     if metadata is not None and not isinstance(metadata, dict):
         raise InvalidRequest("metadata must be an object.", field="metadata")
     if if_not_exists not in (None, "reject", "create"):
@@ -125,14 +118,24 @@ def create_run(
         apply_strategy(thread, strategy)
         thread.run_counter += 1
         thread.status = ThreadStatus.BUSY
-        thread.save(update_fields=["run_counter", "status", "updated_at"])
+        thread.metadata = {
+            **thread.metadata,
+            "graph_id": graph_id,
+            "assistant_id": registry.assistant_uuid(graph_id),
+        }
+        thread.save(update_fields=["run_counter", "status", "metadata", "updated_at"])
         run = Run.objects.create(
             thread=thread,
             seq=thread.run_counter,
-            assistant_id=assistant_id,
+            assistant_id=registry.assistant_uuid(graph_id),
             multitask_strategy=strategy,
             input=run_input,
-            kwargs={**(kwargs or {}), "config": config or {}, "graph_id": graph_id},
+            kwargs={
+                **(kwargs or {}),
+                "config": config or {},
+                "context": context,
+                "graph_id": graph_id,
+            },
             metadata=metadata or {},
         )
         payload = run_dict(run)
@@ -205,7 +208,6 @@ def delete_run(thread_id, run_id, *, actor) -> None:
         if run.is_active:
             raise Conflict("Cancel the run before deleting it.", field="run_id")
         # The thread's history stays as it is: only the run record goes.
-        run.checkpoints.update(run=None)
         run.delete()
 
 

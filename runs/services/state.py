@@ -1,77 +1,131 @@
-"""A thread's state: the current one, its history, manual updates.
+"""A thread's state: the current one, at a checkpoint, its history, updates.
 
-The state is the thread's latest checkpoint (runs.services.checkpoints).
+States are read through the thread's graph (`graph.get_state`, as LangGraph
+Platform does), so `next`, `tasks` and `interrupts` are LangGraph's own. The
+graph is the one the thread's runs use: `metadata.graph_id`, stamped when a
+run is created. A thread that never had a run has no graph: its state is
+empty, and a manual update needs a graph id in its metadata first.
 """
 
 from django.db import transaction
+from langgraph.errors import InvalidUpdateError
 
-from runs.models import Checkpoint
-from runs.services import actors
+from runs.graphs.registry import graph_sync, registry
+from runs.graphs.serialization import EMPTY_STATE, checkpoint_ref, snapshot_dict
+from runs.models import ThreadStatus
 from runs.services import chat_messages as msgs
-from runs.services.checkpoints import latest_checkpoint, write_checkpoint
-from runs.services.errors import CheckpointNotFound, InvalidRequest
-from runs.services.ids import parse_id
+from runs.services import persistence
+from runs.services.errors import Conflict, GraphNotAssigned, InvalidRequest
 from runs.services.threads import get_thread, lock_thread
 
 
-def current_state(thread_id, *, actor) -> Checkpoint | None:
-    """The thread's latest checkpoint; raises ThreadNotFound for a thread the
-    actor cannot see. One query: the ownership check is part of it."""
-    pk = parse_id(thread_id, field="thread_id")
-    checkpoint = (
-        Checkpoint.objects.filter(thread_id=pk)
-        .filter(actors.thread_filter(actor, "thread__"))
-        .order_by("-id")
-        .first()
-    )
+def _graph_of(thread, *, required: bool) -> str | None:
+    graph_id = (thread.metadata or {}).get("graph_id")
+    if graph_id is None or registry().resolve(graph_id) is None:
+        if required:
+            raise GraphNotAssigned(
+                f"Thread {thread.pk} has no graph (metadata.graph_id): create a run on it "
+                "first, or set metadata.graph_id to one of the assistants' graphs.",
+                field="metadata.graph_id",
+            )
+        return None
+    return registry().resolve(graph_id)
+
+
+def _raw_state(thread_id, checkpoint_id=None) -> dict:
+    """The state of a thread without a graph: its checkpoint's values only."""
+    checkpoint = persistence.saver().get_tuple(persistence.thread_config(thread_id, checkpoint_id))
     if checkpoint is None:
-        get_thread(pk, actor=actor)  # not found, or a thread with no checkpoint
-    return checkpoint
+        return dict(EMPTY_STATE)
+    ref = checkpoint_ref(checkpoint.config)
+    parent = checkpoint_ref(checkpoint.parent_config)
+    return {
+        **EMPTY_STATE,
+        "values": persistence.state_values(checkpoint),
+        "metadata": checkpoint.metadata,
+        "created_at": checkpoint.checkpoint.get("ts"),
+        "checkpoint": ref,
+        "parent_checkpoint": parent,
+        "checkpoint_id": ref["checkpoint_id"],
+        "parent_checkpoint_id": parent["checkpoint_id"] if parent else None,
+    }
 
 
-def thread_messages(thread_id, *, actor) -> list[dict]:
-    checkpoint = current_state(thread_id, actor=actor)
-    return list((checkpoint.values if checkpoint else {}).get("messages", []))
+def get_state(thread_id, *, actor, checkpoint_id=None, subgraphs: bool = False) -> dict:
+    """The thread's state, at its latest checkpoint or at `checkpoint_id`."""
+    thread = get_thread(thread_id, actor=actor)
+    graph_id = _graph_of(thread, required=False)
+    if graph_id is None:
+        return _raw_state(thread.pk, checkpoint_id)
+    config = persistence.thread_config(thread.pk, checkpoint_id)
+    with graph_sync(graph_id, config, checkpointer=persistence.saver()) as graph:
+        return snapshot_dict(graph.get_state(config, subgraphs=subgraphs))
 
 
-def update_state(thread_id, *, actor, values: dict | None, as_node: str | None = None):
-    """Apply a manual update to the thread's state as a new checkpoint (no run)."""
+def thread_messages(thread_id, *, actor) -> list:
+    """The messages of the thread's latest checkpoint, as JSON (the chat page)."""
+    thread = get_thread(thread_id, actor=actor)
+    values = persistence.state_values(persistence.latest(thread.pk))
+    messages = values.get("messages")
+    return list(messages) if isinstance(messages, list) else []
+
+
+def history(
+    thread_id,
+    *,
+    actor,
+    limit: int = 10,
+    before: str | None = None,
+    metadata: dict | None = None,
+    checkpoint: dict | None = None,
+) -> list[dict]:
+    """The thread's states, newest first: before a checkpoint id, matching
+    metadata (key = value), within a checkpoint (its id and/or namespace)."""
+    thread = get_thread(thread_id, actor=actor)
+    graph_id = _graph_of(thread, required=False)
+    if graph_id is None:
+        return []
+    config = persistence.thread_config(thread.pk)
+    config["configurable"].update(
+        {k: v for k, v in (checkpoint or {}).items() if k in ("checkpoint_id", "checkpoint_ns")}
+    )
+    before_config = persistence.thread_config(thread.pk, before) if before else None
+    with graph_sync(graph_id, config, checkpointer=persistence.saver()) as graph:
+        states = graph.get_state_history(
+            config, filter=metadata or None, before=before_config, limit=limit
+        )
+        return [snapshot_dict(state) for state in states]
+
+
+def update_state(
+    thread_id, *, actor, values, as_node: str | None = None, checkpoint_id=None
+) -> dict:
+    """Apply `values` to the thread's state as a new checkpoint, as if node
+    `as_node` wrote them (LangGraph's `update_state`); from `checkpoint_id`
+    if given (a fork). Refused while a run is in flight (409)."""
     if values is not None and not isinstance(values, dict):
         raise InvalidRequest("values must be an object.", field="values")
-    try:
-        update = msgs.normalise_input(values)
-    except msgs.MessageError as error:
-        field = error.field.replace("input", "values", 1)
-        raise InvalidRequest(error.message, field=field) from None
+    if values and "messages" in values:
+        try:
+            values = {**values, **msgs.normalise_input({"messages": values["messages"]})}
+        except msgs.MessageError as error:
+            field = error.field.replace("input", "values", 1)
+            raise InvalidRequest(error.message, field=field) from None
     with transaction.atomic():
         thread = lock_thread(thread_id, actor=actor)
-        parent = latest_checkpoint(thread.pk)
-        new_values = msgs.apply_update(parent.values if parent else {}, update)
-        return write_checkpoint(
-            thread,
-            values=new_values,
-            next=[],
-            source="update",
-            writes={as_node or "__input__": values},
-        )
-
-
-def history(thread_id, *, actor, limit: int = 10, before=None) -> list[Checkpoint]:
-    """The thread's checkpoints, newest first (before a checkpoint id, if given)."""
-    thread = get_thread(thread_id, actor=actor)
-    checkpoints = Checkpoint.objects.filter(thread=thread)
-    if before:
-        anchor = checkpoints.filter(checkpoint_id=parse_id(before, field="before")).first()
-        if anchor is not None:
-            checkpoints = checkpoints.filter(id__lt=anchor.id)
-    return list(checkpoints.order_by("-id")[:limit])
-
-
-def checkpoint_at(thread_id, checkpoint_id, *, actor) -> Checkpoint:
-    thread = get_thread(thread_id, actor=actor)
-    checkpoint = Checkpoint.objects.filter(
-        thread=thread, checkpoint_id=parse_id(checkpoint_id, field="checkpoint_id")
-    ).first()
-    if checkpoint is None:
-        raise CheckpointNotFound(f"Checkpoint {checkpoint_id} not found.", field="checkpoint_id")
-    return checkpoint
+        if thread.in_flight_runs().exists():
+            raise Conflict(f"Thread {thread.pk} has a run in flight.", field="thread_id")
+        graph_id = _graph_of(thread, required=True)
+        config = persistence.thread_config(thread.pk, checkpoint_id)
+        with graph_sync(graph_id, config, checkpointer=persistence.saver()) as graph:
+            if as_node is not None and as_node not in graph.nodes:
+                raise InvalidRequest(f"Node {as_node!r} does not exist.", field="as_node")
+            try:
+                written = graph.update_state(config, values, as_node=as_node)
+            except InvalidUpdateError as error:
+                raise InvalidRequest(str(error), field="as_node" if as_node else "values") from None
+            pending = graph.get_state(persistence.thread_config(thread.pk)).next
+        status = ThreadStatus.INTERRUPTED if pending else ThreadStatus.IDLE
+        persistence.refresh_thread(thread, status=status)
+    ref = checkpoint_ref(written)
+    return {"checkpoint": ref, "configurable": ref, "checkpoint_id": ref["checkpoint_id"]}

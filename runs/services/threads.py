@@ -10,9 +10,8 @@ from django.db import transaction
 from django.db.models.fields.json import KeyTransform
 
 from runs.models import CancelAction, Thread
-from runs.services import actors
+from runs.services import actors, persistence
 from runs.services.cancellation import cancel_locked
-from runs.services.checkpoints import write_checkpoint
 from runs.services.errors import Conflict, InvalidRequest, ThreadNotFound
 from runs.services.ids import new_thread_id, parse_id
 
@@ -49,7 +48,7 @@ def is_visible(thread_id, *, actor) -> bool:
 
 
 def create_thread(*, actor, thread_id=None, metadata=None, if_exists="raise") -> Thread:
-    """Create a thread of `actor` with its initial (empty) checkpoint.
+    """Create a thread of `actor` (its state is empty until a run or an update).
 
     `if_exists` follows LangGraph: "raise" (409) or "do_nothing" (return it);
     a thread id that another user's thread has is always a conflict.
@@ -70,9 +69,7 @@ def create_thread(*, actor, thread_id=None, metadata=None, if_exists="raise") ->
         kwargs = {"metadata": metadata or {}, "owner": owner}
         if thread_id is not None:
             kwargs["id"] = thread_id
-        thread = Thread.objects.create(**kwargs)
-        write_checkpoint(thread, values={"messages": []}, source="input")
-    return thread
+        return Thread.objects.create(**kwargs)
 
 
 def search_threads(
@@ -111,4 +108,5 @@ def delete_thread(thread_id, *, actor) -> None:
     with transaction.atomic():
         thread = lock_thread(thread_id, actor=actor)
         cancel_locked(thread, list(thread.in_flight_runs()), action=CancelAction.ROLLBACK)
+        persistence.delete_thread(thread.pk)
         thread.delete()

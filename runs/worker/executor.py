@@ -1,20 +1,19 @@
-"""The run executor: claims pending runs and drives agents step by step.
+"""The run executor: claims pending runs and executes their graphs.
 
 One `Executor` runs inside the server process (embedded mode) or inside each
-`manage.py runworker_runs` process (production). For each run it claims it:
+`manage.py runworker_runs` process (production). It:
 
-- applies the run's input as the first checkpoint, then feeds the thread's
-  messages to the agent;
-- publishes every streamed token and every finished step to the thread's
-  channel-layer group (no database write per token: the partly streamed
-  answer lives in memory and is written once, if the run is interrupted);
-- writes a checkpoint after every step;
-- listens for cancellation on the run's control group and stops within one
-  token: the next agent event is raced against the cancel signal;
-- sets the final status and hands the thread on to its next pending run.
-
-A heartbeat renews the leases of the runs it holds and, as a fallback to the
-channel-layer signal, picks up cancellations recorded in the database.
+- claims pending runs atomically (runs/worker/transactions.py), up to its
+  concurrency, oldest first per thread;
+- executes each (`execute`): joins the run's control group, drives its graph
+  (runs/worker/graph_run.py: every part onto the bus, stopped within one
+  token when cancelled), settles the run and its thread, then hands the
+  thread to its next pending run;
+- listens on the bus for cancel signals, snapshot requests (a late watcher
+  asking what a run has streamed so far) and wake-ups;
+- renews the leases of its runs on a heartbeat and, as a fallback to the
+  bus, picks up cancellations recorded in the database; recovers the runs of
+  workers whose lease expired (another attempt, from their last checkpoint).
 """
 
 import asyncio
@@ -23,46 +22,21 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass, field
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chatapp.platform.db_threads import DatabaseThreads
-from runs import agents
-from runs.agents.base import Step, Token
 from runs.bus import protocol
 from runs.bus.publish import publish, retry_once, wake_workers
-from runs.models import CancelAction, RunStatus
-from runs.services import chat_messages as msgs
+from runs.models import CancelAction
 from runs.worker import transactions
+from runs.worker.graph_run import ActiveRun, Outcome, drive
 
 logger = logging.getLogger(__name__)
 
 # How long stopping waits for cancelled tasks and channel-layer cleanup.
 STOP_TIMEOUT_SECONDS = 2.0
-
-
-@dataclass
-class ActiveRun:
-    claim: transactions.ClaimedRun
-    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
-    action: str = ""
-    # The AI message being streamed: its id and the text so far.
-    partial_id: str | None = None
-    partial_text: str = ""
-    partial_tokens: int = 0  # how many tokens partial_text holds
-    partial_node: str = "model"
-
-    def cancel(self, action: str) -> None:
-        if not self.action:
-            self.action = action
-        self.cancelled.set()
-
-    def partial_message(self) -> dict | None:
-        if self.partial_id is None or not self.partial_text:
-            return None
-        return msgs.ai(self.partial_text, id=self.partial_id, interrupted=True)
 
 
 def default_worker_id() -> str:
@@ -149,8 +123,8 @@ class Executor:
             return
         finally:
             await self.db.close(STOP_TIMEOUT_SECONDS)
-        for payload in released:
-            await self._publish_lifecycle(payload, payload["status"])
+        for payload, told in released:
+            await self._publish_lifecycle(payload, told)
         if released:
             await wake_workers()
 
@@ -189,17 +163,12 @@ class Executor:
         reply = message.get("reply_channel")
         if active is None or not reply:
             return
-        partial: protocol.Partial | None = None
-        if active.partial_id:
-            # `count` lets a watcher drop tokens already in `text` that reach it
-            # after this reply.
-            partial = {
-                "message_id": active.partial_id,
-                "text": active.partial_text,
-                "count": active.partial_tokens,
-            }
+        # Its `count` lets a watcher drop the tokens already in its text that
+        # reach it after this reply.
         with contextlib.suppress(Exception):
-            await self.layer.send(reply, protocol.snapshot_reply(active.claim.run_id, partial))
+            await self.layer.send(
+                reply, protocol.snapshot_reply(active.claim.run_id, active.snapshot())
+            )
 
     # -- scheduling ----------------------------------------------------------
 
@@ -222,8 +191,8 @@ class Executor:
                 await asyncio.wait_for(self.wakeup.wait(), settings.RUNS_POLL_SECONDS)
 
     async def _recover(self) -> None:
-        for payload in await self.db.run(transactions.recover_expired_runs):
-            await self._publish_lifecycle(payload, payload["status"])
+        for payload, told in await self.db.run(transactions.recover_expired_runs):
+            await self._publish_lifecycle(payload, told)
             await wake_workers()
 
     async def fill(self, thread_id=None) -> None:
@@ -298,8 +267,9 @@ class Executor:
             # and reads cancellations from the database meanwhile.
             logger.warning("run %s: could not join %s", claim.run_id, control)
         try:
-            status, error = await self._drive(active)
-            await self._finish(active, status, error)
+            await self._publish_lifecycle(claim.run, protocol.Lifecycle.STARTED)
+            outcome = await drive(active, worker_id=self.worker_id, run_sync=self.db.run)
+            await self._finish(active, outcome)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -326,127 +296,26 @@ class Executor:
             # Runs of other threads may have waited for this slot.
             self.wakeup.set()
 
-    async def _drive(self, active: ActiveRun) -> tuple[str, dict | None]:
-        """Run the agent to the end or to cancellation. Returns (status, error)."""
+    async def _finish(self, active: ActiveRun, outcome: Outcome) -> None:
         claim = active.claim
-        await self._publish_lifecycle(claim.run, protocol.Lifecycle.STARTED)
-        agent = agents.get_agent(claim.assistant_id)
-        if agent is None:
-            return RunStatus.ERROR, {"error": "AssistantNotFound", "message": claim.assistant_id}
-        values = claim.values
-        if claim.input:
-            values = msgs.apply_update(values, claim.input)
-            if not await self._step(active, values, "__input__", claim.input, next=["model"]):
-                return self._cancelled_status(active), None
-        stream = agent.stream(list(values.get("messages", [])), claim.options)
-        cancelled = asyncio.ensure_future(active.cancelled.wait())
-        try:
-            while True:
-                next_event = asyncio.ensure_future(anext(stream))
-                await asyncio.wait({next_event, cancelled}, return_when=asyncio.FIRST_COMPLETED)
-                if not next_event.done():
-                    next_event.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await next_event
-                    return self._cancelled_status(active), None
-                try:
-                    item = next_event.result()
-                except StopAsyncIteration:
-                    return RunStatus.SUCCESS, None
-                except Exception as exc:
-                    logger.exception("agent failed in run %s", claim.run_id)
-                    return RunStatus.ERROR, {"error": type(exc).__name__, "message": str(exc)}
-                if active.cancelled.is_set():
-                    return self._cancelled_status(active), None
-                if isinstance(item, Token):
-                    await self._token(active, item)
-                elif isinstance(item, Step):
-                    values = msgs.apply_update(values, {"messages": item.messages})
-                    update = {"messages": item.messages}
-                    if not await self._step(active, values, item.node, update, next=item.next):
-                        return self._cancelled_status(active), None
-        finally:
-            cancelled.cancel()
-            with contextlib.suppress(Exception):
-                await stream.aclose()
-
-    def _cancelled_status(self, active: ActiveRun) -> str:
-        if active.action == CancelAction.ROLLBACK:
-            return protocol.Lifecycle.ROLLED_BACK
-        return RunStatus.INTERRUPTED
-
-    async def _token(self, active: ActiveRun, token: Token) -> None:
-        if active.partial_id != token.message_id:
-            active.partial_id, active.partial_text, active.partial_tokens = token.message_id, "", 0
-        index = active.partial_tokens
-        active.partial_text += token.text
-        active.partial_tokens += 1
-        active.partial_node = token.node
-        claim = active.claim
-        await publish(
-            protocol.token_event(
-                claim.thread_id,
-                claim.run_id,
-                message_id=token.message_id,
-                text=token.text,
-                index=index,
-                node=token.node,
-            )
-        )
-
-    async def _step(self, active: ActiveRun, values: dict, node: str, update: dict, next) -> bool:
-        """Checkpoint a finished step and publish it. False if the run was cancelled."""
-        claim = active.claim
-        checkpoint = await self.db.run(
-            transactions.write_step,
-            claim.thread_id,
-            claim.run_id,
-            self.worker_id,
-            values=values,
-            next=list(next),
-            node=node,
-            writes=update,
-        )
-        if checkpoint is None:
-            # Cancelled (the database says so even if the signal was lost).
-            active.cancel(active.action or CancelAction.INTERRUPT)
-            return False
-        finished_ids = {m.get("id") for m in update.get("messages", [])}
-        if active.partial_id in finished_ids:
-            active.partial_id, active.partial_text, active.partial_tokens = None, "", 0
-        await publish(
-            protocol.step_event(
-                claim.thread_id,
-                claim.run_id,
-                node=node,
-                update=update,
-                values=values,
-                next=next,
-                checkpoint_id=checkpoint.checkpoint_id,
-                step=checkpoint.step,
-            )
-        )
-        return True
-
-    async def _finish(self, active: ActiveRun, status: str, error: dict | None) -> None:
-        claim = active.claim
-        if status == protocol.Lifecycle.ROLLED_BACK:
+        if outcome.status == protocol.Lifecycle.ROLLED_BACK:
             # The strategy service already deleted the run and announced it.
             return
-        partial = active.partial_message() if status == RunStatus.INTERRUPTED else None
         payload = await self.db.run(
             transactions.finish_run,
             claim.thread_id,
             claim.run_id,
             self.worker_id,
-            status=status,
-            error=error,
-            partial_message=partial,
+            status=outcome.status,
+            error=outcome.error,
+            pending=outcome.pending,
         )
         if payload is None:
             # Rolled back while we finished, or our lease was lost: not ours to announce.
             return
-        await self._publish_lifecycle(payload, status, error=error, partial_message=partial)
+        await self._publish_lifecycle(
+            payload, outcome.status, error=outcome.error, partial_message=outcome.partial_message
+        )
 
     async def _publish_lifecycle(
         self, payload: dict, status: str, error=None, partial_message=None

@@ -1,32 +1,22 @@
-"""The worker's database side: claiming runs, leases, steps, completion, recovery.
+"""The worker's database side: claiming runs, leases, completion, recovery.
 
 Every function here is synchronous and one transaction (or one per thread
 settled); the executor calls them on its database threads
-(chatapp/platform/db_threads.py). Whatever changes a thread's runs or
-checkpoints locks the thread row first (the same lock the strategy service
-takes), so a checkpoint can never be written for a run that a concurrent
-rollback is deleting, and two runs of a thread can never both be `running`
-(also guarded by the partial unique index `one_running_run_per_thread`).
+(chatapp/platform/db_threads.py). Whatever changes a thread's runs locks the
+thread row first (the same lock the strategy service takes), so two runs of a
+thread can never both be `running` (also guarded by the partial unique index
+`one_running_run_per_thread`). A run's checkpoints are written by its graph,
+through a checkpointer that takes the same lock (runs/worker/saver.py).
 
-Recovery policy for a worker that died (lease expired): the run is marked
-`error` ("WorkerLost") and not retried; the thread's next pending run
-proceeds. The steps it completed stay in the thread's state; a run that had
-been asked to interrupt becomes `interrupted` as it would have. A worker
-stopped gracefully (SIGTERM) first gives its runs RUNS_SHUTDOWN_GRACE_SECONDS
-to finish, then settles the rest the same way at once ("WorkerStopped",
-`release_runs`) instead of leaving them to their leases.
-
-This differs from LangGraph Platform on purpose. There, a queue worker
-records a heartbeat in Redis while it handles a run; on graceful shutdown it
-gives runs a limited time to finish and puts the unfinished ones back in the
-queue, and after a hard crash a sweeper re-queues runs whose heartbeat went
-stale, so another worker makes a new attempt at the run
-(https://langchain-ai.github.io/langgraph/concepts/scalability_and_resilience/).
-We do not retry: a run of the demo or an LLM agent is not idempotent (a
-retry would repeat tool calls and re-stream an answer the user already saw
-part of, with a different text), and our leases and recovery live in
-PostgreSQL rather than Redis. The user sees the failed run and can simply
-send the message again.
+Durable execution. A run whose worker died (its lease expired) goes back to
+`pending`, first of its thread's queue, and the next worker to claim it
+resumes it from its last checkpoint: the steps it completed are not run
+again, the step it was in is. After settings.RUNS_MAX_ATTEMPTS executions the
+run ends `error` ("WorkerLost") and the thread moves on. A worker stopped
+gracefully (SIGTERM) gives its runs RUNS_SHUTDOWN_GRACE_SECONDS to finish,
+then puts the rest back the same way at once (`release_runs`). As LangGraph
+Platform does; a step that was cut off runs again, so a tool it calls may be
+called twice, and an answer streamed again.
 """
 
 import logging
@@ -39,10 +29,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from runs.models import Checkpoint, Run, RunStatus, Thread, ThreadStatus
-from runs.services import chat_messages as msgs
+from checkpoints.models import Checkpoint as CheckpointRow
+from runs.bus.protocol import Lifecycle
+from runs.models import CancelAction, Run, RunStatus, Thread, ThreadStatus
+from runs.services import persistence
 from runs.services.actors import SYSTEM
-from runs.services.checkpoints import latest_checkpoint, write_checkpoint
 from runs.services.representation import run_dict
 from runs.services.threads import lock_thread
 
@@ -56,10 +47,15 @@ class ClaimedRun:
     run: dict  # run_dict of the run, status running
     run_id: str
     thread_id: str
+    graph_id: str
     assistant_id: str
     input: dict | None
-    options: dict
-    values: dict  # the thread's state when the run starts
+    kwargs: dict  # config, context, stream_mode, stream_subgraphs, ...
+    metadata: dict
+    attempt: int
+    # It already wrote a checkpoint (an earlier attempt): resume from the
+    # thread's last checkpoint instead of applying its input again.
+    resume: bool
 
 
 def lease_expiry():
@@ -101,61 +97,41 @@ def claim_next_run(worker_id: str, thread_id=None) -> ClaimedRun | None:
             run = thread.runs.filter(status=RunStatus.PENDING).order_by("seq").first()
             if run is None:
                 return None
-            now = timezone.now()
             run.status = RunStatus.RUNNING
             run.worker_id = worker_id
             run.lease_expires_at = lease_expiry()
-            run.started_at = now
+            run.started_at = run.started_at or timezone.now()
+            run.attempt += 1
             run.save(
                 update_fields=[
                     "status",
                     "worker_id",
                     "lease_expires_at",
                     "started_at",
+                    "attempt",
                     "updated_at",
                 ]
             )
             thread.status = ThreadStatus.BUSY
             thread.save(update_fields=["status", "updated_at"])
-            checkpoint = latest_checkpoint(thread.pk)
+            resume = run.attempt > 1 and (
+                CheckpointRow.objects.filter(thread_id=str(thread.pk), run_id=str(run.pk)).exists()
+            )
             return ClaimedRun(
                 run=run_dict(run),
                 run_id=str(run.pk),
                 thread_id=str(thread.pk),
+                graph_id=run.kwargs.get("graph_id") or run.assistant_id,
                 assistant_id=run.assistant_id,
                 input=run.input,
-                options=(run.kwargs.get("config") or {}).get("configurable") or {},
-                values=dict(checkpoint.values) if checkpoint else {"messages": []},
+                kwargs=run.kwargs,
+                metadata=run.metadata,
+                attempt=run.attempt,
+                resume=resume,
             )
     except IntegrityError:
         # Another worker won the race for this thread's running slot.
         return None
-
-
-def _owned_run(thread: Thread, run_id, worker_id: str) -> Run | None:
-    """The run, if it still exists, is running, is ours and is not cancelled."""
-    return (
-        thread.runs.filter(pk=run_id, status=RunStatus.RUNNING, worker_id=worker_id)
-        .exclude(cancel_action__gt="")
-        .first()
-    )
-
-
-def write_step(
-    thread_id, run_id, worker_id: str, *, values: dict, next: list, node: str, writes: dict
-) -> Checkpoint | None:
-    """Write the checkpoint of a finished step. None if the run was cancelled/lost."""
-    with transaction.atomic():
-        thread = lock_thread(thread_id, actor=SYSTEM)
-        run = _owned_run(thread, run_id, worker_id)
-        if run is None:
-            return None
-        # No lease renewal here: the heartbeat renews every lease every
-        # RUNS_HEARTBEAT_SECONDS; one more UPDATE per step bought nothing.
-        source = "input" if node == "__input__" else "loop"
-        return write_checkpoint(
-            thread, values=values, next=next, run=run, source=source, writes={node: writes}
-        )
 
 
 def finish_run(
@@ -165,47 +141,36 @@ def finish_run(
     *,
     status: str,
     error: dict | None = None,
-    partial_message: dict | None = None,
+    pending: bool = False,
 ) -> dict | None:
-    """Set a run's final status. Returns its run_dict, or None if it is gone
-    (rolled back) or no longer ours (recovered after a lost lease).
-
-    For `interrupted`, the partly streamed answer (if any) is kept in the
-    state as an AI message marked interrupted.
-    """
+    """Set a run's final status and its thread's. Returns its run_dict, or
+    None if it is gone (rolled back) or no longer ours (recovered after a lost
+    lease). `pending`: the graph stopped with tasks left (`interrupt()`,
+    `interrupt_before/after`): the thread waits, `interrupted`."""
     with transaction.atomic():
         thread = lock_thread(thread_id, actor=SYSTEM)
         run = thread.runs.filter(pk=run_id, status=RunStatus.RUNNING, worker_id=worker_id).first()
         if run is None:
             return None
-        if status == RunStatus.INTERRUPTED and partial_message is not None:
-            base = latest_checkpoint(thread.pk)
-            values = msgs.apply_update(base.values if base else {}, {"messages": [partial_message]})
-            write_checkpoint(
-                thread,
-                values=values,
-                next=[],
-                run=run,
-                writes={"model": {"messages": [partial_message]}},
-                extra_metadata={"interrupted": True},
-            )
         run.status = status
         run.error = error
         run.ended_at = timezone.now()
         run.lease_expires_at = None
         run.save(update_fields=["status", "error", "ended_at", "lease_expires_at", "updated_at"])
-        _settle_thread(thread, status)
+        _settle_thread(thread, status, pending=pending)
         return run_dict(run)
 
 
-def _settle_thread(thread: Thread, last_status: str) -> None:
+def _settle_thread(thread: Thread, last_status: str, *, pending: bool = False) -> None:
     if thread.in_flight_runs().exists():
-        thread.status = ThreadStatus.BUSY
+        status = ThreadStatus.BUSY
     elif last_status == RunStatus.ERROR:
-        thread.status = ThreadStatus.ERROR
+        status = ThreadStatus.ERROR
+    elif pending:
+        status = ThreadStatus.INTERRUPTED
     else:
-        thread.status = ThreadStatus.IDLE
-    thread.save(update_fields=["status", "updated_at"])
+        status = ThreadStatus.IDLE
+    persistence.refresh_thread(thread, status=status)
 
 
 def renew_leases(worker_id: str, run_ids: list[str]) -> dict[str, str | None]:
@@ -225,47 +190,58 @@ def renew_leases(worker_id: str, run_ids: list[str]) -> dict[str, str | None]:
     return {run_id: found.get(uuid.UUID(str(run_id))) for run_id in run_ids}
 
 
-def _settle_lost(thread: Thread, run: Run, now, error: dict) -> dict:
-    """Settle a running run whose executor is gone (the thread is locked)."""
-    if run.cancel_action == "interrupt":
-        run.status = RunStatus.INTERRUPTED
+def _settle_lost(thread: Thread, run: Run, now, error: dict) -> tuple[dict, str]:
+    """Settle a running run whose executor is gone (the thread is locked):
+    back to pending for another attempt, or ended. Returns (run_dict, what
+    watchers are told)."""
+    if run.cancel_action == CancelAction.INTERRUPT:
+        run.status, told = RunStatus.INTERRUPTED, Lifecycle.INTERRUPTED
+    elif run.attempt < settings.RUNS_MAX_ATTEMPTS:
+        run.status, told = RunStatus.PENDING, Lifecycle.REQUEUED
+        run.worker_id = ""
     else:
-        run.status = RunStatus.ERROR
+        run.status, told = RunStatus.ERROR, Lifecycle.ERROR
         run.error = error
-    run.ended_at = now
+    if run.status != RunStatus.PENDING:
+        run.ended_at = now
     run.lease_expires_at = None
-    run.save(update_fields=["status", "error", "ended_at", "lease_expires_at", "updated_at"])
+    run.save(
+        update_fields=["status", "error", "worker_id", "ended_at", "lease_expires_at", "updated_at"]
+    )
     _settle_thread(thread, run.status)
-    logger.warning("settled run %s of thread %s as %s", run.pk, thread.pk, run.status)
-    return run_dict(run)
+    logger.warning("settled run %s of thread %s: %s", run.pk, thread.pk, told)
+    return run_dict(run), told
 
 
-def recover_expired_runs() -> list[dict]:
-    """Settle runs whose worker stopped renewing its lease. Returns their run_dicts."""
+def recover_expired_runs() -> list[tuple[dict, str]]:
+    """Settle runs whose worker stopped renewing its lease."""
     now = timezone.now()
 
     def lost(run):
-        message = f"Worker {run.worker_id!r} stopped renewing its lease."
+        message = (
+            f"Worker {run.worker_id!r} stopped renewing its lease "
+            f"({run.attempt} attempts, settings.RUNS_MAX_ATTEMPTS={settings.RUNS_MAX_ATTEMPTS})."
+        )
         return {"error": "WorkerLost", "message": message}
 
     expired = Run.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
     return _settle_each(expired, {"lease_expires_at__lt": now}, lost, now)
 
 
-def release_runs(worker_id: str, run_ids: list[str]) -> list[dict]:
+def release_runs(worker_id: str, run_ids: list[str]) -> list[tuple[dict, str]]:
     """Settle our runs still running when we stop (graceful shutdown), now
-    rather than after their leases. Returns their run_dicts."""
+    rather than after their leases."""
     now = timezone.now()
 
     def stopped(run):
-        message = f"Worker {worker_id!r} shut down before the run finished."
+        message = f"Worker {worker_id!r} stopped before the run finished ({run.attempt} attempts)."
         return {"error": "WorkerStopped", "message": message}
 
     owned = Run.objects.filter(pk__in=run_ids, worker_id=worker_id, status=RunStatus.RUNNING)
     return _settle_each(owned, {"worker_id": worker_id}, stopped, now)
 
 
-def _settle_each(candidates, still: dict, error_for, now) -> list[dict]:
+def _settle_each(candidates, still: dict, error_for, now) -> list[tuple[dict, str]]:
     """Settle each candidate run that, with its thread locked, is still running
     and still matches `still`."""
     settled = []

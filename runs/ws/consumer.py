@@ -18,6 +18,7 @@ from django.conf import settings
 
 from chatapp.platform.channels_dispatch import DirectDispatchMixin
 from runs.bus import protocol
+from runs.graphs.serialization import INTERRUPT_KEY, message_text
 from runs.models import RunStatus
 from runs.services import accounts, chat_messages, rate_limit, runs, state, threads
 from runs.services.errors import RateLimited, RunsError, ThreadBusy
@@ -82,6 +83,23 @@ def thread_snapshot(thread_id, user) -> dict:
         [run_dict(r) for r in reversed(recent)],
         run_dict(active) if active else None,
     )
+
+
+def part_frames(run_id, part: protocol.PartData):
+    """Frames for a part of the graph's stream: its tokens (`messages`) and its
+    finished steps (`updates`: the messages each node wrote, interrupts)."""
+    if part["mode"] == "messages" and part.get("index") is not None:
+        message, _ = part["data"]
+        text = message_text(message.get("content"))
+        yield frames.token(run_id, message.get("id"), text, part["index"], part.get("ts"))
+    elif part["mode"] == "updates" and isinstance(part["data"], dict):
+        for node, update in part["data"].items():
+            if node == INTERRUPT_KEY:
+                yield frames.interrupt(run_id, update)
+            elif isinstance(update, dict) and isinstance(update.get("messages"), list):
+                yield frames.step_messages(run_id, node, update["messages"])
+            else:
+                yield frames.update(run_id, node, update)
 
 
 class ThreadConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
@@ -174,7 +192,10 @@ class ThreadConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
             await self.send_json(frames.service_error(error))
 
     async def on_message(self, content):
-        run_input = chat_messages.user_input(content.get("content"), field="content")
+        if "input" in content:
+            run_input = content["input"]
+        else:
+            run_input = chat_messages.user_input(content.get("content"), field="content")
         wait = await run_creation_wait(self.user)
         if wait is not None:
             raise RateLimited(
@@ -211,10 +232,10 @@ class ThreadConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         if run_id in self.rolled_back:
             # A token already on its way when the run was rolled back: drop it.
             return
-        if kind == protocol.EventKind.TOKEN:
-            await self.send_json(frames.token(run_id, data))
-        elif kind == protocol.EventKind.STEP:
-            await self.send_json(frames.step_messages(run_id, data))
+        if kind == protocol.EventKind.PART:
+            if not data.get("ns"):  # the chat shows the top-level graph
+                for frame in part_frames(run_id, data):
+                    await self.send_json(frame)
         elif kind == protocol.EventKind.LIFECYCLE:
             await self.send_json(
                 frames.run(
@@ -224,6 +245,11 @@ class ThreadConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
                     error=data.get("error"),
                 )
             )
+            if data["status"] == protocol.Lifecycle.STARTED:
+                # Its input is in the thread now: the page shows the message as sent.
+                given = ((data["run"].get("kwargs") or {}).get("input") or {}).get("messages")
+                if given:
+                    await self.send_json(frames.step_messages(run_id, frames.INPUT_NODE, given))
             if data["status"] == protocol.Lifecycle.ROLLED_BACK:
                 self.rolled_back.add(run_id)
                 # The page must drop what the run had shown: send the state as it now is.

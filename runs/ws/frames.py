@@ -3,6 +3,8 @@
 Client → server:
   {"type": "message", "content": "...", "strategy": "reject|enqueue|interrupt|rollback",
    "config": {...optional run config...}, "assistant_id": "...optional..."}
+      (or "input": {...} instead of "content": a graph's own input, for graphs
+      whose state has no messages)
   {"type": "cancel", "action": "interrupt|rollback", "run_id": "...optional..."}
   {"type": "ping"}
 
@@ -13,7 +15,12 @@ Server → client:
       success|error", "run": {...}, "partial_message"?: {...}, "error"?: {...}}
   {"type": "token", "run_id", "message_id", "text", "index", "ts"}
       (index: position in the message)
-  {"type": "messages", "run_id", "node", "messages": [...]}   (a finished step)
+  {"type": "messages", "run_id", "node", "messages": [...]}   (a finished step; node
+      "__input__": the run started and its input messages are in the thread)
+  {"type": "update", "run_id", "node", "update": {...}}   (a finished step that wrote no
+      messages: a graph whose state has none)
+  {"type": "interrupt", "run_id", "interrupts": [{"id", "value"}]}
+      (the graph stopped at interrupt(): the thread waits for an answer)
   {"type": "partial", "run_id", "message_id", "text", "count"} (what streamed before we
       attached: `count` tokens; later token frames with a lower index are already in it)
   {"type": "error", "error", "detail", "field"?, "rejected"?: true, "content"?: "...",
@@ -33,6 +40,8 @@ from enum import StrEnum
 from runs.services.errors import RunsError
 from runs.services.payloads import PayloadError, check_json
 
+# The node name of the messages a run was started with.
+INPUT_NODE = "__input__"
 CLOSE_NOT_SIGNED_IN = 4401
 CLOSE_THREAD_NOT_FOUND = 4404
 CLOSE_POLICY_VIOLATION = 1008
@@ -54,6 +63,8 @@ class FrameType(StrEnum):
     TOKEN = "token"
     MESSAGES = "messages"
     PARTIAL = "partial"
+    UPDATE = "update"
+    INTERRUPT = "interrupt"
     ERROR = "error"
     PONG = "pong"
 
@@ -107,24 +118,27 @@ def run(event: str, run_payload: dict, **extra) -> dict:
     return frame
 
 
-def token(run_id, data: dict) -> dict:
+def token(run_id, message_id: str, text: str, index: int, ts: float | None) -> dict:
     return {
         "type": FrameType.TOKEN,
         "run_id": run_id,
-        "message_id": data["message_id"],
-        "text": data["text"],
-        "index": data.get("index"),
-        "ts": data.get("ts"),
+        "message_id": message_id,
+        "text": text,
+        "index": index,
+        "ts": ts,
     }
 
 
-def step_messages(run_id, data: dict) -> dict:
-    return {
-        "type": FrameType.MESSAGES,
-        "run_id": run_id,
-        "node": data["node"],
-        "messages": (data.get("update") or {}).get("messages", []),
-    }
+def step_messages(run_id, node: str, messages: list) -> dict:
+    return {"type": FrameType.MESSAGES, "run_id": run_id, "node": node, "messages": messages}
+
+
+def update(run_id, node: str, written) -> dict:
+    return {"type": FrameType.UPDATE, "run_id": run_id, "node": node, "update": written}
+
+
+def interrupt(run_id, interrupts: list) -> dict:
+    return {"type": FrameType.INTERRUPT, "run_id": run_id, "interrupts": interrupts}
 
 
 def partial(run_id, data: dict) -> dict:

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from checkpoints.models import Checkpoint
 from runs.models import Run, RunStatus, UserAPIKey
 from runs.services import runs as run_service
 from runs.services import state
@@ -24,7 +25,7 @@ def staff_client(client, django_user_model):
 
 @pytest.fixture
 def busy_thread():
-    thread = make_thread()
+    thread = make_thread(metadata={"graph_id": "agent"})
     state.update_state(
         thread.pk,
         values={"messages": [{"role": "user", "content": "<script>alert(1)</script>"}]},
@@ -36,22 +37,23 @@ def busy_thread():
 
 def test_pages_render_and_escape_message_html(staff_client, busy_thread):
     thread, run = busy_thread
-    checkpoint = state.current_state(thread.pk, actor=SYSTEM)
+    checkpoint = Checkpoint.objects.get(thread_id=str(thread.pk))
     urls = [
         reverse("admin:runs_thread_changelist"),
         reverse("admin:runs_thread_change", args=[thread.pk]),
         reverse("admin:runs_run_changelist") + "?status__exact=pending",
         reverse("admin:runs_run_changelist") + f"?q={thread.pk}",
         reverse("admin:runs_run_change", args=[run.pk]),
-        reverse("admin:runs_checkpoint_changelist"),
-        reverse("admin:runs_checkpoint_change", args=[checkpoint.pk]),
+        reverse("admin:checkpoints_checkpoint_changelist"),
+        reverse("admin:checkpoints_checkpoint_change", args=[checkpoint.pk]),
     ]
     for url in urls:
         response = staff_client.get(url)
         assert response.status_code == 200, url
-    body = staff_client.get(urls[-1]).content.decode()
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
-    assert "<script>alert(1)</script>" not in body
+    for page in (urls[1], urls[-1]):  # the thread's values, the decoded checkpoint
+        body = staff_client.get(page).content.decode()
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+        assert "<script>alert(1)</script>" not in body
     search = staff_client.get(urls[3]).content.decode()
     assert str(run.pk) in search
 

@@ -3,7 +3,7 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from runs.models import Checkpoint, Run, RunStatus
+from runs.models import Run, RunStatus
 from runs.services import state
 from runs.services.actors import SYSTEM
 from tests.conftest import make_thread
@@ -39,21 +39,24 @@ def test_status_must_be_a_known_value():
         make_run(thread, 1, "exploded")
 
 
-def test_current_state_uses_the_latest_checkpoint_index():
-    """Reading the state is one indexed probe, not a scan of the history."""
+def test_the_state_is_read_in_the_same_few_queries_whatever_the_history():
+    """The thread, then its latest checkpoint, writes and values (index probes,
+    asserted in tests/integration/checkpoints/test_queries.py): not a walk
+    over the history."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    thread = make_thread()
-    for i in range(30):
-        state.update_state(thread.pk, values={"messages": [f"m{i}"]}, actor=SYSTEM)
-    with CaptureQueriesContext(connection) as queries:
-        checkpoint = state.current_state(thread.pk, actor=SYSTEM)
-    assert len(queries) == 1
-    sql = queries[0]["sql"].upper()
-    assert "ORDER BY" in sql and "LIMIT 1" in sql
-    # ... answered by the (thread, -id) index, on SQLite and PostgreSQL alike.
-    plan = Checkpoint.objects.filter(thread_id=thread.pk).order_by("-id")[:1].explain()
-    assert "checkpoint_thread_latest_idx" in plan, plan
-    assert [m["content"] for m in checkpoint.values["messages"]][-1] == "m29"
-    assert len(checkpoint.values["messages"]) == 30
+    thread = make_thread(metadata={"graph_id": "agent"})
+    counts, updates = [], 0
+    for history in (5, 30):
+        while updates < history:
+            state.update_state(
+                thread.pk, values={"messages": [f"m{updates}"]}, as_node="model", actor=SYSTEM
+            )
+            updates += 1
+        with CaptureQueriesContext(connection) as queries:
+            current = state.get_state(thread.pk, actor=SYSTEM)
+        counts.append(len(queries))
+    assert counts[0] == counts[1] <= 4, counts
+    assert [m["content"] for m in current["values"]["messages"]][-1] == "m29"
+    assert len(current["values"]["messages"]) == 30

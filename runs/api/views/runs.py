@@ -33,8 +33,12 @@ def create_run(thread_id, data: dict, actor):
         input=data.get("input"),
         multitask_strategy=data.get("multitask_strategy"),
         config=data.get("config"),
+        context=data.get("context"),
         metadata=data.get("metadata"),
-        kwargs={"stream_mode": data.get("stream_mode")},
+        kwargs={
+            "stream_mode": data.get("stream_mode"),
+            "stream_subgraphs": data.get("stream_subgraphs", False),
+        },
         if_not_exists=data.get("if_not_exists"),
     )
 

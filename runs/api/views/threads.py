@@ -9,15 +9,9 @@ from rest_framework.views import APIView
 from runs.api import serializers as s
 from runs.api.responses import validated
 from runs.services import state, threads
-from runs.services.checkpoints import latest_checkpoint
-from runs.services.representation import state_dict, thread_dict
+from runs.services.representation import thread_dict
 
 OBJECT = OpenApiTypes.OBJECT
-
-
-def thread_body(thread) -> dict:
-    checkpoint = latest_checkpoint(thread.pk)
-    return thread_dict(thread, checkpoint.values if checkpoint else {})
 
 
 class ThreadCreate(APIView):
@@ -30,7 +24,7 @@ class ThreadCreate(APIView):
             metadata=data.get("metadata"),
             if_exists=data.get("if_exists") or "raise",
         )
-        return Response(thread_body(thread))
+        return Response(thread_dict(thread))
 
 
 class ThreadSearch(APIView):
@@ -45,19 +39,19 @@ class ThreadSearch(APIView):
             limit=data["limit"],
             offset=data["offset"],
         )
-        return Response([thread_body(t) for t in found])
+        return Response([thread_dict(t) for t in found])
 
 
 class ThreadDetail(APIView):
     @extend_schema(responses=OBJECT, summary="Get a thread")
     def get(self, request, thread_id):
-        return Response(thread_body(threads.get_thread(thread_id, actor=request.user)))
+        return Response(thread_dict(threads.get_thread(thread_id, actor=request.user)))
 
     @extend_schema(request=s.ThreadPatchSerializer, responses=OBJECT, summary="Update metadata")
     def patch(self, request, thread_id):
         data = validated(s.ThreadPatchSerializer, request.data)
         thread = threads.patch_thread(thread_id, actor=request.user, metadata=data["metadata"])
-        return Response(thread_body(thread))
+        return Response(thread_dict(thread))
 
     @extend_schema(responses={204: None}, summary="Delete a thread")
     def delete(self, request, thread_id):
@@ -67,36 +61,58 @@ class ThreadDetail(APIView):
 
 class ThreadState(APIView):
     @extend_schema(
-        responses=OBJECT, summary="The thread's current state", operation_id="threads_state"
+        parameters=[OpenApiParameter("subgraphs", bool)],
+        responses=OBJECT,
+        summary="The thread's current state",
+        operation_id="threads_state",
     )
     def get(self, request, thread_id):
-        return Response(state_dict(thread_id, state.current_state(thread_id, actor=request.user)))
+        data = validated(s.StateQuerySerializer, request.query_params)
+        return Response(state.get_state(thread_id, actor=request.user, subgraphs=data["subgraphs"]))
 
     @extend_schema(request=s.StateUpdateSerializer, responses=OBJECT, summary="Update state")
     def post(self, request, thread_id):
         data = validated(s.StateUpdateSerializer, request.data)
-        checkpoint = state.update_state(
-            thread_id, actor=request.user, values=data["values"], as_node=data.get("as_node")
+        written = state.update_state(
+            thread_id,
+            actor=request.user,
+            values=data["values"],
+            as_node=data.get("as_node"),
+            checkpoint_id=data.get("checkpoint_id"),
         )
-        return Response({"checkpoint": state_dict(thread_id, checkpoint)["checkpoint"]})
+        return Response(written)
 
 
 class ThreadStateAt(APIView):
-    @extend_schema(responses=OBJECT, summary="The thread's state at a checkpoint")
+    @extend_schema(
+        parameters=[OpenApiParameter("subgraphs", bool)],
+        responses=OBJECT,
+        summary="The thread's state at a checkpoint",
+    )
     def get(self, request, thread_id, checkpoint_id):
-        checkpoint = state.checkpoint_at(thread_id, checkpoint_id, actor=request.user)
-        return Response(state_dict(thread_id, checkpoint))
+        data = validated(s.StateQuerySerializer, request.query_params)
+        return Response(
+            state.get_state(
+                thread_id,
+                actor=request.user,
+                checkpoint_id=checkpoint_id,
+                subgraphs=data["subgraphs"],
+            )
+        )
 
 
 class ThreadHistory(APIView):
     def history(self, request, thread_id, data):
-        before = data.get("before")
-        if isinstance(before, dict):
-            before = (before.get("configurable") or before).get("checkpoint_id")
-        checkpoints = state.history(
-            thread_id, actor=request.user, limit=data["limit"], before=before
+        return Response(
+            state.history(
+                thread_id,
+                actor=request.user,
+                limit=data["limit"],
+                before=data.get("before"),
+                metadata=data.get("metadata"),
+                checkpoint=data.get("checkpoint"),
+            )
         )
-        return Response([state_dict(thread_id, c) for c in checkpoints])
 
     @extend_schema(request=s.HistorySerializer, responses=OBJECT, summary="State history")
     def post(self, request, thread_id):

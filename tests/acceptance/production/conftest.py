@@ -8,6 +8,7 @@ PostgreSQL or a service that does not answer is a failure, not a skip (the
 embedded pass of `.ci/run` leaves this directory out).
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -155,3 +156,17 @@ def private_redis(transactional_db):
         yield server
     finally:
         server.close()
+
+
+async def sse_events(http, url, limit=2000):
+    """(event, data) pairs of an SSE stream, through its end (bounded)."""
+    event = None
+    async with http.stream("GET", url, params={"stream_mode": "messages-tuple"}) as stream:
+        async for line in stream.aiter_lines():
+            if line.startswith("event: "):
+                event = line[len("event: ") :]
+            elif line.startswith("data: "):
+                yield event, json.loads(line[len("data: ") :])
+                limit -= 1
+                if event == "end" or limit <= 0:
+                    return

@@ -2,15 +2,15 @@
 is never touched) and a Daphne process dying under its clients."""
 
 import asyncio
-import json
 import os
 import signal
 
 import httpx
 import pytest
 
-from runs.models import Checkpoint, RunStatus, Thread, ThreadStatus
-from tests.acceptance.production.conftest import CLUSTER_ENV, Cluster, start_cluster
+from checkpoints.models import Checkpoint
+from runs.models import RunStatus, Thread, ThreadStatus
+from tests.acceptance.production.conftest import CLUSTER_ENV, Cluster, sse_events, start_cluster
 from tests.conftest import orm, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,20 +26,6 @@ def body(text, config):
         "input": {"messages": [{"role": "user", "content": text}]},
         "config": config,
     }
-
-
-async def sse_events(http, url, limit=2000):
-    """(event, data) pairs of an SSE stream, through its end (bounded)."""
-    event = None
-    async with http.stream("GET", url, params={"stream_mode": "messages-tuple"}) as stream:
-        async for line in stream.aiter_lines():
-            if line.startswith("event: "):
-                event = line[len("event: ") :]
-            elif line.startswith("data: "):
-                yield event, json.loads(line[len("data: ") :])
-                limit -= 1
-                if event == "end" or limit <= 0:
-                    return
 
 
 @pytest.fixture

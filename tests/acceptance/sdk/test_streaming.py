@@ -65,8 +65,8 @@ async def test_a_run_that_ended_before_its_stream_began_sends_every_token(execut
     body = stream_run(sub, thread.pk, run.pk, "messages-tuple")
     parts = parse_sse([chunk async for chunk in body])
     tokens = [data[0]["content"] for event, data in parts if event == "messages"]
-    final = await orm(state.current_state)(thread.pk, actor=SYSTEM)
-    assert "".join(tokens) == final.values["messages"][-1]["content"]
+    final = await orm(state.get_state)(thread.pk, actor=SYSTEM)
+    assert "".join(tokens) == final["values"]["messages"][-1]["content"]
     assert len(tokens) == 12
     assert parts[-1] == ("end", {"run_id": str(run.pk), "status": "success"})
 
@@ -104,3 +104,46 @@ async def test_error_event_when_the_run_fails(sdk, live_server_url):
         async for _ in sdk.runs.stream(thread["thread_id"], "openai", input=HELLO):
             pass
     assert error.value.response.status_code == 404
+
+
+async def test_every_stream_mode_streams_what_langgraph_streams(sdk):
+    """`events` (LangChain's event stream) beside LangGraph's own modes; a
+    step's messages come before its updates and values, as on the platform."""
+    thread = await sdk.threads.create()
+    parts = [
+        part
+        async for part in sdk.runs.stream(
+            thread["thread_id"],
+            "agent",
+            input={"messages": ["what's the weather in paris?"]},
+            config=FAST,
+            stream_mode=["events", "values", "updates", "tasks", "checkpoints", "debug"],
+        )
+    ]
+    names = [part.event for part in parts]
+    assert set(names) == {
+        "metadata",
+        "events",
+        "values",
+        "updates",
+        "tasks",
+        "checkpoints",
+        "debug",
+        "end",
+    }
+    events = [part.data["event"] for part in parts if part.event == "events"]
+    assert events[0] == "on_chain_start" and events[-1] == "on_chain_end"
+    tokens = [
+        p.data["data"]["chunk"]
+        for p in parts
+        if p.event == "events" and p.data["event"] == "on_chat_model_stream"
+    ]
+    assert "".join(t["content"] for t in tokens).startswith("The weather in paris is sunny")
+    root = next(p.data for p in parts if p.event == "events")
+    assert root["name"] == "agent" and root["run_id"] == parts[0].data["run_id"]
+    updates = [next(iter(p.data)) for p in parts if p.event == "updates"]
+    assert updates == ["model", "tools", "model"]
+    tasks = [p.data for p in parts if p.event == "tasks"]
+    assert [t["name"] for t in tasks if "input" in t] == ["model", "tools", "model"]
+    checkpoints = [p.data["metadata"]["step"] for p in parts if p.event == "checkpoints"]
+    assert checkpoints == [-1, 0, 1, 2, 3]

@@ -64,7 +64,7 @@ async def test_state_history_and_update(sdk):
 
 async def test_assistants(sdk):
     found = await sdk.assistants.search()
-    assert [a["graph_id"] for a in found] == ["agent"]
+    assert [a["graph_id"] for a in found] == ["agent", "hitl"]  # the project's langgraph.json
     assistant = await sdk.assistants.get(found[0]["assistant_id"])
     assert assistant["graph_id"] == "agent"
     # A run may name the assistant by its UUID too.

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from django.urls import URLPattern
 
+from checkpoints.models import Checkpoint
 from runs.api import urls as api_urls
-from runs.models import Checkpoint, Run, RunStatus, Thread, UserAPIKey
+from runs.models import Run, RunStatus, Thread, UserAPIKey
 from runs.services import runs as run_service
 from runs.services import threads
 from runs.services.accounts import local_demo_user
@@ -100,7 +101,7 @@ async def alices_thread(api: httpx.AsyncClient) -> dict:
 def snapshot(thread_id) -> tuple:
     thread = Thread.objects.get(pk=thread_id)
     runs = list(Run.objects.filter(thread=thread).values_list("pk", "status"))
-    return thread.metadata, runs, Checkpoint.objects.filter(thread=thread).count()
+    return thread.metadata, runs, Checkpoint.objects.filter(thread_id=str(thread.pk)).count()
 
 
 async def call(api, method, path, body, ids):

@@ -1,11 +1,12 @@
 """The four double-texting strategies, end to end through the service and the
-executor with the demo agent at a small delay."""
+executor running the demo graph at a small delay."""
 
 import pytest
 
-from runs.models import Checkpoint, Run, RunStatus, Thread, ThreadStatus
+from checkpoints.models import Checkpoint, CheckpointWrite
+from runs.models import Run, RunStatus, Thread, ThreadStatus
+from runs.services import persistence
 from runs.services import runs as run_service
-from runs.services import state
 from runs.services.actors import SYSTEM
 from runs.services.chat_messages import is_interrupted
 from runs.services.errors import (
@@ -82,10 +83,11 @@ async def test_interrupt_keeps_partial_answer_marked(executor, thread):
     first = await create_run(thread.pk, input=SF, config=SLOW)
     await wait_streaming(executor, first.pk, min_chars=20)
     streaming_run = executor.active[str(first.pk)]
-    words_before = len(streaming_run.partial_text.split())
+    partial = streaming_run.partial
+    words_before = len(partial.text.split())
     second = await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="interrupt")
     await wait_for(lambda: stopped(executor, first.pk))
-    assert len(streaming_run.partial_text.split()) <= words_before + 1
+    assert len(partial.text.split()) <= words_before + 1
     await wait_status(second.pk, RunStatus.SUCCESS)
     first = await get_run(first.pk)
     assert first.status == RunStatus.INTERRUPTED
@@ -109,30 +111,53 @@ async def test_interrupt_keeps_partial_answer_marked(executor, thread):
     assert messages[4]["content"] == "what's the weather in nyc?"
 
 
+def checkpoint_rows(thread_id, exclude_run=None):
+    """What the checkpoint tables hold for a thread: checkpoints, and writes."""
+    checkpoints = Checkpoint.objects.filter(thread_id=str(thread_id))
+    writes = CheckpointWrite.objects.filter(thread_id=str(thread_id))
+    if exclude_run is not None:
+        checkpoints = checkpoints.exclude(run_id=str(exclude_run))
+        writes = writes.exclude(run_id=str(exclude_run))
+    return (
+        set(checkpoints.values_list("checkpoint_id", "parent_checkpoint_id")),
+        set(writes.values_list("checkpoint_id", "task_id", "idx")),
+    )
+
+
 async def test_rollback_deletes_first_run_and_restores_state(executor, thread):
-    before = await orm(state.current_state)(thread.pk, actor=SYSTEM)
+    hello = await create_run(thread.pk, input={"messages": ["hello"]}, config=FAST)
+    await wait_status(hello.pk, RunStatus.SUCCESS)
+    before = await orm(checkpoint_rows)(thread.pk)
+    head = (await orm(persistence.latest)(thread.pk)).config["configurable"]["checkpoint_id"]
     first = await create_run(thread.pk, input=SF, config=SLOW)
     await wait_streaming(executor, first.pk, min_chars=20)
-    assert await orm(Checkpoint.objects.filter(run_id=first.pk).count)() >= 3
-    streaming_run = executor.active[str(first.pk)]
-    words_before = len(streaming_run.partial_text.split())
+    assert await orm(Checkpoint.objects.filter(run_id=str(first.pk)).count)() >= 3
+    partial = executor.active[str(first.pk)].partial
+    words_before = len(partial.text.split())
     second = await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="rollback")
     # The executor stops within one token of the rollback.
     await wait_for(lambda: stopped(executor, first.pk))
-    assert len(streaming_run.partial_text.split()) <= words_before + 1
-    # The first run is gone at once, with everything it wrote.
+    assert len(partial.text.split()) <= words_before + 1
+    # The first run is gone at once, with every checkpoint and write it made.
     assert await get_run(first.pk) is None
-    assert not await orm(Checkpoint.objects.filter(run_id=first.pk).exists)()
+    assert not await orm(Checkpoint.objects.filter(run_id=str(first.pk)).exists)()
+    assert not await orm(CheckpointWrite.objects.filter(run_id=str(first.pk)).exists)()
     with pytest.raises(RunNotFound):
         await orm(run_service.get_run)(thread.pk, first.pk, actor=SYSTEM)
     await wait_status(second.pk, RunStatus.SUCCESS)
     messages = await messages_of(thread.pk)
-    assert texts(messages)[0] == ("human", "what's the weather in nyc?")
+    assert [text for kind, text in texts(messages) if kind == "human"] == [
+        "hello",
+        "what's the weather in nyc?",
+    ]
     assert all("sf" not in str(m["content"]) for m in messages)
-    # The second run started from exactly the pre-run state.
-    second_input = await orm(Checkpoint.objects.filter(run_id=second.pk).order_by("id").first)()
-    assert second_input.parent_checkpoint_id == before.checkpoint_id
-    assert await get_run(first.pk) is None
+    # The checkpoint tables hold what they held before the first run, plus
+    # the second run's own rows, which start from the pre-run head.
+    assert await orm(checkpoint_rows)(thread.pk, exclude_run=second.pk) == before
+    second_rows = await orm(
+        lambda: list(Checkpoint.objects.filter(run_id=str(second.pk)).order_by("checkpoint_id"))
+    )()
+    assert second_rows[0].parent_checkpoint_id == head
 
 
 async def test_rollback_with_nothing_streamed_yet_restores_state(executor, thread):
@@ -227,6 +252,7 @@ async def test_if_not_exists_create_makes_the_thread(executor, user):
     run = await create_run(thread_id, input=SF, config=FAST, if_not_exists="create", actor=user)
     await wait_status(run.pk, RunStatus.SUCCESS)
     assert len(await messages_of(thread_id)) == 4
+    assert (await orm(Thread.objects.get)(pk=thread_id)).metadata["graph_id"] == "agent"
     assert (await orm(Thread.objects.get)(pk=thread_id)).owner_id == user.pk
 
 

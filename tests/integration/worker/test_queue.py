@@ -8,13 +8,23 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
+from checkpoints.models import Checkpoint
 from runs.models import Run, RunStatus, Thread, ThreadStatus
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
 from runs.services.errors import ThreadBusy
 from runs.worker import transactions as queue
 from runs.worker.executor import Executor
-from tests.conftest import FAST, SLOW, in_thread, messages_of, orm, wait_for, wait_status
+from tests.conftest import (
+    FAST,
+    SLOW,
+    in_thread,
+    messages_of,
+    orm,
+    wait_for,
+    wait_status,
+    wait_streaming,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,22 +154,45 @@ async def test_concurrent_claims_take_a_thread_once(thread):
     assert running == [{"thread": thread.pk, "n": 1}]
 
 
-async def expire(run_id, worker_id="dead-worker"):
+async def expire(run_id, worker_id="dead-worker", attempt=1):
     await orm(
         lambda: Run.objects.filter(pk=run_id).update(
             status=RunStatus.RUNNING,
             worker_id=worker_id,
+            attempt=attempt,
             started_at=timezone.now() - timedelta(minutes=5),
             lease_expires_at=timezone.now() - timedelta(seconds=1),
         )
     )()
 
 
-async def test_run_of_a_dead_worker_is_recovered_and_the_queue_moves_on(thread):
+async def test_run_of_a_dead_worker_gets_another_attempt_and_the_queue_moves_on(thread):
     dead = await orm(run_service.create_run)(
         thread.pk, input={"messages": ["lost"]}, config=FAST, actor=SYSTEM
     )
     await expire(dead.pk)
+    queued = await orm(run_service.create_run)(
+        thread.pk, input={"messages": ["next"]}, config=FAST, actor=SYSTEM
+    )
+    executor = Executor(worker_id="survivor")
+    await executor.start()
+    try:
+        resumed = await wait_status(dead.pk, RunStatus.SUCCESS)
+        assert resumed.attempt == 2 and resumed.worker_id == "survivor"
+        await wait_status(queued.pk, RunStatus.SUCCESS)
+    finally:
+        await executor.stop()
+    refreshed = await orm(Thread.objects.get)(pk=thread.pk)
+    assert refreshed.status == ThreadStatus.IDLE
+    humans = [m["content"] for m in await messages_of(thread.pk) if m["type"] == "human"]
+    assert humans == ["lost", "next"]
+
+
+async def test_a_run_out_of_attempts_ends_in_error_and_the_queue_moves_on(settings, thread):
+    dead = await orm(run_service.create_run)(
+        thread.pk, input={"messages": ["lost"]}, config=FAST, actor=SYSTEM
+    )
+    await expire(dead.pk, attempt=settings.RUNS_MAX_ATTEMPTS)
     queued = await orm(run_service.create_run)(
         thread.pk, input={"messages": ["next"]}, config=FAST, actor=SYSTEM
     )
@@ -180,7 +213,7 @@ async def test_interrupted_run_of_a_dead_worker_ends_interrupted(thread):
     await expire(run.pk)
     await orm(lambda: Run.objects.filter(pk=run.pk).update(cancel_action="interrupt"))()
     recovered = await orm(queue.recover_expired_runs)()
-    assert [r["status"] for r in recovered] == ["interrupted"]
+    assert [(run["status"], told) for run, told in recovered] == [("interrupted", "interrupted")]
     refreshed = await orm(Thread.objects.get)(pk=thread.pk)
     assert refreshed.status == ThreadStatus.IDLE
 
@@ -217,10 +250,55 @@ async def test_cancel_recorded_only_in_the_database_is_picked_up(settings, threa
 
         async def streaming():
             active = executor.active.get(str(run.pk))
-            return active is not None and active.partial_text
+            return active is not None and active.partial is not None
 
         await wait_for(streaming)
         await orm(lambda: Run.objects.filter(pk=run.pk).update(cancel_action="interrupt"))()
         await wait_status(run.pk, RunStatus.INTERRUPTED, timeout=2)
     finally:
         await executor.stop()
+
+
+async def test_a_run_cut_off_mid_answer_is_resumed_from_its_last_checkpoint(thread):
+    """Its completed steps (the tool call and result) are not run again; the
+    step it was in (the answer) is, and the final state is a whole run's."""
+    first = Executor(worker_id="dies")
+    await first.start()
+    run = await orm(run_service.create_run)(
+        thread.pk, input={"messages": ["what's the weather in Oslo?"]}, config=SLOW, actor=SYSTEM
+    )
+    await wait_for(
+        lambda: orm(lambda: len(state_values(thread.pk).get("messages", [])) >= 3)(), timeout=10
+    )
+    await wait_streaming(first, run.pk, min_chars=10)
+    before = [m["id"] for m in (await orm(state_values)(thread.pk))["messages"]]
+    await first.stop()  # gone without settling its run, as after kill -9
+    await expire(run.pk, worker_id="dies")
+    second = Executor(worker_id="resumes")
+    await second.start()
+    try:
+        done = await wait_status(run.pk, RunStatus.SUCCESS, timeout=20)
+    finally:
+        await second.stop()
+    assert done.attempt == 2
+    messages = await messages_of(thread.pk)
+    assert [m["type"] for m in messages] == ["human", "ai", "tool", "ai"]
+    assert [m["id"] for m in messages[:3]] == before[:3]  # the same tool call, not a new one
+    assert messages[3]["content"].startswith("The weather in Oslo is sunny")
+    assert len(messages[3]["content"].split()) == 60
+    # Resumed, not started over: the input was applied once, the steps go on.
+    steps = await orm(
+        lambda: [
+            (c.metadata["source"], c.metadata["step"])
+            for c in Checkpoint.objects.filter(run_id=str(run.pk)).order_by("checkpoint_id")
+        ]
+    )()
+    print("STEPS", steps)
+    assert [source for source, _ in steps].count("input") == 1
+    assert [step for _, step in steps] == sorted({step for _, step in steps})
+
+
+def state_values(thread_id) -> dict:
+    from runs.services import persistence
+
+    return persistence.state_values(persistence.latest(thread_id))

@@ -1,12 +1,15 @@
-"""RunStreamer: attaching mid-run gives what already streamed once, then the rest."""
+"""RunStreamer: attaching mid-run gives what already streamed once, then the
+rest; parts become the events of the modes a client asked for."""
 
 from runs.api.sse import RunStreamer
 from runs.bus import protocol
 
 
 def token(index, text, run_id="r1", message_id="m1"):
-    return protocol.token_event(
-        "t1", run_id, message_id=message_id, text=text, index=index, node="model"
+    chunk = {"type": "AIMessageChunk", "content": text, "id": message_id}
+    metadata = {"langgraph_node": "model"}
+    return protocol.part_event(
+        "t1", run_id, mode="messages", ns=(), data=[chunk, metadata], seq=index + 1, index=index
     )
 
 
@@ -41,3 +44,28 @@ def test_other_runs_are_ignored_and_plain_streams_pass_through():
         "a",
         " b",
     ]
+
+
+def test_parts_are_named_as_the_platform_names_them():
+    streamer = RunStreamer("t1", "r1", ["values", "messages", "custom"])
+    values = protocol.part_event("t1", "r1", mode="values", ns=(), data={"x": 1}, seq=1)
+    updates = protocol.part_event("t1", "r1", mode="updates", ns=(), data={"n": {}}, seq=2)
+    inner = protocol.part_event("t1", "r1", mode="custom", ns=("inner:abc",), data="hi", seq=3)
+    tool = {"type": "tool", "content": "{}", "id": "t", "tool_call_id": "c"}
+    whole = protocol.part_event("t1", "r1", mode="messages", ns=(), data=[tool, {}], seq=4)
+    parts = [
+        p
+        for m in (values, updates, inner, token(0, "a"), token(1, " b"), whole)
+        for p in streamer.on_message(m)
+    ]
+    assert [event for event, _ in parts] == [
+        "values",  # updates: not asked for
+        "custom|inner:abc",
+        "messages/metadata",
+        "messages/partial",
+        "messages/partial",
+        "messages/metadata",
+        "messages/complete",
+    ]
+    assert parts[4][1][0]["content"] == "a b" and parts[4][1][0]["type"] == "ai"
+    assert parts[6][1] == [tool]

@@ -100,7 +100,7 @@ def test_the_sqlite_write_lock_is_held_exactly_for_a_transaction():
     assert not base._write_lock.locked()
     with pytest.raises(ZeroDivisionError), transaction.atomic():
         assert base._write_lock.locked()
-        1 / 0
+        raise ZeroDivisionError
     assert not base._write_lock.locked()
 
 

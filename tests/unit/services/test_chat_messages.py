@@ -1,4 +1,4 @@
-"""Input normalisation and the add_messages reducer."""
+"""Checking and normalising the messages clients send."""
 
 import pytest
 
@@ -16,23 +16,26 @@ def test_role_form_is_normalised_to_langchain_form():
 def test_langchain_core_reads_our_messages():
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage, convert_to_messages
 
-    converted = convert_to_messages(
-        [
-            msgs.human("q"),
-            msgs.ai("", tool_calls=[{"name": "get_weather", "args": {}, "id": "c1"}]),
-            msgs.tool("{}", tool_call_id="c1", name="get_weather"),
-            msgs.ai("partial", interrupted=True),
-        ]
+    values = msgs.normalise_input(
+        {
+            "messages": [
+                "q",
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [{"name": "get_weather", "args": {}, "id": "c1"}],
+                },
+                {"role": "tool", "content": "{}", "tool_call_id": "c1", "name": "get_weather"},
+                {"type": "ai", "content": "partial", "response_metadata": {"interrupted": True}},
+            ]
+        }
     )
+    converted = convert_to_messages(values["messages"])
     assert [type(m) for m in converted] == [HumanMessage, AIMessage, ToolMessage, AIMessage]
     assert converted[1].tool_calls[0]["name"] == "get_weather"
     assert converted[3].response_metadata["interrupted"] is True
-
-
-def test_add_messages_replaces_by_id():
-    first = msgs.human("a", id="1")
-    merged = msgs.add_messages([first], [msgs.human("b", id="2"), msgs.human("A", id="1")])
-    assert [m["content"] for m in merged] == ["A", "b"]
+    assert [m.id for m in converted] == [m["id"] for m in values["messages"]]
+    assert msgs.is_interrupted(values["messages"][3])
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,8 @@ export async function streaming(threadId, runId, chunks = 1) {
     streamMode: "messages-tuple",
     signal: controller.signal,
   })) {
-    if (part.event === "messages" && part.data[0].type === "AIMessageChunk") {
+    // Words of an answer: the chunks with text (a tool call streams as a chunk too).
+    if (part.event === "messages" && part.data[0].type === "AIMessageChunk" && part.data[0].content) {
       seen += 1;
       if (seen >= chunks) {
         controller.abort();

@@ -23,10 +23,10 @@ test("threads: create, search, getState, getHistory, update, delete", { timeout:
   assert.deepEqual(both.map((t) => t.thread_id).sort(), [tid, other.thread_id].sort());
   assert.deepEqual(await client.threads.search({ metadata: { marker: randomUUID() } }), []);
 
-  // a new thread's state: no messages yet
+  // a new thread's state: empty, no checkpoint yet (as LangGraph Platform's)
   const empty = await client.threads.getState(tid);
-  assert.deepEqual(empty.values, { messages: [] });
-  assert.equal(empty.checkpoint.thread_id, tid);
+  assert.deepEqual(empty.values, {});
+  assert.equal(empty.checkpoint, null);
 
   const values = await client.runs.wait(tid, "agent", { input: HELLO, config: FAST });
   assert.deepEqual(types(values.messages), ["human", "ai"]);
@@ -41,11 +41,12 @@ test("threads: create, search, getState, getHistory, update, delete", { timeout:
 
   // history, newest first: the answer (the current state), the input, the empty start
   const history = await client.threads.getHistory(tid);
-  assert.deepEqual(history.map((h) => types(h.values.messages)), [["human", "ai"], ["human"], []]);
+  assert.deepEqual(history.map((h) => types(h.values.messages || [])), [["human", "ai"], ["human"], []]);
   assert.equal(history[0].checkpoint.checkpoint_id, state.checkpoint.checkpoint_id);
   assert.deepEqual(history[0].values, state.values);
   assert.equal(history[0].parent_checkpoint.checkpoint_id, history[1].checkpoint.checkpoint_id);
-  assert.equal(history[2].checkpoint.checkpoint_id, empty.checkpoint.checkpoint_id);
+  assert.equal(history[2].metadata.source, "input");
+  assert.equal(history[2].parent_checkpoint, null);
   const times = history.map((h) => Date.parse(h.created_at));
   assert.deepEqual(times, [...times].sort((a, b) => b - a));
   const limited = await client.threads.getHistory(tid, { limit: 1 });
@@ -53,9 +54,16 @@ test("threads: create, search, getState, getHistory, update, delete", { timeout:
   const before = await client.threads.getHistory(tid, { before: history[0].checkpoint });
   assert.equal(before[0].checkpoint.checkpoint_id, history[1].checkpoint.checkpoint_id);
 
-  // update merges metadata
+  // the run stamped its graph into the thread's metadata; update merges more
+  const assistant = (await client.assistants.search({ graphId: "agent" }))[0].assistant_id;
   const updated = await client.threads.update(tid, { metadata: { stage: "two" } });
-  assert.deepEqual(updated.metadata, { group, marker, stage: "two" });
+  assert.deepEqual(updated.metadata, {
+    group,
+    marker,
+    graph_id: "agent",
+    assistant_id: assistant,
+    stage: "two",
+  });
   assert.deepEqual((await client.threads.get(tid)).metadata, updated.metadata);
   const byStage = await client.threads.search({ metadata: { group, stage: "two" } });
   assert.deepEqual(byStage.map((t) => t.thread_id), [tid]);

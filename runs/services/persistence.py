@@ -1,0 +1,83 @@
+"""A thread's LangGraph persistence, as the services use it.
+
+The checkpoints themselves are the `checkpoints` app's (a LangGraph
+checkpointer on Django models); here: the saver the services read and write
+through (sync, in the request's or the caller's transaction), and the
+thread's denormalised `values` and `interrupts`, refreshed from its latest
+checkpoint whenever something changes it (a run ends, a rollback, a manual
+update), so that listing and searching threads reads no checkpoint.
+"""
+
+import functools
+
+from langgraph.checkpoint.base import CheckpointTuple
+
+from checkpoints.saver import DjangoCheckpointSaver
+from runs.graphs.serialization import INTERRUPT_KEY, interrupt_dict, jsonable
+from runs.models import Thread
+
+
+@functools.cache
+def saver() -> DjangoCheckpointSaver:
+    """The saver for sync callers (views, services): it closes what it opened
+    outside a transaction, as request threads expect."""
+    return DjangoCheckpointSaver()
+
+
+def thread_config(thread_id, checkpoint_id: str | None = None, checkpoint_ns: str = "") -> dict:
+    configurable = {"thread_id": str(thread_id), "checkpoint_ns": checkpoint_ns}
+    if checkpoint_id:
+        configurable["checkpoint_id"] = str(checkpoint_id)
+    return {"configurable": configurable}
+
+
+def latest(thread_id) -> CheckpointTuple | None:
+    """The thread's latest checkpoint (top level): one index probe and two
+    lookups of its writes and values."""
+    return saver().get_tuple(thread_config(thread_id))
+
+
+def state_values(checkpoint: CheckpointTuple | None) -> dict:
+    """A checkpoint's state values as JSON: its channels but LangGraph's own
+    (`__start__`, `branch:to:model`, ...)."""
+    if checkpoint is None:
+        return {}
+    values = checkpoint.checkpoint.get("channel_values") or {}
+    return {
+        name: jsonable(value)
+        for name, value in values.items()
+        if not name.startswith("__") and ":" not in name
+    }
+
+
+def pending_interrupts(checkpoint: CheckpointTuple | None) -> dict[str, list[dict]]:
+    """{task id: [interrupt]} of the interrupts raised and not resumed yet."""
+    found: dict[str, list[dict]] = {}
+    for task_id, channel, value in (checkpoint.pending_writes or []) if checkpoint else []:
+        if channel == INTERRUPT_KEY:
+            for interrupt in value if isinstance(value, list | tuple) else [value]:
+                found.setdefault(task_id, []).append(interrupt_dict(interrupt))
+    return found
+
+
+def refresh_thread(thread: Thread, *, status: str | None = None) -> CheckpointTuple | None:
+    """Copy the latest checkpoint's values and interrupts onto the thread
+    (and set `status` if given). Returns that checkpoint."""
+    checkpoint = latest(thread.pk)
+    thread.values = state_values(checkpoint)
+    thread.interrupts = pending_interrupts(checkpoint)
+    fields = ["values", "interrupts", "updated_at"]
+    if status is not None:
+        thread.status = status
+        fields.append("status")
+    thread.save(update_fields=fields)
+    return checkpoint
+
+
+def delete_runs(run_ids) -> None:
+    """Delete what runs wrote to their thread's checkpoints (a rollback)."""
+    saver().delete_for_runs([str(run_id) for run_id in run_ids])
+
+
+def delete_thread(thread_id) -> None:
+    saver().delete_thread(str(thread_id))

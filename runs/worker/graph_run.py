@@ -1,0 +1,332 @@
+"""Driving one run's graph: `graph.astream(...)`, each part onto the bus.
+
+For a claimed run, `drive`:
+- builds the graph (runs.graphs.registry) with a checkpointer that refuses
+  writes once the run is cancelled (runs.worker.saver), and the run's config:
+  thread id, run id, the client's config and context, the run's metadata;
+- streams it with the stream modes the run asked for, plus the two the server
+  needs itself (`messages`: tokens, for the chat page and the partial answer;
+  `updates`: finished steps), and publishes every part as it comes, in
+  LangGraph's order (a step's messages before its updates and values). No
+  part is written to the database: checkpoints are the graph's own;
+- races every part against the run's cancel signal, so it stops within one
+  token: cancelling the pending `anext()` cancels the node that streams;
+- keeps the answer being streamed at the top level (`ActiveRun.partial`):
+  on `interrupt`, it is written to the thread's state as the AI message of
+  the node that was streaming, marked `response_metadata.interrupted`, so the
+  next run sees what the user saw. A graph without `messages` keeps its
+  completed steps only;
+- resumes from the thread's last checkpoint a run that an earlier attempt
+  had started (its worker died), instead of applying its input again.
+"""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langgraph.types import Command
+
+from runs.bus import protocol
+from runs.bus.publish import publish
+from runs.graphs.registry import GraphLoadError, graph_for
+from runs.graphs.serialization import INTERRUPT_KEY, jsonable, message_text
+from runs.models import CancelAction, RunStatus
+from runs.worker.saver import RunCancelled, RunSaver
+from runs.worker.transactions import ClaimedRun
+
+logger = logging.getLogger(__name__)
+
+# The modes the server itself reads, whatever the client asked for.
+SERVER_MODES = ("messages", "updates")
+# Client stream modes (LangGraph Platform's names) -> LangGraph's.
+GRAPH_MODE = {
+    "values": "values",
+    "updates": "updates",
+    "messages": "messages",
+    "messages-tuple": "messages",
+    "custom": "custom",
+    "debug": "debug",
+    "tasks": "tasks",
+    "checkpoints": "checkpoints",
+}
+# Not a LangGraph stream mode: LangChain's event stream (`astream_events`).
+EVENTS = "events"
+# Keys of a client's config that LangGraph reads besides configurable and metadata.
+CONFIG_KEYS = ("tags", "recursion_limit", "max_concurrency", "run_name")
+
+
+@dataclass
+class Partial:
+    """The AI message being streamed at the top level, as far as it got."""
+
+    message_id: str
+    node: str
+    chunk: AIMessageChunk | None = None
+    tokens: int = 0
+
+    def add(self, chunk: AIMessageChunk) -> int:
+        """Add a token; returns its position in the message."""
+        self.chunk = chunk if self.chunk is None else self.chunk + chunk
+        self.tokens += 1
+        return self.tokens - 1
+
+    @property
+    def text(self) -> str:
+        return message_text(self.chunk.content) if self.chunk is not None else ""
+
+    def message(self) -> AIMessage:
+        """The cut-short answer as it goes into the state (tool calls that had
+        not finished streaming are dropped)."""
+        return AIMessage(
+            content=self.text,
+            id=self.message_id,
+            response_metadata={"finish_reason": "interrupted", "interrupted": True},
+        )
+
+
+@dataclass
+class ActiveRun:
+    claim: ClaimedRun
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    action: str = ""
+    partial: Partial | None = None
+    seq: int = 0  # parts published
+    # The graph stopped with tasks left, to be resumed: an `interrupt()`, or
+    # `interrupt_before/after` (LangGraph reports both as an `__interrupt__` update).
+    stopped_at_interrupt: bool = False
+
+    def cancel(self, action: str) -> None:
+        if not self.action:
+            self.action = action
+        self.cancelled.set()
+
+    def snapshot(self) -> protocol.Partial | None:
+        """What a late watcher needs to show the answer being streamed."""
+        if self.partial is None:
+            return None
+        return {
+            "message_id": self.partial.message_id,
+            "text": self.partial.text,
+            "count": self.partial.tokens,
+        }
+
+
+@dataclass
+class Outcome:
+    status: str  # a RunStatus, or Lifecycle.ROLLED_BACK
+    error: dict | None = None
+    pending: bool = False  # stopped with tasks left (interrupt()): the thread waits
+    partial_message: dict | None = None  # the answer kept by an interrupt
+
+
+def run_config(claim: ClaimedRun) -> dict:
+    """The config the graph runs with, as LangGraph Platform builds it."""
+    client = claim.kwargs.get("config") or {}
+    configurable = dict(client.get("configurable") or {})
+    if claim.resume:
+        # Another attempt goes on from the thread's latest checkpoint.
+        configurable.pop("checkpoint_id", None)
+    ids = {
+        "thread_id": claim.thread_id,
+        "run_id": claim.run_id,
+        "graph_id": claim.graph_id,
+        "assistant_id": claim.assistant_id,
+    }
+    return {
+        **{key: client[key] for key in CONFIG_KEYS if key in client},
+        "configurable": {**configurable, **ids},
+        "metadata": {
+            **(client.get("metadata") or {}),
+            **claim.metadata,
+            **ids,
+            "run_attempt": claim.attempt,
+        },
+        "run_id": uuid.UUID(claim.run_id),
+    }
+
+
+def graph_modes(requested) -> list[str]:
+    modes = [GRAPH_MODE[mode] for mode in requested or ["values"] if mode in GRAPH_MODE]
+    return list(dict.fromkeys([*modes, *SERVER_MODES]))
+
+
+def graph_input(claim: ClaimedRun):
+    if claim.resume:
+        return None
+    command = claim.kwargs.get("command")
+    if command:
+        return Command(**command)
+    return claim.input
+
+
+async def drive(active: ActiveRun, *, worker_id: str, run_sync) -> Outcome:
+    """Run the graph to its end, to an interrupt() or to cancellation."""
+    claim = active.claim
+    config = run_config(claim)
+    saver = RunSaver(
+        thread_id=claim.thread_id,
+        run_id=claim.run_id,
+        worker_id=worker_id,
+        run_sync=run_sync,
+        close_connections=False,
+    )
+    try:
+        async with graph_for(claim.graph_id, config, checkpointer=saver) as graph:
+            if await _consume(active, _stream(graph, claim, config)):
+                return Outcome(RunStatus.SUCCESS, pending=active.stopped_at_interrupt)
+            kept = None
+            if active.action == CancelAction.INTERRUPT:
+                kept = await _keep_partial(active, graph, config, saver)
+            return _cancelled(active, kept)
+    except RunCancelled:
+        # The database said so before the signal came (or it was lost).
+        active.cancel(CancelAction.INTERRUPT)
+        return _cancelled(active, None)
+    except GraphLoadError as error:
+        logger.error("run %s: %s", claim.run_id, error)
+        return Outcome(RunStatus.ERROR, {"error": "GraphLoadError", "message": str(error)})
+    except Exception as error:
+        logger.exception("graph failed in run %s", claim.run_id)
+        return Outcome(RunStatus.ERROR, {"error": type(error).__name__, "message": str(error)})
+
+
+def _stream(graph, claim: ClaimedRun, config: dict):
+    """The graph's stream: (ns, mode, chunk) parts, or (mode, chunk) without
+    subgraphs. With the `events` mode, LangChain's event stream, whose root
+    `on_chain_stream` events carry the other modes' parts."""
+    requested = claim.kwargs.get("stream_mode") or []
+    options = {
+        "context": claim.kwargs.get("context"),
+        "stream_mode": graph_modes(requested),
+        "subgraphs": bool(claim.kwargs.get("stream_subgraphs")),
+        "interrupt_before": claim.kwargs.get("interrupt_before"),
+        "interrupt_after": claim.kwargs.get("interrupt_after"),
+        "durability": claim.kwargs.get("durability"),
+    }
+    if EVENTS not in requested:
+        return graph.astream(graph_input(claim), config, **options)
+    return _events(graph.astream_events(graph_input(claim), config, version="v2", **options), claim)
+
+
+async def _events(events, claim: ClaimedRun):
+    try:
+        async for event in events:
+            if event["event"] == "on_chain_stream" and event["run_id"] == claim.run_id:
+                yield event["data"]["chunk"]
+            else:
+                yield (), EVENTS, event
+    finally:
+        await events.aclose()
+
+
+def _latest(config: dict) -> dict:
+    """The config that reads the thread's latest state (not a fork's origin)."""
+    configurable = {k: v for k, v in config["configurable"].items() if k != "checkpoint_id"}
+    return {**config, "configurable": configurable}
+
+
+def _cancelled(active: ActiveRun, kept: dict | None) -> Outcome:
+    if active.action == CancelAction.ROLLBACK:
+        return Outcome(protocol.Lifecycle.ROLLED_BACK)
+    return Outcome(RunStatus.INTERRUPTED, partial_message=kept)
+
+
+async def _consume(active: ActiveRun, stream) -> bool:
+    """Publish the stream's parts until it ends (True) or the run is cancelled
+    (False). The graph's exceptions propagate."""
+    cancelled = asyncio.ensure_future(active.cancelled.wait())
+    try:
+        while True:
+            next_part = asyncio.ensure_future(anext(stream))
+            await asyncio.wait({next_part, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+            if not next_part.done():
+                next_part.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, RunCancelled):
+                    await next_part
+                return False
+            try:
+                part = next_part.result()
+            except StopAsyncIteration:
+                return True
+            if active.cancelled.is_set():
+                return False
+            await _publish(active, part)
+    finally:
+        cancelled.cancel()
+        with contextlib.suppress(Exception):
+            await stream.aclose()
+
+
+async def _publish(active: ActiveRun, part) -> None:
+    if len(part) == 3:
+        ns, mode, chunk = part
+    else:
+        (mode, chunk), ns = part, ()
+    index = None
+    if not ns and mode == "messages":
+        index = _track_token(active, chunk)
+    elif not ns and mode == "updates":
+        _track_step(active, chunk)
+    active.seq += 1
+    claim = active.claim
+    await publish(
+        protocol.part_event(
+            claim.thread_id,
+            claim.run_id,
+            mode=mode,
+            ns=ns,
+            data=jsonable(chunk),
+            seq=active.seq,
+            index=index,
+        )
+    )
+
+
+def _track_token(active: ActiveRun, chunk) -> int | None:
+    message, metadata = chunk
+    if not isinstance(message, AIMessageChunk):
+        return None
+    if active.partial is None or active.partial.message_id != message.id:
+        node = (metadata or {}).get("langgraph_node", "model")
+        active.partial = Partial(message.id, node)
+    return active.partial.add(message)
+
+
+def _track_step(active: ActiveRun, update) -> None:
+    """A node finished: the message it streamed is in the state now."""
+    if not isinstance(update, dict):
+        return
+    if INTERRUPT_KEY in update:
+        active.stopped_at_interrupt = True
+    if active.partial is None:
+        return
+    for written in update.values():
+        messages = written.get("messages") if isinstance(written, dict) else None
+        if isinstance(messages, list | tuple) and any(
+            getattr(m, "id", None) == active.partial.message_id for m in messages
+        ):
+            active.partial = None
+            return
+
+
+async def _keep_partial(active: ActiveRun, graph, config: dict, saver: RunSaver) -> dict | None:
+    """Write the interrupted answer into the state, as its node would have.
+    Returns it as JSON, or None when there was none or it could not be kept."""
+    partial = active.partial
+    if partial is None or not partial.text or "messages" not in graph.channels:
+        return None
+    message = partial.message()
+    saver.allow_interrupted = True
+    update_config = _latest(config)
+    update_config["metadata"] = {**config["metadata"], "interrupted": True}
+    try:
+        await graph.aupdate_state(update_config, {"messages": [message]}, as_node=partial.node)
+    except RunCancelled:
+        return None  # rolled back meanwhile
+    except Exception:
+        logger.exception("run %s: could not keep the interrupted answer", active.claim.run_id)
+        return None
+    return jsonable(message)
