@@ -194,3 +194,41 @@ def test_raw_tool_calls_and_orphan_results_are_dropped_too():
         HumanMessage("q2"),
     ]
     assert [m.type for m in without_unanswered_calls(history)] == ["human", "human"]
+
+
+@pytest.fixture
+def openai_graph(fake_openai, settings):
+    """The server's `openai` assistant, as settings.py adds it when
+    OPENAI_BASE_URL is set."""
+    settings.RUNS_GRAPHS = {"openai": "runs.graphs.openai:make_graph"}
+    return fake_openai
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_server_runs_it_as_an_assistant(openai_graph, executor):
+    from runs.models import RunStatus
+    from runs.services import runs as run_service
+    from runs.services.actors import SYSTEM
+    from tests.conftest import make_thread, messages_of, orm, wait_status
+
+    thread = await orm(make_thread)()
+    run = await orm(run_service.create_run)(
+        thread.pk,
+        assistant_id="openai",
+        input={"messages": ["what's the weather in Oslo?"]},
+        actor=SYSTEM,
+    )
+    await wait_status(run.pk, RunStatus.SUCCESS)
+    messages = await messages_of(thread.pk)
+    assert [m["type"] for m in messages] == ["human", "ai", "tool", "ai"]
+    assert messages[1]["tool_calls"][0]["args"] == {"city": "Oslo"}
+    assert json.loads(messages[2]["content"])["city"] == "Oslo"
+    assert messages[3]["content"] == "".join(ANSWER)
+    assert [m["role"] for m in openai_graph[1]["messages"]] == ["user", "assistant", "tool"]
+
+
+def test_without_a_backend_there_is_no_openai_assistant(settings):
+    from runs.graphs import registry
+
+    settings.RUNS_GRAPHS = {}
+    assert registry.resolve("openai") is None
