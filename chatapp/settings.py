@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "rest_framework_api_key",
     "drf_spectacular",
+    "corsheaders",
     "runs",
     "checkpoints",
 ]
@@ -66,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from Daphne (no separate web server needed).
     "chatapp.platform.middleware.WhiteNoiseMiddleware",
+    # Browsers on other origins (agent-chat-ui, a React app): CORS_ALLOWED_ORIGINS.
+    "corsheaders.middleware.CorsMiddleware",
     "chatapp.platform.middleware.SessionMiddleware",
     "chatapp.platform.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -236,8 +239,15 @@ REST_FRAMEWORK = {
         # Which threads a user sees is the services' business (runs.services.actors).
         "rest_framework.permissions.IsAuthenticated",
     ],
-    # JSON only: a cross-site HTML form cannot send it without a CORS preflight.
-    "DEFAULT_PARSER_CLASSES": ["runs.api.parsers.JSONParser"],
+    # JSON, also when sent as text/plain or with no content type (as the
+    # platform parses it; agent-chat-ui's proxy drops the header). A form's
+    # body is refused (415); a cross-site browser request without a token or
+    # an allowed origin is refused by the CSRF checks (runs/api/auth.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "runs.api.parsers.JSONParser",
+        "runs.api.parsers.PlainTextJSONParser",
+    ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "runs.api.parsers.JSONByDefault",
     "DEFAULT_THROTTLE_RATES": {
         # Run creation per user (REST and websocket), e.g. "60/min"; "none" turns it off.
         "run_create": env_rate("RUNS_CREATE_RATE", "60/min"),
@@ -245,6 +255,23 @@ REST_FRAMEWORK = {
 }
 # The header langgraph-sdk sends its API key in.
 API_KEY_CUSTOM_HEADER = "HTTP_X_API_KEY"
+
+# Browser apps on other origins that may call the API (django-cors-headers):
+# none by default; in the local demo, the dev servers of agent-chat-ui and
+# the like on this machine. Comma separated, e.g. https://chat.example.com.
+CORS_ALLOWED_ORIGINS = env_list(
+    "CORS_ALLOWED_ORIGINS",
+    ["http://localhost:3000", "http://127.0.0.1:3000"] if LOCAL_DEMO else [],
+)
+CORS_URLS_REGEX = r"^/(?!admin/|accounts/|static/).*$"  # the API, not the site's pages
+CORS_ALLOW_HEADERS = (
+    *("accept", "authorization", "content-type", "x-api-key", "x-auth-scheme"),
+    "last-event-id",
+    "x-requested-with",
+)
+# What the LangGraph SDKs read from responses: the run and thread of a new
+# run, where to reconnect a stream, search paging.
+CORS_EXPOSE_HEADERS = ("content-location", "location", "x-pagination-total", "x-pagination-next")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Doubletext API",
@@ -281,6 +308,12 @@ RUNS_DB_THREADS = int(os.environ.get("RUNS_DB_THREADS", "0"))
 # A run whose worker died is resumed by another worker from its last
 # checkpoint; after this many executions it ends `error` (WorkerLost).
 RUNS_MAX_ATTEMPTS = int(os.environ.get("RUNS_MAX_ATTEMPTS", "3"))
+# The parts a resumable run streamed are kept this long after its last one,
+# for clients that reconnect with Last-Event-ID (runs/bus/event_log.py).
+RUNS_STREAM_RETENTION_SECONDS = float(os.environ.get("RUNS_STREAM_RETENTION_SECONDS", "600"))
+# A thread-less run's thread (on_completion "delete", their default) is
+# deleted this long after the run ends: whoever waited has read its values.
+RUNS_TEMPORARY_THREAD_SECONDS = float(os.environ.get("RUNS_TEMPORARY_THREAD_SECONDS", "60"))
 
 # --- Graphs -----------------------------------------------------------------
 # The LangGraph graphs the server runs: a langgraph.json as the LangGraph CLI

@@ -58,6 +58,9 @@ class Thread(models.Model):
     # without reading its checkpoints (kept by runs.services.persistence).
     values = models.JSONField(default=dict, blank=True)
     interrupts = models.JSONField(default=dict, blank=True)
+    # A thread-less run's thread (on_completion "delete") is deleted from this
+    # time on, once whoever waited for the run has read its values.
+    expires_at = models.DateTimeField(null=True, blank=True)
     # Monotonic per-thread counter that orders runs (FIFO for enqueue). It is
     # only incremented with the thread row locked.
     run_counter = models.PositiveBigIntegerField(default=0, editable=False)
@@ -69,6 +72,11 @@ class Thread(models.Model):
         indexes = [
             models.Index(fields=["status"], name="thread_status_idx"),
             models.Index(fields=["owner", "-updated_at"], name="thread_owner_updated_idx"),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(expires_at__isnull=False),
+                name="thread_expires_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -102,6 +110,8 @@ class Run(models.Model):
     # executor between tokens; the executor also gets a channel-layer signal.
     cancel_action = models.CharField(max_length=16, choices=CancelAction, blank=True, default="")
     error = models.JSONField(null=True, blank=True)
+    # after_seconds: no worker claims the run before this time.
+    not_before = models.DateTimeField(null=True, blank=True)
     # Executions started: a run whose worker was lost is resumed from its last
     # checkpoint by another worker, up to settings.RUNS_MAX_ATTEMPTS.
     attempt = models.PositiveSmallIntegerField(default=0)

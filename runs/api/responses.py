@@ -1,6 +1,7 @@
 """What the API's views share: body validation, streamed responses, the SSE
 renderer, the run-creation rate limit."""
 
+import asyncio
 import json
 
 from django.http import StreamingHttpResponse
@@ -45,10 +46,24 @@ def streaming(body, content_type: str) -> StreamingHttpResponse:
     return response
 
 
+# While a wait goes on, a newline this often (JSON allows leading whitespace):
+# proxies and clients see the connection alive, as the platform's waits do.
+KEEPALIVE_SECONDS = 5.0
+
+
 def json_after(awaitable_factory) -> StreamingHttpResponse:
     """A JSON response whose body is computed by an async function (a wait)."""
 
     async def body():
-        yield json.dumps(await awaitable_factory(), default=str).encode()
+        task = asyncio.ensure_future(awaitable_factory())
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=KEEPALIVE_SECONDS)
+                if done:
+                    break
+                yield b"\n"
+            yield json.dumps(task.result(), default=str).encode()
+        finally:
+            task.cancel()
 
     return streaming(body(), "application/json")

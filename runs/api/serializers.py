@@ -10,6 +10,8 @@ from runs.models import CancelAction, MultitaskStrategy, ThreadStatus
 
 # Paging past this is refused (422) rather than overflowing a database integer.
 MAX_OFFSET = 2**31 - 1
+# A run delayed longer than a week is more likely a mistake than a plan.
+MAX_AFTER_SECONDS = 7 * 24 * 3600
 
 MESSAGE_SCHEMA = {
     "oneOf": [
@@ -126,9 +128,61 @@ class RunInputField(serializers.JSONField):
     """A run's input: the state update it starts with, usually {"messages": [...]}."""
 
 
+class CommandField(serializers.JSONField):
+    """LangGraph's Command: `resume` (a value, or {interrupt id: value}),
+    `goto` (a node, a {"node", "input"} Send, or a list of them), `update`
+    (state values, or a list of [key, value] pairs)."""
+
+    default_error_messages = {
+        "not_object": "Must be an object with resume, goto and/or update.",
+        "unknown": "Unknown command key(s): {keys}; use resume, goto, update.",
+        "goto": "goto must be a node name, a {{node, input}} object, or a list of them.",
+        "update": "update must be an object or a list of [key, value] pairs.",
+    }
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.fail("not_object")
+        unknown = set(value) - {"resume", "goto", "update"}
+        if unknown:
+            self.fail("unknown", keys=", ".join(sorted(unknown)))
+        goto = value.get("goto")
+        for target in goto if isinstance(goto, list) else [goto]:
+            if not (
+                target is None
+                or isinstance(target, str)
+                or (isinstance(target, dict) and isinstance(target.get("node"), str))
+            ):
+                self.fail("goto")
+        update = value.get("update")
+        if update is not None and not isinstance(update, dict | list):
+            self.fail("update")
+        return value
+
+
+class InterruptNodesField(serializers.JSONField):
+    default_error_messages = {"invalid": 'Must be "*" or a list of node names.'}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value is None or value == "*":
+            return value
+        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+            self.fail("invalid")
+        return value
+
+
 class RunCreateSerializer(serializers.Serializer):
+    """Every field of the platform's run creation: honoured, or refused (422
+    naming it) when Doubletext does not do what it asks. Unknown fields are
+    ignored, as the platform ignores them. The README has the table."""
+
     assistant_id = serializers.CharField(max_length=128)
     input = RunInputField(required=False, allow_null=True)
+    command = CommandField(required=False, allow_null=True)
     config = JSONObjectField(required=False, allow_null=True)
     context = JSONObjectField(required=False, allow_null=True)
     metadata = JSONObjectField(required=False, allow_null=True)
@@ -137,9 +191,55 @@ class RunCreateSerializer(serializers.Serializer):
     )
     stream_mode = StreamModeField(required=False, allow_null=True)
     stream_subgraphs = serializers.BooleanField(required=False, default=False)
+    stream_resumable = serializers.BooleanField(required=False, default=False)
     if_not_exists = serializers.ChoiceField(
         choices=["reject", "create"], required=False, allow_null=True
     )
+    checkpoint = CheckpointIdField(required=False, allow_null=True)
+    checkpoint_id = serializers.CharField(required=False, allow_null=True)
+    interrupt_before = InterruptNodesField(required=False, allow_null=True)
+    interrupt_after = InterruptNodesField(required=False, allow_null=True)
+    durability = serializers.ChoiceField(
+        choices=["sync", "async", "exit"], required=False, allow_null=True
+    )
+    checkpoint_during = serializers.BooleanField(required=False, allow_null=True)
+    after_seconds = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_AFTER_SECONDS
+    )
+    on_disconnect = serializers.ChoiceField(
+        choices=["cancel", "continue"], required=False, allow_null=True
+    )
+    on_completion = serializers.ChoiceField(
+        choices=["delete", "keep"], required=False, allow_null=True
+    )
+    # Asked for and not done: refused rather than dropped.
+    webhook = serializers.JSONField(required=False, allow_null=True)
+    feedback_keys = serializers.JSONField(required=False, allow_null=True)
+    strict_resume = serializers.JSONField(required=False, allow_null=True)
+
+    def validate_webhook(self, value):
+        if value:
+            raise serializers.ValidationError("Doubletext does not call webhooks.")
+        return None
+
+    def validate_feedback_keys(self, value):
+        if value:
+            raise serializers.ValidationError("Doubletext records no LangSmith feedback.")
+        return None
+
+    def validate_strict_resume(self, value):
+        if value:
+            raise serializers.ValidationError("strict_resume is not supported.")
+        return None
+
+    def validate(self, data):
+        # One checkpoint id, however it came (`checkpoint`, `checkpoint_id`).
+        data["checkpoint_id"] = data.get("checkpoint_id") or data.pop("checkpoint", None)
+        # The deprecated flag, as LangGraph maps it, unless durability is given.
+        during = data.pop("checkpoint_during", None)
+        if data.get("durability") is None and during is not None:
+            data["durability"] = "async" if during else "exit"
+        return data
 
 
 class CancelSerializer(serializers.Serializer):
@@ -153,5 +253,19 @@ class RunListSerializer(serializers.Serializer):
     status = serializers.CharField(required=False, allow_null=True)
 
 
-class JoinStreamSerializer(serializers.Serializer):
+class ThreadStreamSerializer(serializers.Serializer):
+    """A thread's stream: `run_modes` (each run's parts), `lifecycle` (only
+    when runs start and end), `state_update` (the state after each step)."""
+
+    stream_mode = serializers.ListField(
+        child=serializers.ChoiceField(choices=["run_modes", "lifecycle", "state_update"]),
+        required=False,
+    )
+
+
+class JoinSerializer(serializers.Serializer):
+    cancel_on_disconnect = serializers.BooleanField(default=False)
+
+
+class JoinStreamSerializer(JoinSerializer):
     stream_mode = StreamModeField(required=False, allow_null=True)

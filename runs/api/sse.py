@@ -16,9 +16,9 @@ import json
 
 from channels.db import database_sync_to_async
 
-from runs.bus import protocol
+from runs.bus import event_log, protocol
 from runs.bus.subscribe import ThreadSubscription, is_final, load_run
-from runs.models import Run, RunStatus
+from runs.models import Run, RunStatus, Thread
 from runs.services import persistence
 
 STREAM_MODES = {
@@ -43,8 +43,15 @@ def normalise_modes(stream_mode) -> list[str]:
     return modes or ["values"]
 
 
-def sse(event: str, data) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+def sse(event: str, data, id: str | None = None) -> bytes:
+    line = f"event: {event}\ndata: {json.dumps(data, default=str)}\n"
+    if id is not None:
+        line += f"id: {id}\n"
+    return (line + "\n").encode()
+
+
+# An SSE comment: keeps proxies and the JS SDK's idle watchdog from giving up.
+HEARTBEAT = b": heartbeat\n\n"
 
 
 def chunk(message_id: str, text: str) -> dict:
@@ -75,6 +82,18 @@ def current_values(thread_id) -> dict:
     return persistence.state_values(persistence.latest(thread_id))
 
 
+@database_sync_to_async
+def final_state(thread_id) -> dict:
+    """What `wait` and `join` return: the thread's values as the run left them,
+    with the interrupts it stopped at (`__interrupt__`), as the platform does."""
+    thread = Thread.objects.filter(pk=thread_id).values("values", "interrupts").first() or {}
+    values = dict(thread.get("values") or {})
+    pending = [i for group in (thread.get("interrupts") or {}).values() for i in group]
+    if pending:
+        values["__interrupt__"] = [{**i, "response_schema": None} for i in pending]
+    return values
+
+
 class RunStreamer:
     """Turns bus messages of one run into (event, data) stream parts.
 
@@ -89,6 +108,7 @@ class RunStreamer:
         self.partials: dict[str, dict] = {}  # message id -> the message so far (legacy mode)
         self.sent: dict[str, int] = {}  # message id -> tokens sent
         self.held: list[dict] | None = [] if attach else None
+        self.seq: int | None = None  # the part the events yielded last come from
 
     def messages(self, message: dict, metadata: dict, suffix: str):
         """Stream parts for one `messages` part: a token or a whole message."""
@@ -116,6 +136,7 @@ class RunStreamer:
         yield "messages/partial" + suffix, [so_far]
 
     def on_part(self, data: dict):
+        self.seq = data.get("seq")  # of the events yielded now (EventIds)
         mode, ns, part = data["mode"], data.get("ns") or [], data.get("data")
         suffix = "".join(f"|{segment}" for segment in ns)
         if mode == "messages":
@@ -142,6 +163,7 @@ class RunStreamer:
     def release(self, partial: dict | None = None):
         """Stop holding tokens back: the snapshot (if any), then the held tokens."""
         held, self.held = self.held or [], None
+        self.seq = None  # a snapshot is no part of the run's own
         if partial and partial.get("text"):
             self.sent[partial["message_id"]] = partial.get("count", 0)
             metadata = {"run_id": self.run_id, "thread_id": self.thread_id}
@@ -170,24 +192,85 @@ def _joined(before, after):
     return as_list + ([after] if isinstance(after, str) else list(after or []))
 
 
-async def stream_run(sub: ThreadSubscription, thread_id, run_id, stream_mode, attach=False):
+def parse_event_id(value: str | None) -> tuple[int, int] | None:
+    """A client's Last-Event-ID: "-1" (everything) or "<seq>-<k>"; None if
+    there is none or it is not one of ours."""
+    if value is None:
+        return None
+    if value.strip() == "-1":
+        return (-1, -1)
+    seq, _, k = value.strip().partition("-")
+    if not (seq.isdigit() and k.isdigit()):
+        return None
+    return int(seq), int(k)
+
+
+class EventIds:
+    """SSE ids of a resumable run's events: "<part seq>-<k>", k counting the
+    events one part becomes (a legacy `messages` token is two)."""
+
+    def __init__(self):
+        self.seq, self.k = -1, 0
+
+    def of(self, seq: int | None) -> str | None:
+        if seq is None:
+            return None
+        if seq == self.seq:
+            self.k += 1
+        else:
+            self.seq, self.k = seq, 0
+        return f"{self.seq}-{self.k}"
+
+
+async def stream_run(
+    sub: ThreadSubscription,
+    thread_id,
+    run_id,
+    stream_mode,
+    *,
+    attach: bool = False,
+    last_event_id: str | None = None,
+):
     """Async generator of SSE bytes for a run, through its end. `sub` must
-    already be subscribed (before the run was created, or before this call)."""
-    streamer = RunStreamer(thread_id, run_id, normalise_modes(stream_mode))
+    already be subscribed (before the run was created, or before this call).
+
+    A resumable run's events carry ids; with `last_event_id` ("-1" or an id)
+    its kept parts after that id are replayed first (runs/bus/event_log.py),
+    then the live ones, each exactly once. Attaching without one sends what the
+    run has streamed so far as one chunk (the executor's snapshot), then the
+    rest. A `: heartbeat` comment goes out after every RECHECK_SECONDS of quiet.
+    """
     await sub.open()
     try:
         run = await load_run(thread_id, run_id)
+        if stream_mode is None and run is not None:
+            stream_mode = run["kwargs"].get("stream_mode")  # joined: the run's own modes
+        streamer = RunStreamer(thread_id, run_id, normalise_modes(stream_mode))
+        ids = EventIds() if run is not None and run["kwargs"].get("stream_resumable") else None
+        after = parse_event_id(last_event_id) if ids else None
+        attempt = max((run or {}).get("attempt", 1), 1)
         yield sse(
-            "metadata", {"run_id": str(run_id), "attempt": max((run or {}).get("attempt", 1), 1)}
+            "metadata",
+            {"run_id": str(run_id), "attempt": attempt},
+            # (A replay from a given id has already had it.)
+            id=ids.of(0) if ids and after in (None, (-1, -1)) else None,
         )
-        if attach and run is not None and not is_final(run):
+        replayed = 0  # the last part seq sent from the log
+        if after is not None:
+            for message in await event_log.log().read(str(run_id)):
+                for event, data in streamer.on_message(message):
+                    event_id = ids.of(streamer.seq)
+                    if (ids.seq, ids.k) > after:
+                        yield sse(event, data, id=event_id)
+                replayed = max(replayed, (message.get("data") or {}).get("seq", 0))
+        elif attach and run is not None and not is_final(run):
             streamer.held = []
             await sub.request_snapshot(run_id)
         # Subscribed before the run existed, we have every event it sent even if
         # it has already ended (a short run can end before this body starts):
         # stream them up to its last lifecycle event. Attached to a run that
         # had already ended, there is nothing of it to wait for.
-        ended = attach and is_final(run)
+        ended = (attach or after is not None) and is_final(run)
         while not ended:
             # Once it has ended, its events are queued and the last one follows
             # its commit: no need to wait long for that.
@@ -196,29 +279,79 @@ async def stream_run(sub: ThreadSubscription, thread_id, run_id, stream_mode, at
             message = await sub.receive(timeout=timeout)
             if message is None:
                 for event, data in streamer.release():  # no snapshot came: go on without
-                    yield sse(event, data)
+                    yield sse(event, data, id=ids.of(streamer.seq) if ids else None)
                 ended = is_final(run)  # events lost: the database has the last word
                 run = await load_run(thread_id, run_id)
+                if not ended and not short:
+                    yield HEARTBEAT
                 continue
+            if (message.get("data") or {}).get("seq", replayed + 1) <= replayed:
+                continue  # already sent from the log
             for event, data in streamer.on_message(message):
-                yield sse(event, data)
+                yield sse(event, data, id=ids.of(streamer.seq) if ids else None)
             if protocol.lifecycle_status(message, run_id) in protocol.FINAL_LIFECYCLE:
                 run = await load_run(thread_id, run_id)
                 ended = True
         for event, data in streamer.release():
-            yield sse(event, data)
+            yield sse(event, data, id=ids.of(streamer.seq) if ids else None)
+        last = (ids.seq + 1) if ids else None
         if run is not None and run["status"] == RunStatus.ERROR:
             error = await run_error(run_id) or {}
             yield sse(
-                "error", {"error": error.get("error", "Error"), "message": error.get("message")}
+                "error",
+                {"error": error.get("error", "Error"), "message": error.get("message")},
+                id=ids.of(last) if ids else None,
             )
         elif (
             run is not None
             and run["status"] == RunStatus.INTERRUPTED
             and "values" in streamer.modes
         ):
-            yield sse("values", await current_values(thread_id))
+            yield sse("values", await current_values(thread_id), id=ids.of(last) if ids else None)
         status = run["status"] if run else protocol.Lifecycle.ROLLED_BACK
-        yield sse("end", {"run_id": str(run_id), "status": status})
+        yield sse(
+            "end", {"run_id": str(run_id), "status": status}, id=ids.of(last) if ids else None
+        )
+    finally:
+        await sub.close()
+
+
+# What a thread's stream carries of its runs, by its stream modes.
+THREAD_STREAM_MODES = {
+    "run_modes": sorted(STREAM_MODES - {"messages"}),  # every part, tokens as messages-tuple
+    "state_update": ["values"],
+    "lifecycle": [],
+}
+
+
+async def stream_thread(sub: ThreadSubscription, thread_id, stream_modes: list[str]):
+    """Async generator of SSE bytes for every run of a thread, as they come
+    (GET /threads/{id}/stream): each run's events framed by a `metadata`
+    {run_id, attempt} and a `metadata` {status: "run_done", run_id}; it goes on
+    until the client leaves, with a heartbeat after every quiet RECHECK_SECONDS."""
+    modes = sorted({m for mode in stream_modes for m in THREAD_STREAM_MODES[mode]})
+    streamers: dict[str, RunStreamer] = {}
+    await sub.open()
+    try:
+        while True:
+            message = await sub.receive(timeout=RECHECK_SECONDS)
+            if message is None:
+                yield HEARTBEAT
+                continue
+            run_id = message.get("run_id")
+            if not run_id or message.get("type") != protocol.MessageType.RUN_EVENT:
+                continue
+            status = protocol.lifecycle_status(message, run_id)
+            if run_id not in streamers:
+                if status in protocol.FINAL_LIFECYCLE:
+                    continue  # a run we saw nothing of
+                streamers[run_id] = RunStreamer(thread_id, run_id, modes)
+                attempt = max(((message.get("data") or {}).get("run") or {}).get("attempt", 1), 1)
+                yield sse("metadata", {"run_id": run_id, "attempt": attempt})
+            for event, data in streamers[run_id].on_message(message):
+                yield sse(event, data)
+            if status in protocol.FINAL_LIFECYCLE:
+                del streamers[run_id]
+                yield sse("metadata", {"status": "run_done", "run_id": run_id})
     finally:
         await sub.close()

@@ -20,6 +20,7 @@ urlpatterns = [
     path(f"{T}/state", threads.ThreadState.as_view(), name="thread-state"),
     path(f"{T}/state/<str:checkpoint_id>", threads.ThreadStateAt.as_view(), name="thread-state-at"),
     path(f"{T}/history", threads.ThreadHistory.as_view(), name="thread-history"),
+    path(f"{T}/stream", runs.ThreadStream.as_view(), name="thread-stream"),
     path(f"{T}/runs", runs.RunCollection.as_view(), name="runs"),
     path(f"{T}/runs/stream", runs.RunStream.as_view(), name="run-stream"),
     path(f"{T}/runs/wait", runs.RunWait.as_view(), name="run-wait"),

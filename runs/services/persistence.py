@@ -12,6 +12,7 @@ import functools
 
 from langgraph.checkpoint.base import CheckpointTuple
 
+from checkpoints.models import Checkpoint
 from checkpoints.saver import DjangoCheckpointSaver
 from runs.graphs.serialization import INTERRUPT_KEY, interrupt_dict, jsonable
 from runs.models import Thread
@@ -72,6 +73,34 @@ def refresh_thread(thread: Thread, *, status: str | None = None) -> CheckpointTu
         fields.append("status")
     thread.save(update_fields=fields)
     return checkpoint
+
+
+def writers_since(thread_id, checkpoint_id: str) -> set[str | None] | None:
+    """The runs that wrote the checkpoints after `checkpoint_id` up to the
+    thread's latest one, along its lineage; None when `checkpoint_id` is not on
+    that lineage (another branch, or no such checkpoint). Checkpoint ids sort
+    by time, so the lineage is among the rows from it on: one range query."""
+    rows = {
+        cid: (parent, run_id)
+        for cid, parent, run_id in Checkpoint.objects.filter(
+            thread_id=str(thread_id), checkpoint_ns="", checkpoint_id__gte=checkpoint_id
+        ).values_list("checkpoint_id", "parent_checkpoint_id", "run_id")
+    }
+    if checkpoint_id not in rows:
+        return None
+    writers: set[str | None] = set()
+    at = max(rows)
+    while at != checkpoint_id:
+        if at not in rows:
+            return None
+        parent, run_id = rows[at]
+        writers.add(run_id)
+        at = parent
+    return writers
+
+
+def checkpoint_exists(thread_id, checkpoint_id: str) -> bool:
+    return Checkpoint.objects.filter(thread_id=str(thread_id), checkpoint_id=checkpoint_id).exists()
 
 
 def delete_runs(run_ids) -> None:

@@ -14,7 +14,10 @@ cancelled with that action; `reject` refuses if any run is pending or running;
 what was queued, answer this now".
 """
 
+from datetime import timedelta
+
 from django.db import transaction
+from django.utils import timezone
 
 from runs.bus import protocol
 from runs.bus.publish import publish_sync, wake_workers_sync
@@ -57,18 +60,20 @@ def validate_action(action) -> str:
     return action
 
 
-def apply_strategy(thread: Thread, strategy: str) -> None:
+def apply_strategy(thread: Thread, strategy: str) -> list[Run]:
     """What a new run does to the runs in flight on its (locked) thread: the
-    double-texting decision. Raises ThreadBusy for `reject` on a busy thread."""
+    double-texting decision. Raises ThreadBusy for `reject` on a busy thread.
+    Returns the runs that were in flight."""
     in_flight = list(thread.in_flight_runs())
     if not in_flight or strategy == MultitaskStrategy.ENQUEUE:
-        return
+        return in_flight
     if strategy == MultitaskStrategy.REJECT:
         raise ThreadBusy(
             "Thread is already running a run; the strategy is 'reject'.",
             field="multitask_strategy",
         )
     cancel_locked(thread, in_flight, action=strategy)  # interrupt or rollback
+    return in_flight
 
 
 def create_run(
@@ -83,23 +88,43 @@ def create_run(
     metadata: dict | None = None,
     kwargs: dict | None = None,
     if_not_exists: str | None = None,
+    checkpoint_id: str | None = None,
+    after_seconds: float | None = None,
 ) -> Run:
     """Create a run on a thread of `actor`, applying the double-texting strategy.
 
     `assistant_id` names the graph (its id, or its default assistant's UUID);
     the thread's metadata records it (`graph_id`, `assistant_id`), as the
     platform does, so its state is read through that graph. `kwargs`: how the
-    run executes and streams (stream_mode, stream_subgraphs).
-    `if_not_exists="create"` creates the thread for the actor when it does
-    not exist. Raises ThreadBusy (409) for `reject` on a busy thread,
-    ThreadNotFound, AssistantNotFound or InvalidRequest for bad input;
-    nothing is written then.
+    run executes and streams (stream_mode, stream_subgraphs, stream_resumable,
+    command, interrupt_before/after, durability, on_completion).
+    `checkpoint_id` (or `config.configurable.checkpoint_id`): the run forks
+    from that checkpoint (time travel; see `fork_guard` below). `after_seconds`:
+    no worker claims it before then. `if_not_exists="create"` creates the
+    thread for the actor when it does not exist. Raises ThreadBusy (409) for
+    `reject` on a busy thread, ThreadNotFound, AssistantNotFound or
+    InvalidRequest for bad input; nothing is written then.
+
+    A fork requested while runs are in flight (SDKs send the thread head they
+    last saw with every message, so a double-text carries the checkpoint from
+    before the run it interrupts) is recorded with those runs (`fork_guard`):
+    when it executes, it continues from the thread's latest checkpoint instead
+    if everything after the requested one was written by those runs (or was
+    rolled back with them), so an interrupt keeps what the interrupted run did.
+    See runs.worker.transactions.claim_next_run.
     """
     strategy = validate_strategy(multitask_strategy)
     graph_id = registry.resolve(assistant_id)
     if graph_id is None:
         raise AssistantNotFound(f"Assistant {assistant_id!r} not found.", field="assistant_id")
     check_options(graph_id, config, context)
+    config = dict(config or {})
+    if checkpoint_id:
+        config["configurable"] = {
+            **(config.get("configurable") or {}),
+            "checkpoint_id": checkpoint_id,
+        }
+    forking = bool((config.get("configurable") or {}).get("checkpoint_id"))
     if metadata is not None and not isinstance(metadata, dict):
         raise InvalidRequest("metadata must be an object.", field="metadata")
     if if_not_exists not in (None, "reject", "create"):
@@ -115,7 +140,10 @@ def create_run(
         if if_not_exists == "create" and not Thread.objects.filter(pk=thread_id).exists():
             create_thread(actor=actor, thread_id=thread_id, if_exists="do_nothing")
         thread = lock_thread(thread_id, actor=actor)
-        apply_strategy(thread, strategy)
+        in_flight = apply_strategy(thread, strategy)
+        run_kwargs = {**(kwargs or {}), "config": config, "context": context, "graph_id": graph_id}
+        if forking and in_flight:
+            run_kwargs["fork_guard"] = [str(run.pk) for run in in_flight]
         thread.run_counter += 1
         thread.status = ThreadStatus.BUSY
         thread.metadata = {
@@ -130,13 +158,11 @@ def create_run(
             assistant_id=registry.assistant_uuid(graph_id),
             multitask_strategy=strategy,
             input=run_input,
-            kwargs={
-                **(kwargs or {}),
-                "config": config or {},
-                "context": context,
-                "graph_id": graph_id,
-            },
+            kwargs=run_kwargs,
             metadata=metadata or {},
+            not_before=(
+                timezone.now() + timedelta(seconds=after_seconds) if after_seconds else None
+            ),
         )
         payload = run_dict(run)
         transaction.on_commit(lambda: _announce_created(thread.pk, payload))

@@ -194,6 +194,7 @@ class Executor:
         for payload, told in await self.db.run(transactions.recover_expired_runs):
             await self._publish_lifecycle(payload, told)
             await wake_workers()
+        await self.db.run(transactions.delete_expired_threads)
 
     async def fill(self, thread_id=None) -> None:
         """Claim and start runs while there is capacity."""

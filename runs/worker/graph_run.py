@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langgraph.types import Command
 
-from runs.bus import protocol
+from runs.bus import event_log, protocol
 from runs.bus.publish import publish
 from runs.graphs.registry import GraphLoadError, graph_for
 from runs.graphs.serialization import INTERRUPT_KEY, jsonable, message_text
@@ -126,8 +126,9 @@ def run_config(claim: ClaimedRun) -> dict:
     """The config the graph runs with, as LangGraph Platform builds it."""
     client = claim.kwargs.get("config") or {}
     configurable = dict(client.get("configurable") or {})
-    if claim.resume:
-        # Another attempt goes on from the thread's latest checkpoint.
+    if claim.resume or claim.from_head:
+        # Another attempt, or a fork that only the runs it double-texted have
+        # moved past, goes on from the thread's latest checkpoint.
         configurable.pop("checkpoint_id", None)
     ids = {
         "thread_id": claim.thread_id,
@@ -272,17 +273,18 @@ async def _publish(active: ActiveRun, part) -> None:
         _track_step(active, chunk)
     active.seq += 1
     claim = active.claim
-    await publish(
-        protocol.part_event(
-            claim.thread_id,
-            claim.run_id,
-            mode=mode,
-            ns=ns,
-            data=jsonable(chunk),
-            seq=active.seq,
-            index=index,
-        )
+    event = protocol.part_event(
+        claim.thread_id,
+        claim.run_id,
+        mode=mode,
+        ns=ns,
+        data=jsonable(chunk),
+        seq=active.seq,
+        index=index,
     )
+    if claim.kwargs.get("stream_resumable"):
+        await event_log.log().append(claim.run_id, event)
+    await publish(event)
 
 
 def _track_token(active: ActiveRun, chunk) -> int | None:

@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from checkpoints.models import Checkpoint as CheckpointRow
@@ -34,8 +34,9 @@ from runs.bus.protocol import Lifecycle
 from runs.models import CancelAction, Run, RunStatus, Thread, ThreadStatus
 from runs.services import persistence
 from runs.services.actors import SYSTEM
+from runs.services.errors import ThreadNotFound
 from runs.services.representation import run_dict
-from runs.services.threads import lock_thread
+from runs.services.threads import delete_thread, lock_thread
 
 logger = logging.getLogger(__name__)
 
@@ -56,33 +57,75 @@ class ClaimedRun:
     # It already wrote a checkpoint (an earlier attempt): resume from the
     # thread's last checkpoint instead of applying its input again.
     resume: bool
+    # It asked to fork from a checkpoint that only the runs it double-texted
+    # have moved past: it goes on from the latest one (runs.services.runs.create_run).
+    from_head: bool = False
 
 
 def lease_expiry():
     return timezone.now() + timedelta(seconds=settings.RUNS_LEASE_SECONDS)
 
 
-def _claimable_threads():
-    """Threads with a pending run and nothing running.
+def _due(now) -> Q:
+    return Q(not_before__isnull=True) | Q(not_before__lte=now)
+
+
+def _claimable_threads(now=None):
+    """Threads with a pending run that is due (after_seconds) and nothing running.
 
     Driven by the pending runs (few, found through the (status, ...) index),
     not by the threads: `Exists(pending)` made SQLite scan every thread of the
     database, with two correlated subqueries each, on every claim attempt.
     """
-    pending = Run.objects.filter(status=RunStatus.PENDING).values("thread_id")
+    now = now or timezone.now()
+    pending = Run.objects.filter(_due(now), status=RunStatus.PENDING).values("thread_id")
     running = Run.objects.filter(thread=OuterRef("pk"), status=RunStatus.RUNNING)
     return Thread.objects.filter(pk__in=pending).filter(~Exists(running))
 
 
+def _continues_from_head(thread: Thread, run: Run) -> bool:
+    """A fork asked for while other runs were in flight (see create_run): is
+    everything after the checkpoint those runs' work (or was it rolled back
+    with them)? Then the run goes on from the thread's latest checkpoint."""
+    guard = set(run.kwargs.get("fork_guard") or [])
+    requested = ((run.kwargs.get("config") or {}).get("configurable") or {}).get("checkpoint_id")
+    if not guard or not requested:
+        return False
+    writers = persistence.writers_since(thread.pk, requested)
+    if writers is None:
+        return not persistence.checkpoint_exists(thread.pk, requested)
+    return writers <= guard
+
+
+# Threads whose first pending run is delayed (after_seconds) that one claim
+# steps over before it gives up until the next poll.
+MAX_DELAYED_SKIPS = 5
+_DELAYED = object()
+
+
 def claim_next_run(worker_id: str, thread_id=None) -> ClaimedRun | None:
-    """Atomically take the oldest pending run of a thread with nothing running.
+    """Atomically take the oldest pending run of a thread with nothing running,
+    if it is due (a run created with after_seconds waits, and the runs queued
+    behind it on its thread too: FIFO).
 
     On PostgreSQL the thread row is locked with SKIP LOCKED, so concurrent
     workers pick different threads instead of waiting on each other.
     """
+    now = timezone.now()
+    not_yet: list = []  # threads whose next run is delayed: FIFO waits for it
+    for _ in range(MAX_DELAYED_SKIPS):
+        claimed = _claim(worker_id, thread_id, now, not_yet)
+        if claimed is not _DELAYED:
+            return claimed
+    return None
+
+
+def _claim(worker_id: str, thread_id, now, not_yet: list):
     try:
         with transaction.atomic():
-            threads = _claimable_threads()
+            threads = _claimable_threads(now)
+            if not_yet:
+                threads = threads.exclude(pk__in=not_yet)
             if thread_id is not None:
                 threads = threads.filter(pk=thread_id)
             if connection.features.has_select_for_update_skip_locked:
@@ -97,6 +140,10 @@ def claim_next_run(worker_id: str, thread_id=None) -> ClaimedRun | None:
             run = thread.runs.filter(status=RunStatus.PENDING).order_by("seq").first()
             if run is None:
                 return None
+            if run.not_before is not None and run.not_before > now:
+                # Its first run is not due yet (a later one is): the queue waits.
+                not_yet.append(thread.pk)
+                return _DELAYED
             run.status = RunStatus.RUNNING
             run.worker_id = worker_id
             run.lease_expires_at = lease_expiry()
@@ -117,6 +164,7 @@ def claim_next_run(worker_id: str, thread_id=None) -> ClaimedRun | None:
             resume = run.attempt > 1 and (
                 CheckpointRow.objects.filter(thread_id=str(thread.pk), run_id=str(run.pk)).exists()
             )
+            from_head = not resume and _continues_from_head(thread, run)
             return ClaimedRun(
                 run=run_dict(run),
                 run_id=str(run.pk),
@@ -128,6 +176,7 @@ def claim_next_run(worker_id: str, thread_id=None) -> ClaimedRun | None:
                 metadata=run.metadata,
                 attempt=run.attempt,
                 resume=resume,
+                from_head=from_head,
             )
     except IntegrityError:
         # Another worker won the race for this thread's running slot.
@@ -157,6 +206,9 @@ def finish_run(
         run.ended_at = timezone.now()
         run.lease_expires_at = None
         run.save(update_fields=["status", "error", "ended_at", "lease_expires_at", "updated_at"])
+        if run.kwargs.get("on_completion") == "delete":
+            grace = timedelta(seconds=settings.RUNS_TEMPORARY_THREAD_SECONDS)
+            thread.expires_at = run.ended_at + grace
         _settle_thread(thread, status, pending=pending)
         return run_dict(run)
 
@@ -171,6 +223,22 @@ def _settle_thread(thread: Thread, last_status: str, *, pending: bool = False) -
     else:
         status = ThreadStatus.IDLE
     persistence.refresh_thread(thread, status=status)
+    if thread.expires_at is not None:
+        thread.save(update_fields=["expires_at"])
+
+
+def delete_expired_threads() -> int:
+    """Delete the thread-less runs' threads whose time is up (on_completion
+    "delete"). Returns how many."""
+    expired = Thread.objects.filter(expires_at__lte=timezone.now()).values_list("pk", flat=True)
+    deleted = 0
+    for thread_id in list(expired[:100]):
+        try:
+            delete_thread(thread_id, actor=SYSTEM)
+            deleted += 1
+        except ThreadNotFound:
+            pass  # deleted meanwhile
+    return deleted
 
 
 def renew_leases(worker_id: str, run_ids: list[str]) -> dict[str, str | None]:

@@ -77,6 +77,12 @@ def thread_snapshot(thread_id, user) -> dict:
     messages = state.thread_messages(thread_id, actor=user)
     recent = runs.list_runs(thread_id, actor=user, limit=TIMELINE_LENGTH)
     active = next((r for r in recent if r.status == RunStatus.RUNNING), None)
+    if active is not None:
+        # The running run's input may not be checkpointed yet (its `started`
+        # came before this connection): the page shows it as sent either way.
+        known = {m.get("id") for m in messages}
+        given = (active.input or {}).get("messages") or []
+        messages += [m for m in given if m.get("id") not in known]
     return frames.state(
         thread_id,
         messages,

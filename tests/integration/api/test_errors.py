@@ -64,15 +64,43 @@ def test_invalid_values_name_the_field(api, thread_id, body, field):
     assert Run.objects.count() == 0
 
 
-def test_unknown_fields_are_ignored(api, thread_id):
+def test_unknown_fields_are_ignored_and_known_ones_honoured(api, thread_id):
     body = {
         "assistant_id": "agent",
-        "webhook": "http://example.invalid",
+        "langsmith_tracer": {"project_name": "x"},  # tracing: no bearing on the run
+        "some_future_field": 1,
         "durability": "async",
         "interrupt_before": ["model"],
         "stream_resumable": False,
+        "webhook": None,
+        "feedback_keys": [],
     }
-    assert post(api, f"/threads/{thread_id}/runs", body).status_code == 200
+    response = post(api, f"/threads/{thread_id}/runs", body)
+    assert response.status_code == 200
+    kwargs = response.json()["kwargs"]
+    assert kwargs["interrupt_before"] == ["model"] and kwargs["durability"] == "async"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("webhook", "http://example.invalid/hook"),
+        ("feedback_keys", ["score"]),
+        ("strict_resume", True),
+        ("on_completion", "delete"),  # only for runs created without a thread
+        ("stream_mode", ["values", "tools"]),
+        ("interrupt_before", "model"),
+        ("command", {"resume": 1, "jump": "x"}),
+        ("command", {"goto": 3}),
+        ("after_seconds", -1),
+        ("durability", "eventually"),
+    ],
+)
+def test_fields_that_would_change_a_run_and_are_not_done_are_refused(api, thread_id, field, value):
+    response = post(api, f"/threads/{thread_id}/runs", {"assistant_id": "agent", field: value})
+    assert response.status_code == 422, response.json()
+    assert response.json()["field"] == field
+    assert Run.objects.count() == 0
 
 
 def test_bad_cancel_action(api, thread_id):

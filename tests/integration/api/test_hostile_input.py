@@ -57,9 +57,22 @@ def test_malformed_or_non_object_bodies(api, thread_id, text):
 
 def test_other_content_types_are_415(api, thread_id):
     response = api.post(
-        f"/threads/{thread_id}/runs", "assistant_id=agent", content_type="text/plain"
+        f"/threads/{thread_id}/runs",
+        "assistant_id=agent",
+        content_type="application/x-www-form-urlencoded",
     )
     assert response.status_code == 415 and response.json()["error"] == "unsupported_media_type"
+    assert not Run.objects.exists()
+
+
+def test_json_sent_as_text_is_read_as_json(api, thread_id):
+    """As the platform reads it: agent-chat-ui's proxy forwards bodies as text."""
+    body = json.dumps({"assistant_id": "agent", "metadata": {"via": "text"}})
+    response = api.post(f"/threads/{thread_id}/runs", body, content_type="text/plain;charset=UTF-8")
+    assert response.status_code == 200, response.content
+    assert response.json()["metadata"] == {"via": "text"}
+    broken = api.post(f"/threads/{thread_id}/runs", "assistant_id=agent", content_type="text/plain")
+    assert broken.status_code == 400  # not JSON, whatever its content type says
 
 
 def test_a_message_over_the_limit_is_422(api, thread_id, settings):
@@ -116,3 +129,12 @@ def test_bodies_over_the_limit_are_413_before_they_are_read(live_server_url):
         small = client.post("/threads", content=b"{}")
         assert small.status_code == 200
     assert Thread.objects.count() == 1
+
+
+def test_a_body_without_a_content_type_is_read_as_json(live_server_url):
+    """(The test client cannot leave the header out; a real request can.)"""
+    with httpx.Client(base_url=live_server_url, timeout=30) as client:
+        thread = client.post("/threads", content=b'{"metadata": {"via": "nothing"}}')
+        assert "content-type" not in thread.request.headers
+        assert thread.status_code == 200, thread.text
+        assert thread.json()["metadata"] == {"via": "nothing"}

@@ -36,6 +36,7 @@ THREAD_ENDPOINTS = [
     ("GET", f"/threads/{T}/state/{C}", None),
     ("GET", f"/threads/{T}/history", None),
     ("POST", f"/threads/{T}/history", {"limit": 5}),
+    ("GET", f"/threads/{T}/stream", None),
     ("GET", f"/threads/{T}/runs", None),
     ("POST", f"/threads/{T}/runs", RUN),
     ("POST", f"/threads/{T}/runs/stream", RUN),
@@ -105,6 +106,12 @@ def snapshot(thread_id) -> tuple:
 
 
 async def call(api, method, path, body, ids):
+    if path.endswith(f"{T}/stream"):
+        # A thread's stream never ends by itself: its status and first bytes will do.
+        async with api.stream(method, path.format(**ids), timeout=20) as response:
+            if response.status_code >= 300:
+                await response.aread()  # the JSON error
+            return response
     return await api.request(method, path.format(**ids), json=body, timeout=20)
 
 
