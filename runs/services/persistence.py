@@ -10,6 +10,7 @@ update), so that listing and searching threads reads no checkpoint.
 
 import functools
 
+from django.utils import timezone
 from langgraph.checkpoint.base import CheckpointTuple
 
 from checkpoints.saver import DjangoCheckpointSaver
@@ -60,16 +61,20 @@ def pending_interrupts(checkpoint: CheckpointTuple | None) -> dict[str, list[dic
     return found
 
 
-def refresh_thread(thread: Thread, *, status: str | None = None) -> CheckpointTuple | None:
-    """Copy the latest checkpoint's values and interrupts onto the thread
-    (and set `status` if given). Returns that checkpoint."""
+def refresh_thread(
+    thread: Thread, *, status: str | None = None, error: dict | None = None
+) -> CheckpointTuple | None:
+    """Copy the latest checkpoint's values and interrupts onto the thread, and
+    mark its state changed now (`state_updated_at`). Sets `status` if given,
+    with `error` when that is `error` (Thread.set_status). Returns that
+    checkpoint."""
     checkpoint = latest(thread.pk)
     thread.values = state_values(checkpoint)
     thread.interrupts = pending_interrupts(checkpoint)
-    fields = ["values", "interrupts", "updated_at"]
+    thread.state_updated_at = timezone.now()
+    fields = ["values", "interrupts", "state_updated_at", "updated_at"]
     if status is not None:
-        thread.status = status
-        fields.append("status")
+        fields += thread.set_status(status, error=error)
     thread.save(update_fields=fields)
     return checkpoint
 

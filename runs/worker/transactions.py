@@ -157,11 +157,13 @@ def finish_run(
         run.ended_at = timezone.now()
         run.lease_expires_at = None
         run.save(update_fields=["status", "error", "ended_at", "lease_expires_at", "updated_at"])
-        _settle_thread(thread, status, pending=pending)
+        _settle_thread(thread, status, pending=pending, error=error)
         return run_dict(run)
 
 
-def _settle_thread(thread: Thread, last_status: str, *, pending: bool = False) -> None:
+def _settle_thread(
+    thread: Thread, last_status: str, *, pending: bool = False, error: dict | None = None
+) -> None:
     if thread.in_flight_runs().exists():
         status = ThreadStatus.BUSY
     elif last_status == RunStatus.ERROR:
@@ -170,7 +172,7 @@ def _settle_thread(thread: Thread, last_status: str, *, pending: bool = False) -
         status = ThreadStatus.INTERRUPTED
     else:
         status = ThreadStatus.IDLE
-    persistence.refresh_thread(thread, status=status)
+    persistence.refresh_thread(thread, status=status, error=error)
 
 
 def renew_leases(worker_id: str, run_ids: list[str]) -> dict[str, str | None]:
@@ -208,7 +210,7 @@ def _settle_lost(thread: Thread, run: Run, now, error: dict) -> tuple[dict, str]
     run.save(
         update_fields=["status", "error", "worker_id", "ended_at", "lease_expires_at", "updated_at"]
     )
-    _settle_thread(thread, run.status)
+    _settle_thread(thread, run.status, error=run.error)
     logger.warning("settled run %s of thread %s: %s", run.pk, thread.pk, told)
     return run_dict(run), told
 
