@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from runs.api.sse import STREAM_MODES
 from runs.models import CancelAction, MultitaskStrategy, ThreadStatus
+from runs.services import json_paths, threads
 
 # Paging past this is refused (422) rather than overflowing a database integer.
 MAX_OFFSET = 2**31 - 1
@@ -76,12 +77,32 @@ class ThreadPatchSerializer(serializers.Serializer):
     metadata = JSONObjectField()
 
 
-class ThreadSearchSerializer(serializers.Serializer):
+class ThreadCountSerializer(serializers.Serializer):
     metadata = JSONObjectField(required=False, allow_null=True)
+    values = JSONObjectField(required=False, allow_null=True)
     status = serializers.ChoiceField(choices=ThreadStatus.choices, required=False, allow_null=True)
+
+
+class ThreadSearchSerializer(ThreadCountSerializer):
     ids = serializers.ListField(child=serializers.UUIDField(), required=False, allow_null=True)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+    sort_by = serializers.ChoiceField(choices=threads.SORTS, required=False, allow_null=True)
+    sort_order = serializers.ChoiceField(
+        choices=threads.SORT_ORDERS, required=False, allow_null=True
+    )
+    select = serializers.ListField(
+        child=serializers.ChoiceField(choices=threads.SELECTABLE),
+        required=False,
+        allow_null=True,
+    )
+    extract = serializers.DictField(
+        child=serializers.CharField(max_length=json_paths.MAX_PATH_CHARS, trim_whitespace=False),
+        required=False,
+        allow_null=True,
+        help_text="alias: path, e.g. {'last': 'values.messages[-1].content'}; at most 10 paths, "
+        "starting with values, metadata, config or interrupts.",
+    )
 
 
 class CheckpointIdField(serializers.JSONField):

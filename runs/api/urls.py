@@ -16,6 +16,7 @@ urlpatterns = [
     path("assistants/<str:assistant_id>/schemas", assistants.AssistantSchemas.as_view()),
     path("threads", threads.ThreadCreate.as_view(), name="thread-create"),
     path("threads/search", threads.ThreadSearch.as_view(), name="thread-search"),
+    path("threads/count", threads.ThreadCount.as_view(), name="thread-count"),
     path(T, threads.ThreadDetail.as_view(), name="thread"),
     path(f"{T}/state", threads.ThreadState.as_view(), name="thread-state"),
     path(f"{T}/state/<str:checkpoint_id>", threads.ThreadStateAt.as_view(), name="thread-state-at"),

@@ -1,4 +1,4 @@
-"""Threads: create, read, search, update, delete; the thread lock.
+"""Threads: create, read, search, count, update, delete; the thread lock.
 
 Every change to a thread's runs or checkpoints happens with its row locked
 (`lock_thread`: SELECT ... FOR UPDATE; on SQLite the transaction itself is
@@ -6,14 +6,16 @@ IMMEDIATE), so strategy decisions, executor steps and deletions never
 interleave.
 """
 
-from django.db import transaction
-from django.db.models.fields.json import KeyTransform
+from dataclasses import dataclass
 
-from runs.models import CancelAction, Thread
-from runs.services import actors, persistence
+from django.db import transaction
+
+from runs.models import CancelAction, Thread, ThreadStatus
+from runs.services import actors, json_match, json_paths, persistence
 from runs.services.cancellation import cancel_locked
 from runs.services.errors import Conflict, InvalidRequest, ThreadNotFound
 from runs.services.ids import new_thread_id, parse_id
+from runs.services.representation import THREAD_FIELDS, thread_dict
 
 
 def _not_found(thread_id) -> ThreadNotFound:
@@ -72,22 +74,135 @@ def create_thread(*, actor, thread_id=None, metadata=None, if_exists="raise") ->
         return Thread.objects.create(**kwargs)
 
 
-def search_threads(
-    *, actor, metadata: dict | None = None, status=None, ids=None, limit=10, offset=0
-) -> list[Thread]:
-    """The actor's threads matching metadata (key = value for each key),
-    status and ids, newest first."""
+# POST /threads/search's orders (their indexes: runs.models.Thread.Meta).
+SORTS = ("thread_id", "status", "created_at", "updated_at", "state_updated_at")
+SORT_ORDERS = ("asc", "desc")
+# What `select` may name: a thread's fields but `error`, as on the platform.
+SELECTABLE = tuple(name for name in THREAD_FIELDS if name != "error")
+# The model fields each returned field reads (what `.only()` loads).
+_COLUMNS = {"thread_id": "id", "config": None}
+
+
+@dataclass
+class ThreadPage:
+    """A page of search results, as JSON-ready dicts, and where it stands:
+    `total` and `next_offset` are the platform's `x-pagination-total` (the
+    threads up to this page, plus one if there are more: not the count) and
+    `x-pagination-next` (None on the last page)."""
+
+    threads: list[dict]
+    total: int
+    next_offset: int | None
+
+
+def _json_object(value, field: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"{field} must be an object.", field=field)
+    return value
+
+
+def _matching(actor, *, metadata=None, values=None, status=None, ids=None):
+    """The actor's threads whose metadata and values have each given key with
+    that value (json_match: nested values compared whole), with that status,
+    among `ids`."""
     threads = actors.visible_threads(actor)
-    for i, (key, value) in enumerate((metadata or {}).items()):
-        # The key as data, never as lookup syntax ("a__contains", "").
-        threads = threads.alias(**{f"_meta_{i}": KeyTransform(key, "metadata")}).filter(
-            **{f"_meta_{i}": value}
-        )
-    if status:
+    threads = json_match.contains(threads, "metadata", _json_object(metadata, "metadata"))
+    threads = json_match.contains(threads, "values", _json_object(values, "values"))
+    if status is not None:
+        if status not in ThreadStatus.values:
+            raise InvalidRequest(
+                f"Unknown status {status!r}; use one of {ThreadStatus.values}.", field="status"
+            )
         threads = threads.filter(status=status)
-    if ids:
-        threads = threads.filter(pk__in=[parse_id(i, field="ids") for i in ids])
-    return list(threads.order_by("-created_at")[offset : offset + limit])
+    if ids is not None:
+        threads = threads.filter(pk__in=_uuids(ids, "ids"))
+    return threads
+
+
+def _uuids(values, field: str) -> list:
+    if isinstance(values, str) or not isinstance(values, list | tuple):
+        raise InvalidRequest(f"{field} must be a list of thread ids.", field=field)
+    try:
+        return sorted({new_thread_id(value) for value in values})
+    except InvalidRequest:
+        raise InvalidRequest(f"{field} must be a list of UUIDs.", field=field) from None
+
+
+def _ordering(sort_by, sort_order) -> list[str]:
+    """The order of a search: `updated_at` and `desc` unless given, as the
+    platform's; the id breaks ties, so pages never overlap."""
+    sort_by = sort_by or "updated_at"
+    sort_order = sort_order or "desc"
+    if sort_by not in SORTS:
+        raise InvalidRequest(f"sort_by must be one of {list(SORTS)}.", field="sort_by")
+    if sort_order not in SORT_ORDERS:
+        raise InvalidRequest(f"sort_order must be one of {list(SORT_ORDERS)}.", field="sort_order")
+    sign = "-" if sort_order == "desc" else ""
+    column = "pk" if sort_by == "thread_id" else sort_by
+    return [f"{sign}{column}"] + ([] if column == "pk" else [f"{sign}pk"])
+
+
+def _selected(select) -> tuple[str, ...]:
+    if select is None:
+        return THREAD_FIELDS
+    unknown = [name for name in select if name not in SELECTABLE]
+    if unknown:
+        raise InvalidRequest(
+            f"Cannot select {unknown[0]!r}; select from {list(SELECTABLE)}.", field="select"
+        )
+    return tuple(select)
+
+
+def search_threads(
+    *,
+    actor,
+    metadata: dict | None = None,
+    values: dict | None = None,
+    status: str | None = None,
+    ids=None,
+    limit: int = 10,
+    offset: int = 0,
+    sort_by: str | None = None,
+    sort_order: str | None = None,
+    select: list[str] | None = None,
+    extract: dict | None = None,
+) -> ThreadPage:
+    """The actor's threads matching the filters, a page of them in the given
+    order, as dicts of the `select`ed fields (all by default) plus
+    `extracted`: {alias: the value at its path} for each `extract` path."""
+    threads = _matching(actor, metadata=metadata, values=values, status=status, ids=ids)
+    threads = threads.order_by(*_ordering(sort_by, sort_order))
+    fields = _selected(select)
+    paths = json_paths.parse_extract(extract)
+    roots = {root for root, _ in paths.values()}
+    if select is not None:
+        columns = {_COLUMNS.get(name, name) for name in (*fields, *roots)} - {None}
+        threads = threads.only("id", *columns)
+    page = list(threads[offset : offset + limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    items = []
+    for thread in page:
+        item = thread_dict(thread, fields)
+        if paths:
+            whole = thread_dict(thread, roots)
+            item["extracted"] = {
+                alias: json_paths.follow(whole[root], steps)
+                for alias, (root, steps) in paths.items()
+            }
+        items.append(item)
+    return ThreadPage(
+        threads=items,
+        total=offset + len(page) + (1 if more else 0),
+        next_offset=offset + len(page) if more else None,
+    )
+
+
+def count_threads(*, actor, metadata=None, values=None, status=None) -> int:
+    """How many of the actor's threads match (search_threads' filters)."""
+    return _matching(actor, metadata=metadata, values=values, status=status).count()
 
 
 def patch_thread(thread_id, *, actor, metadata: dict) -> Thread:

@@ -12,6 +12,22 @@ from runs.services import state, threads
 from runs.services.representation import thread_dict
 
 OBJECT = OpenApiTypes.OBJECT
+PAGINATION_HEADERS = [
+    OpenApiParameter(
+        "x-pagination-total",
+        int,
+        OpenApiParameter.HEADER,
+        description="offset + the page's size, + 1 if more threads follow (not the count)",
+        response=True,
+    ),
+    OpenApiParameter(
+        "x-pagination-next",
+        int,
+        OpenApiParameter.HEADER,
+        description="the offset of the next page; absent on the last page",
+        response=True,
+    ),
+]
 
 
 class ThreadCreate(APIView):
@@ -28,18 +44,29 @@ class ThreadCreate(APIView):
 
 
 class ThreadSearch(APIView):
-    @extend_schema(request=s.ThreadSearchSerializer, responses=OBJECT, summary="Search threads")
+    @extend_schema(
+        request=s.ThreadSearchSerializer,
+        parameters=PAGINATION_HEADERS,
+        responses={200: {"type": "array", "items": {"type": "object"}}},
+        summary="Search threads",
+    )
     def post(self, request):
         data = validated(s.ThreadSearchSerializer, request.data)
-        found = threads.search_threads(
-            actor=request.user,
-            metadata=data.get("metadata"),
-            status=data.get("status"),
-            ids=data.get("ids"),
-            limit=data["limit"],
-            offset=data["offset"],
-        )
-        return Response([thread_dict(t) for t in found])
+        page = threads.search_threads(actor=request.user, **data)
+        response = Response(page.threads)
+        response["x-pagination-total"] = str(page.total)
+        if page.next_offset is not None:
+            response["x-pagination-next"] = str(page.next_offset)
+        return response
+
+
+class ThreadCount(APIView):
+    @extend_schema(
+        request=s.ThreadCountSerializer, responses=OpenApiTypes.INT, summary="Count threads"
+    )
+    def post(self, request):
+        data = validated(s.ThreadCountSerializer, request.data)
+        return Response(threads.count_threads(actor=request.user, **data))
 
 
 class ThreadDetail(APIView):

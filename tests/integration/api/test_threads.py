@@ -1,13 +1,16 @@
-"""Threads over REST: `state_updated_at` and `error`."""
+"""Threads over REST: search (filters, sorts, select, extract, paging headers),
+count, `state_updated_at` and `error`."""
 
 import datetime
+import uuid
 
 import pytest
 from django.utils import timezone
 
-from runs.models import RunStatus, Thread
+from runs.models import RunStatus, Thread, ThreadStatus
 from runs.services import runs as run_service
 from runs.worker import transactions
+from tests.conftest import make_thread, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +52,283 @@ def agent_thread(api, updates=1, **metadata) -> str:
 
 def history(api, tid) -> list[dict]:
     return post(api, f"/threads/{tid}/history", {"limit": 100}).json()
+
+
+# Search: sorts
+
+
+@pytest.fixture
+def three(owner):
+    """Three threads whose every sort gives another order:
+    created a b c; updated c a b; state updated a c b; status b a c; id b c a."""
+    specs = {
+        "a": ("00000000-0000-0000-0000-000000000003", 0, 1, 0, ThreadStatus.IDLE),
+        "b": ("00000000-0000-0000-0000-000000000001", 1, 2, 2, ThreadStatus.ERROR),
+        "c": ("00000000-0000-0000-0000-000000000002", 2, 0, 1, ThreadStatus.INTERRUPTED),
+    }
+    names = {}
+    for name, (pk, created, updated, state, status) in specs.items():
+        make_thread(owner, thread_id=pk)
+        Thread.objects.filter(pk=pk).update(
+            created_at=T0 + datetime.timedelta(minutes=created),
+            updated_at=T0 + datetime.timedelta(minutes=updated),
+            state_updated_at=T0 + datetime.timedelta(minutes=state),
+            status=status,
+        )
+        names[pk] = name
+    return names
+
+
+def named(response, names) -> str:
+    return "".join(names[tid] for tid in ids(response))
+
+
+@pytest.mark.parametrize(
+    ("sort_by", "ascending"),
+    [
+        ("created_at", "abc"),
+        ("updated_at", "cab"),
+        ("state_updated_at", "acb"),
+        ("status", "bac"),
+        ("thread_id", "bca"),
+    ],
+)
+def test_search_sorts_both_ways(api, three, sort_by, ascending):
+    asc = search(api, sort_by=sort_by, sort_order="asc")
+    assert named(asc, three) == ascending
+    desc = search(api, sort_by=sort_by, sort_order="desc")
+    assert named(desc, three) == ascending[::-1]
+    # sort_by alone sorts descending, as on the platform
+    assert named(search(api, sort_by=sort_by), three) == ascending[::-1]
+
+
+def test_search_defaults_to_updated_at_descending(api, three):
+    assert named(search(api), three) == "bac"
+    assert named(search(api, sort_order="asc"), three) == "cab"
+    assert named(search(api, sort_by=None, sort_order=None), three) == "bac"
+
+
+def test_a_patch_moves_a_thread_to_the_top(api, three):
+    post_patch = api.patch(
+        "/threads/00000000-0000-0000-0000-000000000002", {"metadata": {}}, format="json"
+    )
+    assert post_patch.status_code == 200
+    assert named(search(api), three) == "cba"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"sort_by": "bogus"}, "sort_by"),
+        ({"sort_by": "metadata"}, "sort_by"),
+        ({"sort_order": "up"}, "sort_order"),
+        ({"status": "bogus"}, "status"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"ids": ["not-a-uuid"]}, "ids[0]"),
+        ({"metadata": ["x"]}, "metadata"),
+        ({"values": "x"}, "values"),
+        ({"select": ["bogus"]}, "select[0]"),
+        ({"select": ["thread_id", "error"]}, "select[1]"),  # as on the platform: not selectable
+        ({"select": "thread_id"}, "select"),
+        ({"extract": ["values"]}, "extract"),
+    ],
+)
+def test_search_refuses_invalid_bodies_naming_the_field(api, body, field):
+    refused(post(api, "/threads/search", body), 422, field)
+
+
+# Search: filters
+
+
+@pytest.mark.parametrize(
+    ("stored", "wanted", "matches"),
+    [
+        ({"user": "ann", "n": 1}, {"user": "ann"}, True),
+        ({"user": "ann", "n": 1}, {"user": "ann", "n": 1}, True),
+        ({"user": "ann"}, {"user": "bob"}, False),
+        ({"user": "ann"}, {"user": "ann", "n": 1}, False),
+        ({"user": "ann"}, {}, True),
+        # nested values are compared whole, whatever the key order
+        ({"o": {"a": 1, "b": [1, {"c": None}]}}, {"o": {"b": [1, {"c": None}], "a": 1}}, True),
+        ({"o": {"a": 1, "b": 2}}, {"o": {"a": 1}}, False),
+        ({"l": [1, 2]}, {"l": [1, 2]}, True),
+        ({"l": [1, 2]}, {"l": [1]}, False),
+        ({"l": [1, 2]}, {"l": [2, 1]}, False),
+        # JSON types: true is not 1, "1" is not 1, 1 is 1.0
+        ({"f": True}, {"f": True}, True),
+        ({"f": True}, {"f": 1}, False),
+        ({"f": 1}, {"f": True}, False),
+        ({"s": "1"}, {"s": 1}, False),
+        ({"n": 1}, {"n": 1.0}, True),
+        ({"n": 2.5}, {"n": 2.5}, True),
+        # null matches a key that is null, not a missing one
+        ({"k": None}, {"k": None}, True),
+        ({}, {"k": None}, False),
+        ({"k": "é ü 中"}, {"k": "é ü 中"}, True),
+        ({'quote"d': 1, "dot.ted": 2, "$[0]": 3}, {'quote"d': 1, "dot.ted": 2, "$[0]": 3}, True),
+    ],
+)
+@pytest.mark.parametrize("column", ["metadata", "values"])
+def test_metadata_and_values_filters_match_each_key(api, owner, column, stored, wanted, matches):
+    thread = make_thread(owner)
+    make_thread(owner, metadata={"other": True})
+    Thread.objects.filter(pk=thread.pk).update(**{column: stored})
+    found = ids(search(api, **{column: wanted}))
+    expected = [str(thread.pk)] if matches else []
+    if not wanted:  # the empty filter matches every thread
+        assert str(thread.pk) in found and len(found) == 2
+    else:
+        assert found == expected
+        assert post(api, "/threads/count", {column: wanted}).json() == len(expected)
+
+
+def test_values_filter_reads_the_state_a_run_or_update_left(api):
+    tid = agent_thread(api)
+    messages = api.get(f"/threads/{tid}").json()["values"]["messages"]
+    assert messages[0]["content"] == "message 0"
+    assert ids(search(api, values={"messages": messages})) == [tid]
+    assert ids(search(api, values={"messages": messages[:0]})) == []
+
+
+def test_status_and_ids_filters(api, owner, three):
+    assert named(search(api, status="interrupted"), three) == "c"
+    assert named(search(api, status="idle"), three) == "a"
+    assert search(api, status="busy").json() == []
+    wanted = ["00000000-0000-0000-0000-000000000003", str(uuid.uuid4())]
+    assert named(search(api, ids=wanted), three) == "a"  # unknown ids are skipped
+    assert named(search(api, ids=wanted, status="error"), three) == ""
+    assert named(search(api, ids=[]), three) == ""
+
+
+def test_another_users_threads_are_neither_found_nor_counted(api, owner):
+    mine = make_thread(owner, metadata={"tag": "x"})
+    make_thread(make_user("bob"), metadata={"tag": "x"})
+    assert ids(search(api, metadata={"tag": "x"})) == [str(mine.pk)]
+    assert post(api, "/threads/count", {"metadata": {"tag": "x"}}).json() == 1
+
+
+# Search: paging
+
+
+@pytest.mark.parametrize(
+    ("body", "page", "total", "next_offset"),
+    [
+        ({"limit": 2}, [0, 1], "3", "2"),
+        ({"limit": 3}, [0, 1, 2], "4", "3"),
+        ({"limit": 2, "offset": 1}, [1, 2], "4", "3"),
+        ({}, list(range(10)), "10", None),
+        ({"limit": 10}, list(range(10)), "10", None),
+        ({"limit": 4, "offset": 8}, [8, 9], "10", None),
+        ({"limit": 5, "offset": 5}, [5, 6, 7, 8, 9], "10", None),
+        ({"offset": 10}, [], "10", None),
+        ({"offset": 50}, [], "50", None),
+    ],
+)
+def test_pagination_headers_are_the_platforms(api, owner, body, page, total, next_offset):
+    """`x-pagination-total` is offset + the page + 1 if more follow, not the count."""
+    threads = [make_thread(owner) for _ in range(10)]
+    newest_first = [str(t.pk) for t in reversed(threads)]
+    response = search(api, **body)
+    assert ids(response) == [newest_first[i] for i in page]
+    assert response.headers["x-pagination-total"] == total
+    assert response.headers.get("x-pagination-next") == next_offset
+
+
+# Search: select and extract
+
+
+def test_select_returns_only_those_keys_in_the_platforms_order(api, owner):
+    make_thread(owner, metadata={"m": 1})
+    item = search(api, select=["status", "metadata", "thread_id"]).json()[0]
+    assert list(item) == ["thread_id", "metadata", "status"]
+    full = search(api).json()[0]
+    assert list(full) == [
+        "thread_id",
+        "created_at",
+        "updated_at",
+        "state_updated_at",
+        "metadata",
+        "status",
+        "config",
+        "values",
+        "error",
+        "interrupts",
+    ]
+    every = ["thread_id", "created_at", "updated_at", "state_updated_at", "metadata"]
+    every += ["config", "status", "values", "interrupts"]
+    assert set(search(api, select=every).json()[0]) == set(every)
+
+
+def test_extract_follows_paths_into_the_thread(api, owner):
+    thread = make_thread(owner, metadata={"graph_id": "agent", "tags": ["a", "b"]})
+    values = {"messages": [{"content": "first"}, {"content": "last"}], "count": 4}
+    Thread.objects.filter(pk=thread.pk).update(values=values)
+    extract = {
+        "last": "values.messages[-1].content",
+        "first": "values.messages[0].content",
+        "dotted": "values.messages.1.content",
+        "graph": "metadata.graph_id",
+        "tag": "metadata.tags[1]",
+        "all": "values.messages",
+        "missing": "values.nope.deeper",
+        "out of range": "values.messages[5]",
+        "key of a list": "values.messages.content",
+        "interrupts": "interrupts",
+    }
+    item = search(api, select=["thread_id"], extract=extract).json()[0]
+    assert item == {
+        "thread_id": str(thread.pk),
+        "extracted": {
+            "last": "last",
+            "first": "first",
+            "dotted": "last",
+            "graph": "agent",
+            "tag": "b",
+            "all": values["messages"],
+            "missing": None,
+            "out of range": None,
+            "key of a list": None,
+            "interrupts": {},
+        },
+    }
+    # without select: the whole thread and `extracted`
+    whole = search(api, extract={"n": "values.count"}).json()[0]
+    assert whole["extracted"] == {"n": 4} and whole["values"] == values
+
+
+@pytest.mark.parametrize(
+    ("extract", "field"),
+    [
+        ({"x": "owner.username"}, "extract.x"),
+        ({"x": "thread_id"}, "extract.x"),
+        ({"x": "values..messages"}, "extract.x"),
+        ({"x": "values.messages[one]"}, "extract.x"),
+        ({"x": "values.messages[-1]; DROP TABLE runs_thread"}, "extract.x"),
+        ({"x": ""}, "extract.x"),
+        ({"": "values"}, "extract"),
+        ({f"a{i}": "values" for i in range(11)}, "extract"),
+        ({"x": ["values"]}, "extract.x"),
+    ],
+)
+def test_extract_refuses_paths_it_cannot_follow(api, owner, extract, field):
+    make_thread(owner)
+    refused(post(api, "/threads/search", {"extract": extract}), 422, field)
+
+
+# Count
+
+
+def test_count_is_a_bare_integer_with_the_same_filters(api, owner, three):
+    response = post(api, "/threads/count", {})
+    assert response.status_code == 200 and response.content == b"3"
+    assert post(api, "/threads/count", {"status": "error"}).json() == 1
+    make_thread(owner, metadata={"user": "ann"})
+    assert post(api, "/threads/count", {"metadata": {"user": "ann"}}).json() == 1
+    assert post(api, "/threads/count", {"metadata": {"user": "bob"}}).json() == 0
+    refused(post(api, "/threads/count", {"status": "bogus"}), 422, "status")
+    refused(post(api, "/threads/count", {"metadata": 1}), 422, "metadata")
 
 
 # state_updated_at and error
