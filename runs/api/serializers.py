@@ -105,6 +105,11 @@ class ThreadSearchSerializer(ThreadCountSerializer):
     )
 
 
+class ThreadPruneSerializer(serializers.Serializer):
+    thread_ids = serializers.ListField(child=serializers.UUIDField(), max_length=1000)
+    strategy = serializers.ChoiceField(choices=threads.PRUNE_STRATEGIES, default="delete")
+
+
 class CheckpointIdField(serializers.JSONField):
     """A checkpoint as clients name it: its id, {"checkpoint_id": ...} or a
     config {"configurable": {"checkpoint_id": ...}}. The id, or None."""

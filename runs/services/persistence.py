@@ -86,3 +86,13 @@ def delete_runs(run_ids) -> None:
 
 def delete_thread(thread_id) -> None:
     saver().delete_thread(str(thread_id))
+
+
+def copy_thread(source_id, target_id) -> None:
+    """Copy a thread's checkpoints, writes and blobs to another thread id."""
+    saver().copy_thread(str(source_id), str(target_id))
+
+
+def prune(thread_ids, *, strategy: str) -> None:
+    """Prune threads' checkpoints (the saver's `prune`: "keep_latest" or "delete")."""
+    saver().prune([str(thread_id) for thread_id in thread_ids], strategy=strategy)

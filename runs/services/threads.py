@@ -1,4 +1,4 @@
-"""Threads: create, read, search, count, update, delete; the thread lock.
+"""Threads: create, read, search, count, update, copy, prune, delete; the thread lock.
 
 Every change to a thread's runs or checkpoints happens with its row locked
 (`lock_thread`: SELECT ... FOR UPDATE; on SQLite the transaction itself is
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from runs.models import CancelAction, Thread, ThreadStatus
+from runs.models import ACTIVE_RUN_STATUSES, CancelAction, Run, Thread, ThreadStatus
 from runs.services import actors, json_match, json_paths, persistence
 from runs.services.cancellation import cancel_locked
 from runs.services.errors import Conflict, InvalidRequest, ThreadNotFound
@@ -205,6 +205,69 @@ def count_threads(*, actor, metadata=None, values=None, status=None) -> int:
     return _matching(actor, metadata=metadata, values=values, status=status).count()
 
 
+def copy_thread(thread_id, *, actor) -> Thread:
+    """A new thread of the same owner with the thread's metadata, values and
+    whole history (the same checkpoint ids, on the new thread). A run in
+    flight is not copied: the copy of a busy thread is idle, at the state its
+    last checkpoint had."""
+    with transaction.atomic():
+        # Locked: the run writing to it waits, so the copy is of one moment.
+        source = lock_thread(thread_id, actor=actor)
+        busy = source.status == ThreadStatus.BUSY
+        copy = Thread(
+            owner_id=source.owner_id,
+            metadata=source.metadata,
+            values=source.values,
+            interrupts=source.interrupts,
+        )
+        copy.set_status(ThreadStatus.IDLE if busy else source.status, error=source.error)
+        copy.save()
+        persistence.copy_thread(source.pk, copy.pk)
+    return copy
+
+
+PRUNE_STRATEGIES = ("delete", "keep_latest")
+
+
+def prune_threads(thread_ids, *, actor, strategy: str = "delete") -> int:
+    """Prune the actor's threads among `thread_ids` (others, and unknown ids,
+    are not counted); returns how many. `delete` deletes them as DELETE does
+    (runs in flight rolled back first); `keep_latest` keeps each thread and its
+    state but deletes its history before the latest checkpoint. A thread with
+    a run in flight is refused for `keep_latest` (409 naming it: its run may
+    still roll back to a checkpoint the prune would delete), and then nothing
+    is pruned."""
+    if strategy not in PRUNE_STRATEGIES:
+        raise InvalidRequest(f"strategy must be one of {list(PRUNE_STRATEGIES)}.", field="strategy")
+    pks = _uuids(thread_ids, "thread_ids")
+    with transaction.atomic():
+        # Locked in one order, so two prunes cannot deadlock.
+        threads = list(
+            actors.visible_threads(actor).select_for_update().filter(pk__in=pks).order_by("pk")
+        )
+        if strategy == "delete":
+            for thread in threads:
+                _delete_locked(thread)
+            return len(threads)
+        busy = sorted(
+            str(pk)
+            for pk in Run.objects.filter(thread__in=threads, status__in=ACTIVE_RUN_STATUSES)
+            .values_list("thread_id", flat=True)
+            .distinct()
+        )
+        if busy:
+            raise Conflict(
+                f"Threads with a run in flight cannot be pruned to their latest checkpoint: "
+                f"{', '.join(busy)}. Wait for their runs or cancel them.",
+                field="thread_ids",
+            )
+        try:
+            persistence.prune([thread.pk for thread in threads], strategy="keep_latest")
+        except NotImplementedError as error:
+            raise InvalidRequest(str(error), field="thread_ids") from None
+    return len(threads)
+
+
 def patch_thread(thread_id, *, actor, metadata: dict) -> Thread:
     """Merge metadata into a thread's metadata."""
     if not isinstance(metadata, dict):
@@ -221,7 +284,10 @@ def delete_thread(thread_id, *, actor) -> None:
     rolled back first, in the same transaction, so their executors stop and
     their watchers hear of it."""
     with transaction.atomic():
-        thread = lock_thread(thread_id, actor=actor)
-        cancel_locked(thread, list(thread.in_flight_runs()), action=CancelAction.ROLLBACK)
-        persistence.delete_thread(thread.pk)
-        thread.delete()
+        _delete_locked(lock_thread(thread_id, actor=actor))
+
+
+def _delete_locked(thread: Thread) -> None:
+    cancel_locked(thread, list(thread.in_flight_runs()), action=CancelAction.ROLLBACK)
+    persistence.delete_thread(thread.pk)
+    thread.delete()

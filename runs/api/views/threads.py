@@ -69,6 +69,22 @@ class ThreadCount(APIView):
         return Response(threads.count_threads(actor=request.user, **data))
 
 
+class ThreadPrune(APIView):
+    @extend_schema(request=s.ThreadPruneSerializer, responses=OBJECT, summary="Prune threads")
+    def post(self, request):
+        data = validated(s.ThreadPruneSerializer, request.data)
+        pruned = threads.prune_threads(
+            data["thread_ids"], actor=request.user, strategy=data["strategy"]
+        )
+        return Response({"pruned_count": pruned})
+
+
+class ThreadCopy(APIView):
+    @extend_schema(request=None, responses=OBJECT, summary="Copy a thread with its history")
+    def post(self, request, thread_id):
+        return Response(thread_dict(threads.copy_thread(thread_id, actor=request.user)))
+
+
 class ThreadDetail(APIView):
     @extend_schema(responses=OBJECT, summary="Get a thread")
     def get(self, request, thread_id):

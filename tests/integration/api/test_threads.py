@@ -1,5 +1,5 @@
 """Threads over REST: search (filters, sorts, select, extract, paging headers),
-count, `state_updated_at` and `error`."""
+count, copy, prune, `state_updated_at` and `error`."""
 
 import datetime
 import uuid
@@ -7,7 +7,8 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from runs.models import RunStatus, Thread, ThreadStatus
+from checkpoints.models import Checkpoint
+from runs.models import Run, RunStatus, Thread, ThreadStatus
 from runs.services import runs as run_service
 from runs.worker import transactions
 from tests.conftest import make_thread, make_user
@@ -329,6 +330,105 @@ def test_count_is_a_bare_integer_with_the_same_filters(api, owner, three):
     assert post(api, "/threads/count", {"metadata": {"user": "bob"}}).json() == 0
     refused(post(api, "/threads/count", {"status": "bogus"}), 422, "status")
     refused(post(api, "/threads/count", {"metadata": 1}), 422, "metadata")
+
+
+# Copy
+
+
+def test_copy_has_the_metadata_values_and_history(api, owner):
+    tid = agent_thread(api, updates=2, user="ann")
+    copied = post(api, f"/threads/{tid}/copy")
+    assert copied.status_code == 200, copied.content
+    copy = copied.json()
+    original = api.get(f"/threads/{tid}").json()
+    assert copy["thread_id"] != tid
+    assert copy["metadata"] == original["metadata"] == {"graph_id": "agent", "user": "ann"}
+    assert copy["values"] == original["values"]
+    assert copy["status"] == original["status"] and copy["error"] is None
+    assert Thread.objects.get(pk=copy["thread_id"]).owner == owner
+    ours, theirs = history(api, tid), history(api, copy["thread_id"])
+    assert len(ours) == 2
+    assert [h["checkpoint_id"] for h in theirs] == [h["checkpoint_id"] for h in ours]
+    assert [h["values"] for h in theirs] == [h["values"] for h in ours]
+    assert {h["checkpoint"]["thread_id"] for h in theirs} == {copy["thread_id"]}
+    # The copy goes its own way.
+    post(api, f"/threads/{copy['thread_id']}/state", {"values": HI})
+    assert len(history(api, copy["thread_id"])) == 3 and len(history(api, tid)) == 2
+    assert ids(search(api, metadata={"user": "ann"})) == [copy["thread_id"], tid]
+
+
+def test_copy_of_a_busy_thread_is_idle_without_its_run(api, owner):
+    tid = agent_thread(api)
+    run_service.create_run(tid, actor=owner, input=HI)
+    copy = post(api, f"/threads/{tid}/copy").json()
+    assert api.get(f"/threads/{tid}").json()["status"] == "busy"
+    assert copy["status"] == "idle"
+    assert not Run.objects.filter(thread_id=copy["thread_id"]).exists()
+
+
+def test_copy_of_a_thread_the_actor_cannot_see_is_404(api):
+    bobs = make_thread(make_user("bob"))
+    for tid in (bobs.pk, uuid.uuid4(), "not-a-uuid"):
+        refused(post(api, f"/threads/{tid}/copy"), 404, "thread_id")
+    assert Thread.objects.count() == 1
+
+
+# Prune
+
+
+def test_prune_deletes_the_actors_threads_only(api, owner):
+    mine = [agent_thread(api), agent_thread(api)]
+    bobs = make_thread(make_user("bob"))
+    body = {"thread_ids": [*mine, str(bobs.pk), str(uuid.uuid4())]}
+    response = post(api, "/threads/prune", body)
+    assert response.status_code == 200 and response.json() == {"pruned_count": 2}
+    for tid in mine:
+        assert api.get(f"/threads/{tid}").status_code == 404
+        assert not Checkpoint.objects.filter(thread_id=tid).exists()
+    assert Thread.objects.filter(pk=bobs.pk).exists()
+    assert post(api, "/threads/prune", {"thread_ids": []}).json() == {"pruned_count": 0}
+
+
+def test_prune_delete_rolls_back_runs_in_flight_as_delete_does(api, owner):
+    tid = agent_thread(api)
+    run = run_service.create_run(tid, actor=owner, input=HI)
+    assert post(api, "/threads/prune", {"thread_ids": [tid]}).json() == {"pruned_count": 1}
+    assert not Run.objects.filter(pk=run.pk).exists()
+    assert not Thread.objects.filter(pk=tid).exists()
+
+
+def test_prune_keep_latest_keeps_the_thread_and_its_state(api, owner):
+    tid, other = agent_thread(api, updates=3), agent_thread(api, updates=2)
+    state = api.get(f"/threads/{tid}/state").json()
+    body = {"thread_ids": [tid], "strategy": "keep_latest"}
+    assert post(api, "/threads/prune", body).json() == {"pruned_count": 1}
+    kept = history(api, tid)
+    assert [h["checkpoint_id"] for h in kept] == [state["checkpoint_id"]]
+    assert api.get(f"/threads/{tid}/state").json()["values"] == state["values"]
+    assert api.get(f"/threads/{tid}").json()["values"] == state["values"]
+    assert len(history(api, other)) == 2
+
+
+def test_prune_keep_latest_refuses_a_thread_with_a_run_in_flight(api, owner):
+    idle, busy = agent_thread(api, updates=2), agent_thread(api, updates=2)
+    run_service.create_run(busy, actor=owner, input=HI)
+    body = {"thread_ids": [idle, busy], "strategy": "keep_latest"}
+    error = refused(post(api, "/threads/prune", body), 409, "thread_ids")
+    assert busy in error["detail"] and idle not in error["detail"]
+    assert len(history(api, idle)) == 2 and len(history(api, busy)) == 2  # nothing pruned
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "thread_ids"),
+        ({"thread_ids": "x"}, "thread_ids"),
+        ({"thread_ids": [str(uuid.uuid4()), "x"]}, "thread_ids[1]"),
+        ({"thread_ids": [], "strategy": "bogus"}, "strategy"),
+    ],
+)
+def test_prune_refuses_invalid_bodies(api, body, field):
+    refused(post(api, "/threads/prune", body), 422, field)
 
 
 # state_updated_at and error

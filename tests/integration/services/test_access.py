@@ -45,6 +45,7 @@ THREAD_ENDPOINTS = [
     ("GET", f"/threads/{T}/runs/{R}/stream", None),
     ("POST", f"/threads/{T}/runs/{R}/cancel?action=rollback", None),
     ("DELETE", f"/threads/{T}/runs/{R}", None),
+    ("POST", f"/threads/{T}/copy", None),
     ("DELETE", f"/threads/{T}", None),
 ]
 
@@ -130,6 +131,11 @@ async def test_another_users_ids_answer_404_and_change_nothing(server):
         found = await bob.post("/threads/search", json={"ids": [ids["t"]]})
         assert found.status_code == 200 and found.json() == []
         assert (await bob.post("/threads/search", json={})).json() == []
+        assert (await bob.post("/threads/count", json={})).json() == 0
+        pruned = await bob.post("/threads/prune", json={"thread_ids": [ids["t"]]})
+        assert pruned.status_code == 200 and pruned.json() == {"pruned_count": 0}
+        kept = {"thread_ids": [ids["t"]], "strategy": "keep_latest"}
+        assert (await bob.post("/threads/prune", json=kept)).json() == {"pruned_count": 0}
         assert await orm(snapshot)(ids["t"]) == before
 
         # Alice herself gets through every one of them.
