@@ -67,6 +67,21 @@ class GraphQuerySerializer(serializers.Serializer):
     xray = serializers.BooleanField(default=False)
 
 
+@extend_schema_field({"nullable": True, "description": "Not supported: refused unless null."})
+class RefusedField(serializers.JSONField):
+    """A field of the platform's API that Doubletext does not honour: refused
+    (422 naming it) unless null, never silently dropped."""
+
+    default_error_messages = {"refused": "{reason}"}
+
+    def __init__(self, reason: str, **kwargs):
+        self.reason = reason
+        super().__init__(required=False, allow_null=True, **kwargs)
+
+    def to_internal_value(self, data):
+        self.fail("refused", reason=self.reason)
+
+
 class ThreadCreateSerializer(serializers.Serializer):
     thread_id = serializers.UUIDField(required=False, allow_null=True)
     metadata = JSONObjectField(required=False, allow_null=True)
@@ -108,6 +123,19 @@ class ThreadSearchSerializer(ThreadCountSerializer):
 class ThreadPruneSerializer(serializers.Serializer):
     thread_ids = serializers.ListField(child=serializers.UUIDField(), max_length=1000)
     strategy = serializers.ChoiceField(choices=threads.PRUNE_STRATEGIES, default="delete")
+
+
+class CheckpointSerializer(serializers.Serializer):
+    checkpoint_id = serializers.CharField(max_length=128)
+    checkpoint_ns = serializers.CharField(required=False, allow_blank=True, default="")
+    thread_id = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    checkpoint_map = JSONObjectField(required=False, allow_null=True)
+
+
+class StateAtCheckpointSerializer(serializers.Serializer):
+    checkpoint = CheckpointSerializer()
+    subgraphs = serializers.BooleanField(default=False)
+    select = RefusedField("Selecting parts of a state is not supported: the whole state is sent.")
 
 
 class CheckpointIdField(serializers.JSONField):

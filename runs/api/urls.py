@@ -21,6 +21,12 @@ urlpatterns = [
     path(T, threads.ThreadDetail.as_view(), name="thread"),
     path(f"{T}/copy", threads.ThreadCopy.as_view(), name="thread-copy"),
     path(f"{T}/state", threads.ThreadState.as_view(), name="thread-state"),
+    # Before state/<checkpoint_id>: "checkpoint" is this route, not an id.
+    path(
+        f"{T}/state/checkpoint",
+        threads.ThreadStateAtCheckpoint.as_view(),
+        name="thread-state-checkpoint",
+    ),
     path(f"{T}/state/<str:checkpoint_id>", threads.ThreadStateAt.as_view(), name="thread-state-at"),
     path(f"{T}/history", threads.ThreadHistory.as_view(), name="thread-history"),
     path(f"{T}/runs", runs.RunCollection.as_view(), name="runs"),

@@ -32,9 +32,10 @@ def _graph_of(thread, *, required: bool) -> str | None:
     return registry().resolve(graph_id)
 
 
-def _raw_state(thread_id, checkpoint_id=None) -> dict:
+def _raw_state(thread_id, checkpoint_id=None, checkpoint_ns: str = "") -> dict:
     """The state of a thread without a graph: its checkpoint's values only."""
-    checkpoint = persistence.saver().get_tuple(persistence.thread_config(thread_id, checkpoint_id))
+    config = persistence.thread_config(thread_id, checkpoint_id, checkpoint_ns)
+    checkpoint = persistence.saver().get_tuple(config)
     if checkpoint is None:
         return dict(EMPTY_STATE)
     ref = checkpoint_ref(checkpoint.config)
@@ -51,15 +52,51 @@ def _raw_state(thread_id, checkpoint_id=None) -> dict:
     }
 
 
-def get_state(thread_id, *, actor, checkpoint_id=None, subgraphs: bool = False) -> dict:
-    """The thread's state, at its latest checkpoint or at `checkpoint_id`."""
+def get_state(
+    thread_id, *, actor, checkpoint_id=None, checkpoint_ns: str = "", subgraphs: bool = False
+) -> dict:
+    """The thread's state, at its latest checkpoint or at `checkpoint_id`;
+    a subgraph's, at its namespace `checkpoint_ns` ("parent:<task id>")."""
     thread = get_thread(thread_id, actor=actor)
     graph_id = _graph_of(thread, required=False)
     if graph_id is None:
-        return _raw_state(thread.pk, checkpoint_id)
-    config = persistence.thread_config(thread.pk, checkpoint_id)
+        return _raw_state(thread.pk, checkpoint_id, checkpoint_ns)
+    config = persistence.thread_config(thread.pk, checkpoint_id, checkpoint_ns)
     with graph_sync(graph_id, config, checkpointer=persistence.saver()) as graph:
-        return snapshot_dict(graph.get_state(config, subgraphs=subgraphs))
+        try:
+            snapshot = graph.get_state(config, subgraphs=subgraphs)
+        except ValueError as error:  # no subgraph at that namespace
+            raise InvalidRequest(str(error), field="checkpoint.checkpoint_ns") from None
+        return snapshot_dict(snapshot)
+
+
+def get_state_at(thread_id, *, actor, checkpoint: dict, subgraphs: bool = False) -> dict:
+    """The state at a checkpoint named as the SDKs name one: {"checkpoint_id",
+    "checkpoint_ns"?} (a state's `checkpoint`, whose `thread_id` must then be
+    this thread's)."""
+    thread = get_thread(thread_id, actor=actor)
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("checkpoint_id"), str):
+        raise InvalidRequest("checkpoint must name a checkpoint_id.", field="checkpoint")
+    named = checkpoint.get("thread_id")
+    if named not in (None, "") and str(named).lower() != str(thread.pk):
+        raise InvalidRequest(
+            f"checkpoint.thread_id {named!r} is not this thread.", field="checkpoint.thread_id"
+        )
+    if checkpoint.get("checkpoint_map"):
+        raise InvalidRequest(
+            "checkpoint_map is not supported: name the checkpoint by checkpoint_ns.",
+            field="checkpoint.checkpoint_map",
+        )
+    namespace = checkpoint.get("checkpoint_ns") or ""
+    if not isinstance(namespace, str):
+        raise InvalidRequest("checkpoint_ns must be a string.", field="checkpoint.checkpoint_ns")
+    return get_state(
+        thread.pk,
+        actor=actor,
+        checkpoint_id=checkpoint["checkpoint_id"],
+        checkpoint_ns=namespace,
+        subgraphs=subgraphs,
+    )
 
 
 def thread_messages(thread_id, *, actor) -> list:

@@ -144,6 +144,25 @@ class ThreadStateAt(APIView):
         )
 
 
+class ThreadStateAtCheckpoint(APIView):
+    @extend_schema(
+        request=s.StateAtCheckpointSerializer,
+        responses=OBJECT,
+        summary="The thread's state at a checkpoint",
+        operation_id="threads_state_checkpoint",
+    )
+    def post(self, request, thread_id):
+        data = validated(s.StateAtCheckpointSerializer, request.data)
+        return Response(
+            state.get_state_at(
+                thread_id,
+                actor=request.user,
+                checkpoint=data["checkpoint"],
+                subgraphs=data["subgraphs"],
+            )
+        )
+
+
 class ThreadHistory(APIView):
     def history(self, request, thread_id, data):
         return Response(

@@ -1,5 +1,5 @@
 """Threads over REST: search (filters, sorts, select, extract, paging headers),
-count, copy, prune, `state_updated_at` and `error`."""
+count, copy, prune, the state at a checkpoint, `state_updated_at` and `error`."""
 
 import datetime
 import uuid
@@ -429,6 +429,56 @@ def test_prune_keep_latest_refuses_a_thread_with_a_run_in_flight(api, owner):
 )
 def test_prune_refuses_invalid_bodies(api, body, field):
     refused(post(api, "/threads/prune", body), 422, field)
+
+
+# State at a checkpoint
+
+
+def test_state_at_a_checkpoint(api):
+    tid = agent_thread(api, updates=2)
+    newest, older = history(api, tid)
+    for checkpoint in (
+        {"checkpoint_id": older["checkpoint_id"]},
+        {"checkpoint_id": older["checkpoint_id"], "checkpoint_ns": ""},
+        older["checkpoint"],  # with its thread_id, as the SDKs pass a state's checkpoint
+    ):
+        response = post(api, f"/threads/{tid}/state/checkpoint", {"checkpoint": checkpoint})
+        assert response.status_code == 200, response.content
+        assert response.json() == older
+    body = {"checkpoint": {"checkpoint_id": newest["checkpoint_id"]}, "subgraphs": True}
+    assert post(api, f"/threads/{tid}/state/checkpoint", body).json()["values"] == newest["values"]
+
+
+def test_state_at_an_unknown_checkpoint_is_empty(api):
+    tid = agent_thread(api)
+    body = {"checkpoint": {"checkpoint_id": "1f000000-0000-6000-8000-000000000000"}}
+    state = post(api, f"/threads/{tid}/state/checkpoint", body).json()
+    assert state["values"] == {} and state["next"] == [] and state["metadata"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"checkpoint_id": "x"}, 422, "checkpoint"),
+        ({"checkpoint": {}}, 422, "checkpoint.checkpoint_id"),
+        ({"checkpoint": "x"}, 422, "checkpoint"),
+        ({"checkpoint": {"checkpoint_id": "x", "thread_id": str(uuid.uuid4())}}, 422, None),
+        ({"checkpoint": {"checkpoint_id": "x", "checkpoint_map": {"": "y"}}}, 422, None),
+        ({"checkpoint": {"checkpoint_id": "x"}, "select": ["values.messages"]}, 422, "select"),
+    ],
+)
+def test_state_at_a_checkpoint_refuses_invalid_bodies(api, body, status, field):
+    tid = agent_thread(api)
+    response = post(api, f"/threads/{tid}/state/checkpoint", body)
+    body_field = body.get("checkpoint", {})
+    expected = field or f"checkpoint.{next(k for k in body_field if k != 'checkpoint_id')}"
+    refused(response, status, expected)
+
+
+def test_state_at_a_checkpoint_of_another_users_thread_is_404(api):
+    bobs = make_thread(make_user("bob"), metadata={"graph_id": "agent"})
+    body = {"checkpoint": {"checkpoint_id": "x"}}
+    refused(post(api, f"/threads/{bobs.pk}/state/checkpoint", body), 404, "thread_id")
 
 
 # state_updated_at and error

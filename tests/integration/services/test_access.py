@@ -7,6 +7,8 @@ Alice's changes. Alice gets 2xx from the same requests (so the 404s are not
 bad URLs), and a client without credentials gets 401.
 """
 
+import json
+
 import httpx
 import pytest
 from django.urls import URLPattern
@@ -34,6 +36,7 @@ THREAD_ENDPOINTS = [
     ("GET", f"/threads/{T}/state", None),
     ("POST", f"/threads/{T}/state", {"values": {"messages": ["injected"]}}),
     ("GET", f"/threads/{T}/state/{C}", None),
+    ("POST", f"/threads/{T}/state/checkpoint", {"checkpoint": {"checkpoint_id": C}}),
     ("GET", f"/threads/{T}/history", None),
     ("POST", f"/threads/{T}/history", {"limit": 5}),
     ("GET", f"/threads/{T}/runs", None),
@@ -106,6 +109,8 @@ def snapshot(thread_id) -> tuple:
 
 
 async def call(api, method, path, body, ids):
+    if body is not None:  # ids in the body too ({"checkpoint": {"checkpoint_id": C}})
+        body = json.loads(json.dumps(body).replace(C, ids["c"]))
     return await api.request(method, path.format(**ids), json=body, timeout=20)
 
 
