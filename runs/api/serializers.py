@@ -67,6 +67,42 @@ class GraphQuerySerializer(serializers.Serializer):
     xray = serializers.BooleanField(default=False)
 
 
+SUPERSTEPS_SCHEMA = {
+    "type": "array",
+    "nullable": True,
+    "description": "Updates applied to the new thread's state in order, each superstep one "
+    "checkpoint (the thread needs metadata.graph_id).",
+    "items": {
+        "type": "object",
+        "required": ["updates"],
+        "properties": {
+            "updates": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["as_node"],
+                    "properties": {
+                        "values": {"type": "object", "nullable": True},
+                        "as_node": {"type": "string"},
+                        "command": {
+                            "type": "object",
+                            "nullable": True,
+                            "description": "Not supported: null only.",
+                        },
+                    },
+                },
+            }
+        },
+    },
+}
+
+
+@extend_schema_field(SUPERSTEPS_SCHEMA)
+class SuperstepsField(serializers.JSONField):
+    """Checked by runs.services.state.apply_supersteps, which names the field
+    of a bad update (`supersteps[0].updates[1].as_node`)."""
+
+
 @extend_schema_field({"nullable": True, "description": "Not supported: refused unless null."})
 class RefusedField(serializers.JSONField):
     """A field of the platform's API that Doubletext does not honour: refused
@@ -82,14 +118,20 @@ class RefusedField(serializers.JSONField):
         self.fail("refused", reason=self.reason)
 
 
+NO_TTL = "Doubletext does not expire threads: delete or prune them instead."
+
+
 class ThreadCreateSerializer(serializers.Serializer):
     thread_id = serializers.UUIDField(required=False, allow_null=True)
     metadata = JSONObjectField(required=False, allow_null=True)
     if_exists = serializers.ChoiceField(choices=["raise", "do_nothing"], required=False)
+    supersteps = SuperstepsField(required=False, allow_null=True)
+    ttl = RefusedField(NO_TTL)
 
 
 class ThreadPatchSerializer(serializers.Serializer):
     metadata = JSONObjectField()
+    ttl = RefusedField(NO_TTL)
 
 
 class ThreadCountSerializer(serializers.Serializer):

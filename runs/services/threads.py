@@ -49,11 +49,17 @@ def is_visible(thread_id, *, actor) -> bool:
     return actors.visible_threads(actor).filter(pk=pk).exists()
 
 
-def create_thread(*, actor, thread_id=None, metadata=None, if_exists="raise") -> Thread:
+def create_thread(
+    *, actor, thread_id=None, metadata=None, if_exists="raise", supersteps=None
+) -> Thread:
     """Create a thread of `actor` (its state is empty until a run or an update).
 
     `if_exists` follows LangGraph: "raise" (409) or "do_nothing" (return it);
     a thread id that another user's thread has is always a conflict.
+    `supersteps` ([{"updates": [{"values", "as_node"}]}]) are applied to the
+    new thread's state in order (state.apply_supersteps, through the graph of
+    `metadata.graph_id`), in the same transaction: if one is refused, no
+    thread is created.
     """
     owner = actors.owner_of_new_threads(actor)
     if if_exists not in ("raise", "do_nothing"):
@@ -71,7 +77,13 @@ def create_thread(*, actor, thread_id=None, metadata=None, if_exists="raise") ->
         kwargs = {"metadata": metadata or {}, "owner": owner}
         if thread_id is not None:
             kwargs["id"] = thread_id
-        return Thread.objects.create(**kwargs)
+        thread = Thread.objects.create(**kwargs)
+        if supersteps:
+            from runs.services import state  # (state builds on this module)
+
+            state.apply_supersteps(thread.pk, actor=actor, supersteps=supersteps)
+            thread.refresh_from_db()
+        return thread
 
 
 # POST /threads/search's orders (their indexes: runs.models.Thread.Meta).

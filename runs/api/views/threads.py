@@ -39,6 +39,7 @@ class ThreadCreate(APIView):
             thread_id=data.get("thread_id"),
             metadata=data.get("metadata"),
             if_exists=data.get("if_exists") or "raise",
+            supersteps=data.get("supersteps"),
         )
         return Response(thread_dict(thread))
 

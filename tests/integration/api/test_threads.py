@@ -1,5 +1,6 @@
 """Threads over REST: search (filters, sorts, select, extract, paging headers),
-count, copy, prune, the state at a checkpoint, `state_updated_at` and `error`."""
+count, copy, prune, the state at a checkpoint, `state_updated_at` and `error`,
+creation with supersteps, and the fields refused."""
 
 import datetime
 import uuid
@@ -561,3 +562,127 @@ def test_a_run_end_moves_state_updated_at(api, owner):
     assert api.get(f"/threads/{tid}").json()["state_updated_at"] < before  # not at creation
     finish(tid, status=RunStatus.SUCCESS)
     assert moved(before, api.get(f"/threads/{tid}").json()["state_updated_at"])
+
+
+# Create: supersteps and ttl
+
+
+def test_create_with_supersteps_applies_them_in_order(api):
+    body = {
+        "metadata": {"graph_id": "agent"},
+        "supersteps": [
+            {"updates": [{"values": HI, "as_node": "__input__"}]},
+            {
+                "updates": [
+                    {
+                        "values": {"messages": [{"role": "ai", "content": "hello"}]},
+                        "as_node": "model",
+                    }
+                ]
+            },  # noqa: E501
+            {
+                "updates": [
+                    {
+                        "values": {"messages": [{"role": "user", "content": "a"}]},
+                        "as_node": "model",
+                    },  # noqa: E501
+                    {
+                        "values": {"messages": [{"role": "ai", "content": "b"}]},
+                        "as_node": "tools",
+                        "command": None,
+                    },  # noqa: E501
+                ]
+            },
+        ],
+    }
+    response = post(api, "/threads", body)
+    assert response.status_code == 200, response.content
+    thread = response.json()
+    # As on LangGraph's server: the input superstep's message is the graph's input,
+    # which no node has read yet; the next superstep's update replaces it.
+    contents = [m["content"] for m in thread["values"]["messages"]]
+    assert contents == ["hello", "a", "b"]
+    steps = history(api, thread["thread_id"])
+    assert [h["metadata"]["source"] for h in steps] == ["update", "update", "input"]
+    assert thread["status"] == ("interrupted" if steps[0]["next"] else "idle")
+    assert thread["metadata"] == {"graph_id": "agent"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (
+            {"supersteps": [{"updates": [{"values": HI, "as_node": "model"}]}]},
+            400,
+            "metadata.graph_id",
+        ),  # noqa: E501
+        (
+            {"supersteps": [{"updates": [{"values": HI, "as_node": "nope"}]}]},
+            422,
+            "supersteps[0].updates[0].as_node",
+        ),  # noqa: E501
+        ({"supersteps": [{"updates": []}]}, 422, "supersteps[0]"),
+        ({"supersteps": [{}]}, 422, "supersteps[0]"),
+        ({"supersteps": "x"}, 422, "supersteps"),
+        ({"supersteps": [{"updates": [{"values": HI}]}]}, 422, "supersteps[0].updates[0].as_node"),  # noqa: E501
+        (
+            {"supersteps": [{"updates": [{"values": [HI], "as_node": "model"}]}]},
+            422,
+            "supersteps[0].updates[0].values",
+        ),  # noqa: E501
+        (
+            {
+                "supersteps": [
+                    {"updates": [{"values": {"messages": [{"role": "robot"}]}, "as_node": "model"}]}
+                ]
+            },
+            422,
+            "supersteps[0].updates[0].values.messages[0].type",
+        ),  # noqa: E501
+        (
+            {
+                "supersteps": [
+                    {"updates": [{"values": None, "as_node": "model", "command": {"resume": 1}}]}
+                ]
+            },
+            422,
+            "supersteps[0].updates[0].command",
+        ),  # noqa: E501
+        ({"ttl": {"strategy": "delete", "ttl": 60}}, 422, "ttl"),
+        ({"ttl": 5}, 422, "ttl"),
+    ],
+)
+def test_create_refuses_what_it_cannot_do_and_creates_nothing(api, body, status, field):
+    if "ttl" not in body and "graph_id" not in field:
+        body = {"metadata": {"graph_id": "agent"}, **body}
+    thread_id = str(uuid.uuid4())
+    refused(post(api, "/threads", {"thread_id": thread_id, **body}), status, field)
+    assert not Thread.objects.filter(pk=thread_id).exists()
+    assert not Checkpoint.objects.filter(thread_id=thread_id).exists()
+
+
+def test_patch_refuses_ttl(api, thread_id):
+    body = {"metadata": {"x": 1}, "ttl": {"strategy": "delete", "ttl": 5}}
+    refused(api.patch(f"/threads/{thread_id}", body, format="json"), 422, "ttl")
+    assert Thread.objects.get(pk=thread_id).metadata == {}
+    ok = api.patch(f"/threads/{thread_id}", {"metadata": {"x": 1}, "ttl": None}, format="json")
+    assert ok.status_code == 200 and ok.json()["metadata"] == {"x": 1}
+
+
+def test_an_update_the_graph_refuses_is_422(api):
+    """A graph's own code may refuse values (the agent's tool edge finds no
+    messages): the client's error, not the server's."""
+    tid = agent_thread(api, updates=0)
+    response = post(api, f"/threads/{tid}/state", {"values": {"foo": 1}, "as_node": "model"})
+    refused(response, 422, "as_node")
+    body = {
+        "metadata": {"graph_id": "agent"},
+        "supersteps": [{"updates": [{"values": {}, "as_node": "model"}]}],
+    }
+    refused(post(api, "/threads", body), 422, "supersteps")
+
+
+def test_create_with_ttl_null_or_no_supersteps_is_plain(api):
+    response = post(api, "/threads", {"ttl": None, "supersteps": None})
+    assert response.status_code == 200 and response.json()["values"] == {}
+    assert post(api, "/threads", {"supersteps": []}).status_code == 200
