@@ -10,6 +10,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 
@@ -61,17 +62,33 @@ class Thread(models.Model):
     # A thread-less run's thread (on_completion "delete") is deleted from this
     # time on, once whoever waited for the run has read its values.
     expires_at = models.DateTimeField(null=True, blank=True)
+    # The error of the run that left the thread in `error` ({"error",
+    # "message"}); cleared when the thread settles in another status (a run
+    # in flight keeps it, as on LangGraph Platform). See `set_status`.
+    error = models.JSONField(null=True, blank=True)
     # Monotonic per-thread counter that orders runs (FIFO for enqueue). It is
     # only incremented with the thread row locked.
     run_counter = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When its state last changed (a run ended, an update, a rollback), not
+    # its metadata or status: kept by runs.services.persistence.refresh_thread.
+    state_updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]
+        # One per sort that POST /threads/search offers (runs.services.threads
+        # SORTS): a user's threads in that order, the id breaking ties, read
+        # forwards or backwards.
         indexes = [
             models.Index(fields=["status"], name="thread_status_idx"),
-            models.Index(fields=["owner", "-updated_at"], name="thread_owner_updated_idx"),
+            models.Index(fields=["owner", "updated_at", "id"], name="thread_owner_updated_idx"),
+            models.Index(fields=["owner", "created_at", "id"], name="thread_owner_created_idx"),
+            models.Index(
+                fields=["owner", "state_updated_at", "id"], name="thread_owner_state_upd_idx"
+            ),
+            models.Index(fields=["owner", "status", "id"], name="thread_owner_status_idx"),
+            models.Index(fields=["owner", "id"], name="thread_owner_id_idx"),
             models.Index(
                 fields=["expires_at"],
                 condition=Q(expires_at__isnull=False),
@@ -86,6 +103,17 @@ class Thread(models.Model):
 
     def __str__(self):
         return str(self.id)
+
+    def set_status(self, status: str, *, error: dict | None = None) -> list[str]:
+        """Set the status, and the error with it: `error` for ERROR, none once
+        the thread settles otherwise (idle, interrupted); BUSY keeps the last
+        one, as on LangGraph Platform. Returns the fields to save."""
+        self.status = status
+        if status == ThreadStatus.ERROR:
+            self.error = error
+        elif status != ThreadStatus.BUSY:
+            self.error = None
+        return ["status", "error"]
 
     def in_flight_runs(self):
         """Its pending and running runs, oldest first."""

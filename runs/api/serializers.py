@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from runs.api.sse import STREAM_MODES
 from runs.models import CancelAction, MultitaskStrategy, ThreadStatus
+from runs.services import json_paths, threads
 
 # Paging past this is refused (422) rather than overflowing a database integer.
 MAX_OFFSET = 2**31 - 1
@@ -68,22 +69,117 @@ class GraphQuerySerializer(serializers.Serializer):
     xray = serializers.BooleanField(default=False)
 
 
+SUPERSTEPS_SCHEMA = {
+    "type": "array",
+    "nullable": True,
+    "description": "Updates applied to the new thread's state in order, each superstep one "
+    "checkpoint (the thread needs metadata.graph_id).",
+    "items": {
+        "type": "object",
+        "required": ["updates"],
+        "properties": {
+            "updates": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["as_node"],
+                    "properties": {
+                        "values": {"type": "object", "nullable": True},
+                        "as_node": {"type": "string"},
+                        "command": {
+                            "type": "object",
+                            "nullable": True,
+                            "description": "Not supported: null only.",
+                        },
+                    },
+                },
+            }
+        },
+    },
+}
+
+
+@extend_schema_field(SUPERSTEPS_SCHEMA)
+class SuperstepsField(serializers.JSONField):
+    """Checked by runs.services.state.apply_supersteps, which names the field
+    of a bad update (`supersteps[0].updates[1].as_node`)."""
+
+
+@extend_schema_field({"nullable": True, "description": "Not supported: refused unless null."})
+class RefusedField(serializers.JSONField):
+    """A field of the platform's API that Doubletext does not honour: refused
+    (422 naming it) unless null, never silently dropped."""
+
+    default_error_messages = {"refused": "{reason}"}
+
+    def __init__(self, reason: str, **kwargs):
+        self.reason = reason
+        super().__init__(required=False, allow_null=True, **kwargs)
+
+    def to_internal_value(self, data):
+        self.fail("refused", reason=self.reason)
+
+
+NO_TTL = "Doubletext does not expire threads: delete or prune them instead."
+
+
 class ThreadCreateSerializer(serializers.Serializer):
     thread_id = serializers.UUIDField(required=False, allow_null=True)
     metadata = JSONObjectField(required=False, allow_null=True)
     if_exists = serializers.ChoiceField(choices=["raise", "do_nothing"], required=False)
+    supersteps = SuperstepsField(required=False, allow_null=True)
+    ttl = RefusedField(NO_TTL)
 
 
 class ThreadPatchSerializer(serializers.Serializer):
     metadata = JSONObjectField()
+    ttl = RefusedField(NO_TTL)
 
 
-class ThreadSearchSerializer(serializers.Serializer):
+class ThreadCountSerializer(serializers.Serializer):
     metadata = JSONObjectField(required=False, allow_null=True)
+    values = JSONObjectField(required=False, allow_null=True)
     status = serializers.ChoiceField(choices=ThreadStatus.choices, required=False, allow_null=True)
+
+
+class ThreadSearchSerializer(ThreadCountSerializer):
     ids = serializers.ListField(child=serializers.UUIDField(), required=False, allow_null=True)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+    sort_by = serializers.ChoiceField(choices=threads.SORTS, required=False, allow_null=True)
+    sort_order = serializers.ChoiceField(
+        choices=threads.SORT_ORDERS, required=False, allow_null=True
+    )
+    select = serializers.ListField(
+        child=serializers.ChoiceField(choices=threads.SELECTABLE),
+        required=False,
+        allow_null=True,
+    )
+    extract = serializers.DictField(
+        child=serializers.CharField(max_length=json_paths.MAX_PATH_CHARS, trim_whitespace=False),
+        required=False,
+        allow_null=True,
+        help_text="alias: path, e.g. {'last': 'values.messages[-1].content'}; at most 10 paths, "
+        "starting with values, metadata, config or interrupts.",
+    )
+
+
+class ThreadPruneSerializer(serializers.Serializer):
+    thread_ids = serializers.ListField(child=serializers.UUIDField(), max_length=1000)
+    strategy = serializers.ChoiceField(choices=threads.PRUNE_STRATEGIES, default="delete")
+
+
+class CheckpointSerializer(serializers.Serializer):
+    checkpoint_id = serializers.CharField(max_length=128)
+    checkpoint_ns = serializers.CharField(required=False, allow_blank=True, default="")
+    thread_id = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    checkpoint_map = JSONObjectField(required=False, allow_null=True)
+
+
+class StateAtCheckpointSerializer(serializers.Serializer):
+    checkpoint = CheckpointSerializer()
+    subgraphs = serializers.BooleanField(default=False)
+    select = RefusedField("Selecting parts of a state is not supported: the whole state is sent.")
 
 
 class CheckpointIdField(serializers.JSONField):

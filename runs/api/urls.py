@@ -16,8 +16,17 @@ urlpatterns = [
     path("assistants/<str:assistant_id>/schemas", assistants.AssistantSchemas.as_view()),
     path("threads", threads.ThreadCreate.as_view(), name="thread-create"),
     path("threads/search", threads.ThreadSearch.as_view(), name="thread-search"),
+    path("threads/count", threads.ThreadCount.as_view(), name="thread-count"),
+    path("threads/prune", threads.ThreadPrune.as_view(), name="thread-prune"),
     path(T, threads.ThreadDetail.as_view(), name="thread"),
+    path(f"{T}/copy", threads.ThreadCopy.as_view(), name="thread-copy"),
     path(f"{T}/state", threads.ThreadState.as_view(), name="thread-state"),
+    # Before state/<checkpoint_id>: "checkpoint" is this route, not an id.
+    path(
+        f"{T}/state/checkpoint",
+        threads.ThreadStateAtCheckpoint.as_view(),
+        name="thread-state-checkpoint",
+    ),
     path(f"{T}/state/<str:checkpoint_id>", threads.ThreadStateAt.as_view(), name="thread-state-at"),
     path(f"{T}/history", threads.ThreadHistory.as_view(), name="thread-history"),
     path(f"{T}/stream", runs.ThreadStream.as_view(), name="thread-stream"),

@@ -62,5 +62,4 @@ def _announce(thread_id, run_id, action: str, status, payload: dict) -> None:
 def refresh_thread_status(thread: Thread) -> None:
     """After a cancel: a thread with nothing left in flight is idle."""
     if not thread.in_flight_runs().exists():
-        thread.status = ThreadStatus.IDLE
-        thread.save(update_fields=["status", "updated_at"])
+        thread.save(update_fields=[*thread.set_status(ThreadStatus.IDLE), "updated_at"])

@@ -10,6 +10,7 @@ update), so that listing and searching threads reads no checkpoint.
 
 import functools
 
+from django.utils import timezone
 from langgraph.checkpoint.base import CheckpointTuple
 
 from checkpoints.models import Checkpoint
@@ -61,16 +62,20 @@ def pending_interrupts(checkpoint: CheckpointTuple | None) -> dict[str, list[dic
     return found
 
 
-def refresh_thread(thread: Thread, *, status: str | None = None) -> CheckpointTuple | None:
-    """Copy the latest checkpoint's values and interrupts onto the thread
-    (and set `status` if given). Returns that checkpoint."""
+def refresh_thread(
+    thread: Thread, *, status: str | None = None, error: dict | None = None
+) -> CheckpointTuple | None:
+    """Copy the latest checkpoint's values and interrupts onto the thread, and
+    mark its state changed now (`state_updated_at`). Sets `status` if given,
+    with `error` when that is `error` (Thread.set_status). Returns that
+    checkpoint."""
     checkpoint = latest(thread.pk)
     thread.values = state_values(checkpoint)
     thread.interrupts = pending_interrupts(checkpoint)
-    fields = ["values", "interrupts", "updated_at"]
+    thread.state_updated_at = timezone.now()
+    fields = ["values", "interrupts", "state_updated_at", "updated_at"]
     if status is not None:
-        thread.status = status
-        fields.append("status")
+        fields += thread.set_status(status, error=error)
     thread.save(update_fields=fields)
     return checkpoint
 
@@ -110,3 +115,13 @@ def delete_runs(run_ids) -> None:
 
 def delete_thread(thread_id) -> None:
     saver().delete_thread(str(thread_id))
+
+
+def copy_thread(source_id, target_id) -> None:
+    """Copy a thread's checkpoints, writes and blobs to another thread id."""
+    saver().copy_thread(str(source_id), str(target_id))
+
+
+def prune(thread_ids, *, strategy: str) -> None:
+    """Prune threads' checkpoints (the saver's `prune`: "keep_latest" or "delete")."""
+    saver().prune([str(thread_id) for thread_id in thread_ids], strategy=strategy)

@@ -28,14 +28,33 @@ def run_dict(run: Run) -> dict:
     }
 
 
-def thread_dict(thread: Thread) -> dict:
-    return {
-        "thread_id": str(thread.pk),
-        "created_at": iso(thread.created_at),
-        "updated_at": iso(thread.updated_at),
-        "metadata": thread.metadata,
-        "status": thread.status,
-        "config": {},
-        "values": thread.values,
-        "interrupts": thread.interrupts,
+THREAD_FIELDS = (
+    "thread_id",
+    "created_at",
+    "updated_at",
+    "state_updated_at",
+    "metadata",
+    "status",
+    "config",
+    "values",
+    "error",
+    "interrupts",
+)
+
+
+def thread_dict(thread: Thread, fields=THREAD_FIELDS) -> dict:
+    """A thread as the platform sends it; only `fields` of it (in the
+    platform's order whatever theirs), reading only those attributes."""
+    read = {
+        "thread_id": lambda: str(thread.pk),
+        "created_at": lambda: iso(thread.created_at),
+        "updated_at": lambda: iso(thread.updated_at),
+        "state_updated_at": lambda: iso(thread.state_updated_at),
+        "metadata": lambda: thread.metadata,
+        "status": lambda: thread.status,
+        "config": lambda: {},
+        "values": lambda: thread.values,
+        "error": lambda: thread.error,
+        "interrupts": lambda: thread.interrupts,
     }
+    return {name: read[name]() for name in THREAD_FIELDS if name in fields}

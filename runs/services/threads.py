@@ -1,4 +1,4 @@
-"""Threads: create, read, search, update, delete; the thread lock.
+"""Threads: create, read, search, count, update, copy, prune, delete; the thread lock.
 
 Every change to a thread's runs or checkpoints happens with its row locked
 (`lock_thread`: SELECT ... FOR UPDATE; on SQLite the transaction itself is
@@ -6,14 +6,16 @@ IMMEDIATE), so strategy decisions, executor steps and deletions never
 interleave.
 """
 
-from django.db import transaction
-from django.db.models.fields.json import KeyTransform
+from dataclasses import dataclass
 
-from runs.models import CancelAction, Thread
-from runs.services import actors, persistence
+from django.db import transaction
+
+from runs.models import ACTIVE_RUN_STATUSES, CancelAction, Run, Thread, ThreadStatus
+from runs.services import actors, json_match, json_paths, persistence
 from runs.services.cancellation import cancel_locked
 from runs.services.errors import Conflict, InvalidRequest, ThreadNotFound
 from runs.services.ids import new_thread_id, parse_id
+from runs.services.representation import THREAD_FIELDS, thread_dict
 
 
 def _not_found(thread_id) -> ThreadNotFound:
@@ -47,11 +49,17 @@ def is_visible(thread_id, *, actor) -> bool:
     return actors.visible_threads(actor).filter(pk=pk).exists()
 
 
-def create_thread(*, actor, thread_id=None, metadata=None, if_exists="raise") -> Thread:
+def create_thread(
+    *, actor, thread_id=None, metadata=None, if_exists="raise", supersteps=None
+) -> Thread:
     """Create a thread of `actor` (its state is empty until a run or an update).
 
     `if_exists` follows LangGraph: "raise" (409) or "do_nothing" (return it);
     a thread id that another user's thread has is always a conflict.
+    `supersteps` ([{"updates": [{"values", "as_node"}]}]) are applied to the
+    new thread's state in order (state.apply_supersteps, through the graph of
+    `metadata.graph_id`), in the same transaction: if one is refused, no
+    thread is created.
     """
     owner = actors.owner_of_new_threads(actor)
     if if_exists not in ("raise", "do_nothing"):
@@ -69,25 +77,207 @@ def create_thread(*, actor, thread_id=None, metadata=None, if_exists="raise") ->
         kwargs = {"metadata": metadata or {}, "owner": owner}
         if thread_id is not None:
             kwargs["id"] = thread_id
-        return Thread.objects.create(**kwargs)
+        thread = Thread.objects.create(**kwargs)
+        if supersteps:
+            from runs.services import state  # (state builds on this module)
+
+            state.apply_supersteps(thread.pk, actor=actor, supersteps=supersteps)
+            thread.refresh_from_db()
+        return thread
+
+
+# POST /threads/search's orders (their indexes: runs.models.Thread.Meta).
+SORTS = ("thread_id", "status", "created_at", "updated_at", "state_updated_at")
+SORT_ORDERS = ("asc", "desc")
+# What `select` may name: a thread's fields but `error`, as on the platform.
+SELECTABLE = tuple(name for name in THREAD_FIELDS if name != "error")
+# The model fields each returned field reads (what `.only()` loads).
+_COLUMNS = {"thread_id": "id", "config": None}
+
+
+@dataclass
+class ThreadPage:
+    """A page of search results, as JSON-ready dicts, and where it stands:
+    `total` and `next_offset` are the platform's `x-pagination-total` (the
+    threads up to this page, plus one if there are more: not the count) and
+    `x-pagination-next` (None on the last page)."""
+
+    threads: list[dict]
+    total: int
+    next_offset: int | None
+
+
+def _json_object(value, field: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"{field} must be an object.", field=field)
+    return value
+
+
+def _matching(actor, *, metadata=None, values=None, status=None, ids=None):
+    """The actor's threads whose metadata and values have each given key with
+    that value (json_match: nested values compared whole), with that status,
+    among `ids`."""
+    threads = actors.visible_threads(actor)
+    threads = json_match.contains(threads, "metadata", _json_object(metadata, "metadata"))
+    threads = json_match.contains(threads, "values", _json_object(values, "values"))
+    if status is not None:
+        if status not in ThreadStatus.values:
+            raise InvalidRequest(
+                f"Unknown status {status!r}; use one of {ThreadStatus.values}.", field="status"
+            )
+        threads = threads.filter(status=status)
+    if ids is not None:
+        threads = threads.filter(pk__in=_uuids(ids, "ids"))
+    return threads
+
+
+def _uuids(values, field: str) -> list:
+    if isinstance(values, str) or not isinstance(values, list | tuple):
+        raise InvalidRequest(f"{field} must be a list of thread ids.", field=field)
+    try:
+        return sorted({new_thread_id(value) for value in values})
+    except InvalidRequest:
+        raise InvalidRequest(f"{field} must be a list of UUIDs.", field=field) from None
+
+
+def _ordering(sort_by, sort_order) -> list[str]:
+    """The order of a search: `updated_at` and `desc` unless given, as the
+    platform's; the id breaks ties, so pages never overlap."""
+    sort_by = sort_by or "updated_at"
+    sort_order = sort_order or "desc"
+    if sort_by not in SORTS:
+        raise InvalidRequest(f"sort_by must be one of {list(SORTS)}.", field="sort_by")
+    if sort_order not in SORT_ORDERS:
+        raise InvalidRequest(f"sort_order must be one of {list(SORT_ORDERS)}.", field="sort_order")
+    sign = "-" if sort_order == "desc" else ""
+    column = "pk" if sort_by == "thread_id" else sort_by
+    return [f"{sign}{column}"] + ([] if column == "pk" else [f"{sign}pk"])
+
+
+def _selected(select) -> tuple[str, ...]:
+    if select is None:
+        return THREAD_FIELDS
+    unknown = [name for name in select if name not in SELECTABLE]
+    if unknown:
+        raise InvalidRequest(
+            f"Cannot select {unknown[0]!r}; select from {list(SELECTABLE)}.", field="select"
+        )
+    return tuple(select)
 
 
 def search_threads(
-    *, actor, metadata: dict | None = None, status=None, ids=None, limit=10, offset=0
-) -> list[Thread]:
-    """The actor's threads matching metadata (key = value for each key),
-    status and ids, newest first."""
-    threads = actors.visible_threads(actor)
-    for i, (key, value) in enumerate((metadata or {}).items()):
-        # The key as data, never as lookup syntax ("a__contains", "").
-        threads = threads.alias(**{f"_meta_{i}": KeyTransform(key, "metadata")}).filter(
-            **{f"_meta_{i}": value}
+    *,
+    actor,
+    metadata: dict | None = None,
+    values: dict | None = None,
+    status: str | None = None,
+    ids=None,
+    limit: int = 10,
+    offset: int = 0,
+    sort_by: str | None = None,
+    sort_order: str | None = None,
+    select: list[str] | None = None,
+    extract: dict | None = None,
+) -> ThreadPage:
+    """The actor's threads matching the filters, a page of them in the given
+    order, as dicts of the `select`ed fields (all by default) plus
+    `extracted`: {alias: the value at its path} for each `extract` path."""
+    threads = _matching(actor, metadata=metadata, values=values, status=status, ids=ids)
+    threads = threads.order_by(*_ordering(sort_by, sort_order))
+    fields = _selected(select)
+    paths = json_paths.parse_extract(extract)
+    roots = {root for root, _ in paths.values()}
+    if select is not None:
+        columns = {_COLUMNS.get(name, name) for name in (*fields, *roots)} - {None}
+        threads = threads.only("id", *columns)
+    page = list(threads[offset : offset + limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    items = []
+    for thread in page:
+        item = thread_dict(thread, fields)
+        if paths:
+            whole = thread_dict(thread, roots)
+            item["extracted"] = {
+                alias: json_paths.follow(whole[root], steps)
+                for alias, (root, steps) in paths.items()
+            }
+        items.append(item)
+    return ThreadPage(
+        threads=items,
+        total=offset + len(page) + (1 if more else 0),
+        next_offset=offset + len(page) if more else None,
+    )
+
+
+def count_threads(*, actor, metadata=None, values=None, status=None) -> int:
+    """How many of the actor's threads match (search_threads' filters)."""
+    return _matching(actor, metadata=metadata, values=values, status=status).count()
+
+
+def copy_thread(thread_id, *, actor) -> Thread:
+    """A new thread of the same owner with the thread's metadata, values and
+    whole history (the same checkpoint ids, on the new thread). A run in
+    flight is not copied: the copy of a busy thread is idle, at the state its
+    last checkpoint had."""
+    with transaction.atomic():
+        # Locked: the run writing to it waits, so the copy is of one moment.
+        source = lock_thread(thread_id, actor=actor)
+        busy = source.status == ThreadStatus.BUSY
+        copy = Thread(
+            owner_id=source.owner_id,
+            metadata=source.metadata,
+            values=source.values,
+            interrupts=source.interrupts,
         )
-    if status:
-        threads = threads.filter(status=status)
-    if ids:
-        threads = threads.filter(pk__in=[parse_id(i, field="ids") for i in ids])
-    return list(threads.order_by("-created_at")[offset : offset + limit])
+        copy.set_status(ThreadStatus.IDLE if busy else source.status, error=source.error)
+        copy.save()
+        persistence.copy_thread(source.pk, copy.pk)
+    return copy
+
+
+PRUNE_STRATEGIES = ("delete", "keep_latest")
+
+
+def prune_threads(thread_ids, *, actor, strategy: str = "delete") -> int:
+    """Prune the actor's threads among `thread_ids` (others, and unknown ids,
+    are not counted); returns how many. `delete` deletes them as DELETE does
+    (runs in flight rolled back first); `keep_latest` keeps each thread and its
+    state but deletes its history before the latest checkpoint. A thread with
+    a run in flight is refused for `keep_latest` (409 naming it: its run may
+    still roll back to a checkpoint the prune would delete), and then nothing
+    is pruned."""
+    if strategy not in PRUNE_STRATEGIES:
+        raise InvalidRequest(f"strategy must be one of {list(PRUNE_STRATEGIES)}.", field="strategy")
+    pks = _uuids(thread_ids, "thread_ids")
+    with transaction.atomic():
+        # Locked in one order, so two prunes cannot deadlock.
+        threads = list(
+            actors.visible_threads(actor).select_for_update().filter(pk__in=pks).order_by("pk")
+        )
+        if strategy == "delete":
+            for thread in threads:
+                _delete_locked(thread)
+            return len(threads)
+        busy = sorted(
+            str(pk)
+            for pk in Run.objects.filter(thread__in=threads, status__in=ACTIVE_RUN_STATUSES)
+            .values_list("thread_id", flat=True)
+            .distinct()
+        )
+        if busy:
+            raise Conflict(
+                f"Threads with a run in flight cannot be pruned to their latest checkpoint: "
+                f"{', '.join(busy)}. Wait for their runs or cancel them.",
+                field="thread_ids",
+            )
+        try:
+            persistence.prune([thread.pk for thread in threads], strategy="keep_latest")
+        except NotImplementedError as error:
+            raise InvalidRequest(str(error), field="thread_ids") from None
+    return len(threads)
 
 
 def patch_thread(thread_id, *, actor, metadata: dict) -> Thread:
@@ -106,7 +296,10 @@ def delete_thread(thread_id, *, actor) -> None:
     rolled back first, in the same transaction, so their executors stop and
     their watchers hear of it."""
     with transaction.atomic():
-        thread = lock_thread(thread_id, actor=actor)
-        cancel_locked(thread, list(thread.in_flight_runs()), action=CancelAction.ROLLBACK)
-        persistence.delete_thread(thread.pk)
-        thread.delete()
+        _delete_locked(lock_thread(thread_id, actor=actor))
+
+
+def _delete_locked(thread: Thread) -> None:
+    cancel_locked(thread, list(thread.in_flight_runs()), action=CancelAction.ROLLBACK)
+    persistence.delete_thread(thread.pk)
+    thread.delete()

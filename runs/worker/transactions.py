@@ -209,11 +209,13 @@ def finish_run(
         if run.kwargs.get("on_completion") == "delete":
             grace = timedelta(seconds=settings.RUNS_TEMPORARY_THREAD_SECONDS)
             thread.expires_at = run.ended_at + grace
-        _settle_thread(thread, status, pending=pending)
+        _settle_thread(thread, status, pending=pending, error=error)
         return run_dict(run)
 
 
-def _settle_thread(thread: Thread, last_status: str, *, pending: bool = False) -> None:
+def _settle_thread(
+    thread: Thread, last_status: str, *, pending: bool = False, error: dict | None = None
+) -> None:
     if thread.in_flight_runs().exists():
         status = ThreadStatus.BUSY
     elif last_status == RunStatus.ERROR:
@@ -222,7 +224,7 @@ def _settle_thread(thread: Thread, last_status: str, *, pending: bool = False) -
         status = ThreadStatus.INTERRUPTED
     else:
         status = ThreadStatus.IDLE
-    persistence.refresh_thread(thread, status=status)
+    persistence.refresh_thread(thread, status=status, error=error)
     if thread.expires_at is not None:
         thread.save(update_fields=["expires_at"])
 
@@ -276,7 +278,7 @@ def _settle_lost(thread: Thread, run: Run, now, error: dict) -> tuple[dict, str]
     run.save(
         update_fields=["status", "error", "worker_id", "ended_at", "lease_expires_at", "updated_at"]
     )
-    _settle_thread(thread, run.status)
+    _settle_thread(thread, run.status, error=run.error)
     logger.warning("settled run %s of thread %s: %s", run.pk, thread.pk, told)
     return run_dict(run), told
 

@@ -12,6 +12,22 @@ from runs.services import state, threads
 from runs.services.representation import thread_dict
 
 OBJECT = OpenApiTypes.OBJECT
+PAGINATION_HEADERS = [
+    OpenApiParameter(
+        "x-pagination-total",
+        int,
+        OpenApiParameter.HEADER,
+        description="offset + the page's size, + 1 if more threads follow (not the count)",
+        response=True,
+    ),
+    OpenApiParameter(
+        "x-pagination-next",
+        int,
+        OpenApiParameter.HEADER,
+        description="the offset of the next page; absent on the last page",
+        response=True,
+    ),
+]
 
 
 class ThreadCreate(APIView):
@@ -23,23 +39,51 @@ class ThreadCreate(APIView):
             thread_id=data.get("thread_id"),
             metadata=data.get("metadata"),
             if_exists=data.get("if_exists") or "raise",
+            supersteps=data.get("supersteps"),
         )
         return Response(thread_dict(thread))
 
 
 class ThreadSearch(APIView):
-    @extend_schema(request=s.ThreadSearchSerializer, responses=OBJECT, summary="Search threads")
+    @extend_schema(
+        request=s.ThreadSearchSerializer,
+        parameters=PAGINATION_HEADERS,
+        responses={200: {"type": "array", "items": {"type": "object"}}},
+        summary="Search threads",
+    )
     def post(self, request):
         data = validated(s.ThreadSearchSerializer, request.data)
-        found = threads.search_threads(
-            actor=request.user,
-            metadata=data.get("metadata"),
-            status=data.get("status"),
-            ids=data.get("ids"),
-            limit=data["limit"],
-            offset=data["offset"],
+        page = threads.search_threads(actor=request.user, **data)
+        response = Response(page.threads)
+        response["x-pagination-total"] = str(page.total)
+        if page.next_offset is not None:
+            response["x-pagination-next"] = str(page.next_offset)
+        return response
+
+
+class ThreadCount(APIView):
+    @extend_schema(
+        request=s.ThreadCountSerializer, responses=OpenApiTypes.INT, summary="Count threads"
+    )
+    def post(self, request):
+        data = validated(s.ThreadCountSerializer, request.data)
+        return Response(threads.count_threads(actor=request.user, **data))
+
+
+class ThreadPrune(APIView):
+    @extend_schema(request=s.ThreadPruneSerializer, responses=OBJECT, summary="Prune threads")
+    def post(self, request):
+        data = validated(s.ThreadPruneSerializer, request.data)
+        pruned = threads.prune_threads(
+            data["thread_ids"], actor=request.user, strategy=data["strategy"]
         )
-        return Response([thread_dict(t) for t in found])
+        return Response({"pruned_count": pruned})
+
+
+class ThreadCopy(APIView):
+    @extend_schema(request=None, responses=OBJECT, summary="Copy a thread with its history")
+    def post(self, request, thread_id):
+        return Response(thread_dict(threads.copy_thread(thread_id, actor=request.user)))
 
 
 class ThreadDetail(APIView):
@@ -96,6 +140,25 @@ class ThreadStateAt(APIView):
                 thread_id,
                 actor=request.user,
                 checkpoint_id=checkpoint_id,
+                subgraphs=data["subgraphs"],
+            )
+        )
+
+
+class ThreadStateAtCheckpoint(APIView):
+    @extend_schema(
+        request=s.StateAtCheckpointSerializer,
+        responses=OBJECT,
+        summary="The thread's state at a checkpoint",
+        operation_id="threads_state_checkpoint",
+    )
+    def post(self, request, thread_id):
+        data = validated(s.StateAtCheckpointSerializer, request.data)
+        return Response(
+            state.get_state_at(
+                thread_id,
+                actor=request.user,
+                checkpoint=data["checkpoint"],
                 subgraphs=data["subgraphs"],
             )
         )

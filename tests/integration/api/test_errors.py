@@ -114,3 +114,18 @@ def test_assistant_search_validates_paging(api):
     response = post(api, "/assistants/search", {"limit": "many"})
     assert response.status_code == 422 and response.json()["field"] == "limit"
     assert post(api, "/assistants/search", {"limit": 5}).json()[0]["graph_id"] == "agent"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"ids": ["00000000-0000-0000-0000-000000000001", "x"]}, "ids[1]"),
+        ({"ids": ["x"]}, "ids[0]"),
+        ({"metadata": "x"}, "metadata"),
+    ],
+)
+def test_an_invalid_list_item_is_named_by_its_place(api, body, field):
+    response = post(api, "/threads/search", body)
+    assert response.status_code == 422
+    assert response.json()["field"] == field
+    assert response.json()["detail"].startswith(f"Invalid {field}: ")

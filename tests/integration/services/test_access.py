@@ -7,6 +7,8 @@ Alice's changes. Alice gets 2xx from the same requests (so the 404s are not
 bad URLs), and a client without credentials gets 401.
 """
 
+import json
+
 import httpx
 import pytest
 from django.urls import URLPattern
@@ -34,6 +36,7 @@ THREAD_ENDPOINTS = [
     ("GET", f"/threads/{T}/state", None),
     ("POST", f"/threads/{T}/state", {"values": {"messages": ["injected"]}}),
     ("GET", f"/threads/{T}/state/{C}", None),
+    ("POST", f"/threads/{T}/state/checkpoint", {"checkpoint": {"checkpoint_id": C}}),
     ("GET", f"/threads/{T}/history", None),
     ("POST", f"/threads/{T}/history", {"limit": 5}),
     ("GET", f"/threads/{T}/stream", None),
@@ -46,6 +49,7 @@ THREAD_ENDPOINTS = [
     ("GET", f"/threads/{T}/runs/{R}/stream", None),
     ("POST", f"/threads/{T}/runs/{R}/cancel?action=rollback", None),
     ("DELETE", f"/threads/{T}/runs/{R}", None),
+    ("POST", f"/threads/{T}/copy", None),
     ("DELETE", f"/threads/{T}", None),
 ]
 
@@ -112,6 +116,8 @@ async def call(api, method, path, body, ids):
             if response.status_code >= 300:
                 await response.aread()  # the JSON error
             return response
+    if body is not None:  # ids in the body too ({"checkpoint": {"checkpoint_id": C}})
+        body = json.loads(json.dumps(body).replace(C, ids["c"]))
     return await api.request(method, path.format(**ids), json=body, timeout=20)
 
 
@@ -137,6 +143,11 @@ async def test_another_users_ids_answer_404_and_change_nothing(server):
         found = await bob.post("/threads/search", json={"ids": [ids["t"]]})
         assert found.status_code == 200 and found.json() == []
         assert (await bob.post("/threads/search", json={})).json() == []
+        assert (await bob.post("/threads/count", json={})).json() == 0
+        pruned = await bob.post("/threads/prune", json={"thread_ids": [ids["t"]]})
+        assert pruned.status_code == 200 and pruned.json() == {"pruned_count": 0}
+        kept = {"thread_ids": [ids["t"]], "strategy": "keep_latest"}
+        assert (await bob.post("/threads/prune", json=kept)).json() == {"pruned_count": 0}
         assert await orm(snapshot)(ids["t"]) == before
 
         # Alice herself gets through every one of them.

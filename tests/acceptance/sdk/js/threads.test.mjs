@@ -76,3 +76,85 @@ test("threads: create, search, getState, getHistory, update, delete", { timeout:
   const rest = await client.threads.search({ metadata: { group } });
   assert.deepEqual(rest.map((t) => t.thread_id), [other.thread_id]);
 });
+
+test("threads: search by graph, sort, select, values, count, copy, state at a checkpoint, prune", { timeout: TIMEOUT }, async () => {
+  const group = randomUUID();
+  const first = await client.threads.create({ metadata: { group, n: 1 } });
+  const second = await client.threads.create({ metadata: { group, n: 2 } });
+  const tid = first.thread_id;
+  assert.ok(first.state_updated_at);
+  assert.equal(first.error, null);
+  await client.runs.wait(tid, "agent", { input: HELLO, config: FAST });
+
+  // the run stamped graph_id into the thread's metadata: agent-chat-ui's thread list finds it
+  const byGraph = await client.threads.search({ metadata: { graph_id: "agent" } });
+  assert.equal(byGraph[0].thread_id, tid);
+  assert.ok(!byGraph.some((t) => t.thread_id === second.thread_id));
+
+  // sort and select
+  const oldestFirst = await client.threads.search({
+    metadata: { group },
+    sortBy: "created_at",
+    sortOrder: "asc",
+    select: ["thread_id", "status"],
+  });
+  assert.deepEqual(oldestFirst, [
+    { thread_id: tid, status: "idle" },
+    { thread_id: second.thread_id, status: "idle" },
+  ]);
+  const newestState = await client.threads.search({ metadata: { group }, sortBy: "state_updated_at", limit: 1 });
+  assert.deepEqual(newestState.map((t) => t.thread_id), [tid]);
+
+  // the state's values, and extract
+  const state = await client.threads.getState(tid);
+  const byValues = await client.threads.search({ values: { messages: state.values.messages } });
+  assert.deepEqual(byValues.map((t) => t.thread_id), [tid]);
+  const extracted = await client.threads.search({
+    ids: [tid],
+    select: ["thread_id"],
+    extract: { last: "values.messages[-1].type", group: "metadata.group" },
+  });
+  assert.deepEqual(extracted, [{ thread_id: tid, extracted: { last: "ai", group } }]);
+
+  // count: a bare number
+  assert.equal(await client.threads.count({ metadata: { group } }), 2);
+  assert.equal(await client.threads.count({ metadata: { group }, status: "busy" }), 0);
+
+  // the state at a checkpoint given as an object (POST /state/checkpoint)
+  const history = await client.threads.getHistory(tid);
+  const older = await client.threads.getState(tid, history[1].checkpoint);
+  assert.equal(older.checkpoint.checkpoint_id, history[1].checkpoint.checkpoint_id);
+  assert.deepEqual(older.values, history[1].values);
+
+  // copy: the same history on a new thread
+  const copy = await client.threads.copy(tid);
+  assert.notEqual(copy.thread_id, tid);
+  assert.equal(copy.metadata.group, group);
+  const copied = await client.threads.getHistory(copy.thread_id);
+  assert.deepEqual(copied.map((h) => h.checkpoint.checkpoint_id), history.map((h) => h.checkpoint.checkpoint_id));
+
+  // prune: keep_latest keeps the state, delete deletes
+  assert.deepEqual(await client.threads.prune([copy.thread_id], { strategy: "keep_latest" }), { pruned_count: 1 });
+  assert.equal((await client.threads.getHistory(copy.thread_id)).length, 1);
+  assert.deepEqual((await client.threads.getState(copy.thread_id)).values, state.values);
+  assert.deepEqual(await client.threads.prune([tid, second.thread_id, randomUUID()]), { pruned_count: 2 });
+  await httpError(client.threads.get(tid), 404);
+  const left = await client.threads.search({ metadata: { group } });
+  assert.deepEqual(left.map((t) => t.thread_id), [copy.thread_id]);
+});
+
+test("threads: create with supersteps; ttl is refused", { timeout: TIMEOUT }, async () => {
+  const thread = await client.threads.create({
+    graphId: "agent",
+    supersteps: [
+      { updates: [{ values: HELLO, asNode: "__start__" }] },
+      { updates: [{ values: { messages: [{ type: "ai", content: "hi there" }] }, asNode: "model" }] },
+    ],
+  });
+  assert.deepEqual(thread.values.messages.map((m) => m.content), ["hello", "hi there"]);
+  assert.equal(thread.status, "idle");
+  assert.equal((await client.threads.getHistory(thread.thread_id)).length, 2);
+
+  const refused = await httpError(client.threads.create({ ttl: 5 }), 422);
+  assert.equal(refused.field, "ttl");
+});
