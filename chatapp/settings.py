@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "runs",
     "checkpoints",
+    "store",
 ]
 
 # Django's own middleware; under ASGI, the ones from chatapp/platform/middleware.py run
