@@ -6,9 +6,11 @@ methods through run_sync; connections and transactions."""
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 from uuid import UUID
 
 import pytest
+from django.core.management import call_command
 from django.db import connections, transaction
 from django.utils import timezone
 from langgraph.store.base import (
@@ -540,3 +542,13 @@ def test_calls_give_their_connections_back_unless_told_to_keep_them(alice):
     with ThreadPoolExecutor(1) as pool:
         assert not pool.submit(call, DjangoStore(alice.pk)).result()
         assert pool.submit(call, DjangoStore(alice.pk, close_connections=False)).result()
+
+
+def test_the_sweep_store_command(alice):
+    DjangoStore(alice.pk).put(("t",), "a", {}, ttl=1)
+    DjangoStore(alice.pk).put(("t",), "b", {}, ttl=1)
+    expire(key="a")
+    out = StringIO()
+    call_command("sweep_store", stdout=out)
+    assert out.getvalue().strip() == "1 expired store items deleted"
+    assert list(ItemRow.objects.values_list("key", flat=True)) == ["b"]
