@@ -80,27 +80,38 @@ def check_label(label, field: str) -> None:
         raise serializers.ValidationError(error.message) from None
 
 
-@extend_schema_field({"type": "array", "items": {"type": "string"}})
-class NamespaceField(serializers.Field):
-    """A list of labels. An empty list is allowed (a prefix: everything) or,
-    with `empty_allowed=False` (an item's namespace), refused with 400 as on
-    the platform: an exception of its own, not a validation error (422)."""
+# A label as the schema describes it: not empty, no "." (nor NUL, which no
+# database stores).
+LABEL = {"type": "string", "minLength": 1, "pattern": "^[^.\\u0000]+$"}
 
-    def __init__(self, *, empty_allowed: bool = True, **kwargs):
-        self.empty_allowed = empty_allowed
-        super().__init__(**kwargs)
+
+@extend_schema_field({"type": "array", "items": LABEL})
+class LabelsField(serializers.Field):
+    """A list of labels, possibly empty: a prefix or suffix (empty: everything)."""
 
     def to_internal_value(self, data):
         if not isinstance(data, list):
             raise serializers.ValidationError("Must be a list of strings.")
-        if not data and not self.empty_allowed:
-            raise BadStoreRequest("Namespace cannot be empty.", field=self.field_name)
+        self.check_empty(data)
         for label in data:
             check_label(label, self.field_name)
         return tuple(data)
 
+    def check_empty(self, labels: list) -> None:
+        pass
+
     def to_representation(self, value):
         return list(value)
+
+
+@extend_schema_field({"type": "array", "items": LABEL, "minItems": 1})
+class NamespaceField(LabelsField):
+    """An item's namespace: an empty one is refused with 400, as on the
+    platform (an exception of its own, not a validation error, which is 422)."""
+
+    def check_empty(self, labels: list) -> None:
+        if not labels:
+            raise BadStoreRequest("Namespace cannot be empty.", field=self.field_name)
 
 
 class StrictCharField(serializers.CharField):
@@ -159,7 +170,7 @@ class ObjectField(JSONObjectField):
 
 
 class StorePutRequest(serializers.Serializer):
-    namespace = NamespaceField(empty_allowed=False)
+    namespace = NamespaceField()
     key = StrictCharField(allow_blank=True)
     value = ObjectField()
     index = IndexField(required=False, allow_null=True)
@@ -167,7 +178,7 @@ class StorePutRequest(serializers.Serializer):
 
 
 class StoreDeleteRequest(serializers.Serializer):
-    namespace = NamespaceField(empty_allowed=False)
+    namespace = NamespaceField()
     key = StrictCharField(allow_blank=True)
 
 
@@ -190,7 +201,7 @@ class StoreGetQuery(serializers.Serializer):
 
 
 class StoreSearchRequest(serializers.Serializer):
-    namespace_prefix = NamespaceField(required=False, allow_null=True)
+    namespace_prefix = LabelsField(required=False, allow_null=True)
     filter = ObjectField(required=False, allow_null=True)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=10)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
@@ -222,8 +233,8 @@ class StoreSearchRequest(serializers.Serializer):
 
 
 class StoreListNamespacesRequest(serializers.Serializer):
-    prefix = NamespaceField(required=False, allow_null=True)
-    suffix = NamespaceField(required=False, allow_null=True)
+    prefix = LabelsField(required=False, allow_null=True)
+    suffix = LabelsField(required=False, allow_null=True)
     max_depth = serializers.IntegerField(
         min_value=1, max_value=MAX_OFFSET, required=False, allow_null=True
     )
@@ -313,7 +324,12 @@ class Items(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("namespace", str, required=True, description="Labels joined by '.'"),
+            OpenApiParameter(
+                "namespace",
+                {"type": "string", "pattern": "^[^.\\u0000]+(\\.[^.\\u0000]+)*$"},
+                required=True,
+                description="The labels joined by '.'",
+            ),
             OpenApiParameter("key", str, required=True),
             OpenApiParameter("refresh_ttl", bool, description="Renew the item's TTL"),
         ],

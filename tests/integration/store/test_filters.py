@@ -6,9 +6,13 @@ strings or missing values). Filters it cannot match on are refused before a
 query runs."""
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from langgraph.store.base import PutOp
 from langgraph.store.memory import InMemoryStore
 
 from store.filters import check_filter, matches
+from store.models import Item as ItemRow
 
 pytestmark = pytest.mark.django_db
 
@@ -89,8 +93,8 @@ def stored(store):
     return store
 
 
-def db_keys(store, filter):
-    return {item.key for item in store.search(("v",), filter=filter, limit=100)}
+def db_keys(store, filter, namespace=("v",)):
+    return {item.key for item in store.search(namespace, filter=filter, limit=100)}
 
 
 def test_each_case_matches_what_it_should(stored):
@@ -151,3 +155,83 @@ def test_checked_filters_are_json(store):
     }
     store.put(("v",), "t", {"t": [1, [2, 3]]})
     assert [i.key for i in store.search(("v",), filter={"t": (1, (2, 3))})] == ["t"]
+
+
+# --- generated cases -----------------------------------------------------------------
+
+LABELS = st.sampled_from(["a", "b", "c"])
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(-3, 3, allow_nan=False).map(lambda x: round(x, 1)),
+    st.sampled_from(["", "a", "b", "é", "1", "2024-01-01", "2024-06"]),
+)
+# Values may have any keys; a filter's objects without operators may not start with "$".
+VALUES_AT = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["a", "b", "$gt", "d.e", 'q"']), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+OPERATIONS = st.one_of(
+    st.dictionaries(st.sampled_from(["$eq", "$ne"]), VALUES_AT, min_size=1),
+    st.dictionaries(
+        st.sampled_from(["$gt", "$gte", "$lt", "$lte"]),
+        st.one_of(st.integers(-3, 3), st.sampled_from(["a", "2024-03", "é"])),
+        min_size=1,
+    ),
+)
+WANTED = st.recursive(
+    SCALARS | OPERATIONS,
+    lambda inner: (
+        st.lists(inner, max_size=2)
+        | st.dictionaries(st.sampled_from(["a", "b", "d.e", 'q"']), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+
+
+def derived(values: list[dict]):
+    """A filter on what one of the values has: the value itself, or an
+    operator on it (so that generated cases match some values, not none)."""
+    present = [(k, v) for value in values for k, v in value.items()]
+    if not present:
+        return st.nothing()
+
+    def around(pair):
+        key, wanted = pair
+        options = [st.just(wanted), st.just({"$eq": wanted}), st.just({"$ne": wanted})]
+        if isinstance(wanted, int | float | str) and not isinstance(wanted, bool):
+            options.append(st.sampled_from([{op: wanted} for op in ("$gt", "$gte", "$lt", "$lte")]))
+        return st.one_of(options).map(lambda w: {key: w})
+
+    return st.sampled_from(present).flatmap(around)
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    values=st.lists(st.dictionaries(LABELS, VALUES_AT, max_size=3), min_size=1, max_size=6),
+    data=st.data(),
+)
+def test_the_database_agrees_with_matches_on_generated_cases(store, values, data):
+    filter = data.draw(
+        st.one_of(st.dictionaries(LABELS, WANTED, min_size=1, max_size=2), derived(values))
+    )
+    try:
+        checked = check_filter(filter)
+    except ValueError:  # a value with a "$..." key as a plain filter: operators it lacks
+        with pytest.raises(ValueError):
+            store.search(("g",), filter=filter)
+        return
+    ItemRow.objects.all().delete()
+    store.batch([PutOp(("g",), str(i), value) for i, value in enumerate(values)])
+    expected = {str(i) for i, value in enumerate(values) if matches(value, checked)}
+    assert db_keys(store, filter, ("g",)) == expected
