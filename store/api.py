@@ -23,7 +23,8 @@ exist. Authentication is the API's (settings.REST_FRAMEWORK).
 Errors are Doubletext's `{"error", "detail", "field"}` with the platform's
 statuses: an empty namespace (PUT, DELETE) and a GET without `key` are 400;
 every other bad input is 422 naming the field: a label that is empty or has a
-".", a value that is not an object, a missing key, a wrong type, a TTL
+".", a namespace or key over 1024 bytes, a value that is not an object, a
+missing key, a wrong type, a TTL
 outside 0 to 100 years, a limit beyond 1000, a filter the store cannot match
 on (`filter.<key>...`), and a `query`: semantic search needs a vector index,
 which Doubletext does not have (the platform without one ignored the query
@@ -51,7 +52,7 @@ from runs.api.responses import validated
 from runs.api.serializers import MAX_OFFSET, JSONObjectField
 from runs.services.errors import InvalidRequest, RunsError
 from runs.services.payloads import PayloadError, check_text
-from store.backend import MAX_TTL_MINUTES, DjangoStore
+from store.backend import MAX_TTL_MINUTES, DjangoStore, check_sizes
 from store.filters import check_filter
 
 MAX_LIMIT = 1000
@@ -175,6 +176,14 @@ class StorePutRequest(serializers.Serializer):
     value = ObjectField()
     index = IndexField(required=False, allow_null=True)
     ttl = TTLField(required=False, allow_null=True)
+
+    def validate(self, data):
+        try:
+            check_sizes(data["namespace"], data["key"])
+        except ValueError as error:
+            field, _, message = str(error).partition(": ")
+            raise serializers.ValidationError({field: [message]}) from None
+        return data
 
 
 class StoreDeleteRequest(serializers.Serializer):

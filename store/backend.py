@@ -105,6 +105,10 @@ _ROW = ("id", "namespace", "key", "value", "created_at", "updated_at", "ttl_minu
 _REFUSED_ROOT = "langgraph"
 # The longest TTL, in minutes (100 years): a datetime must hold now + ttl.
 MAX_TTL_MINUTES = 100 * 365 * 24 * 60
+# The longest namespace (joined) and key an item may have, in UTF-8 bytes:
+# both are in the unique index, whose entries PostgreSQL caps at 2704 bytes.
+MAX_NAMESPACE_BYTES = 1024
+MAX_KEY_BYTES = 1024
 
 
 def namespace_text(namespace: tuple[str, ...]) -> str:
@@ -147,6 +151,14 @@ def json_value(value: Any, where: str) -> dict:
     return data
 
 
+def check_sizes(namespace: tuple[str, ...], key: str) -> None:
+    """ValueError if an item's namespace or key is too long to be indexed."""
+    if len(namespace_text(namespace).encode()) > MAX_NAMESPACE_BYTES:
+        raise ValueError(f"namespace: longer than {MAX_NAMESPACE_BYTES} bytes (UTF-8, joined)")
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise ValueError(f"key: longer than {MAX_KEY_BYTES} bytes (UTF-8)")
+
+
 def _check_labels(namespace: tuple[str, ...], where: str) -> None:
     for label in namespace:
         check_text(label, where)
@@ -169,6 +181,7 @@ def check_op(op: Op) -> None:
             raise InvalidNamespaceError(
                 f'Root label for namespace cannot be "langgraph". Got: {op.namespace}'
             )
+        check_sizes(op.namespace, op.key)
         if op.ttl is not None:
             ttl_delta(op.ttl)
         json_value(op.value, "value")

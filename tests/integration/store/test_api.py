@@ -194,6 +194,8 @@ def test_namespaces(items):
         ({"namespace": ["x"], "key": "k", "value": {"a": 1}, "index": [1]}, 422, "index"),
         ({"namespace": ["x\u0000"], "key": "k", "value": {"a": 1}}, 422, "namespace[0]"),
         ({"namespace": ["x"], "key": "k", "value": {"a": "\u0000"}}, 422, "value.a"),
+        ({"namespace": ["x"], "key": "k" * 1025, "value": {"a": 1}}, 422, "key"),
+        ({"namespace": ["x" * 1025], "key": "k", "value": {"a": 1}}, 422, "namespace"),
     ],
 )
 def test_bad_puts(api, body, status, field):

@@ -69,6 +69,12 @@ def test_put_get_update_delete(store):
     assert not ItemRow.objects.exists()
 
 
+def test_the_longest_namespace_and_key(store):
+    namespace, key = ("a" * 511, "é" * 256), "k" * 1024  # 1024 bytes each
+    store.put(namespace, key, {"v": 1})
+    assert store.get(namespace, key).value == {"v": 1}
+
+
 def test_keys_and_labels_are_text_as_given(store):
     odd = ("Ünïcode", "with space", "a/b", "*", "50%_off", "'quote\"")
     store.put(odd, "", {"empty": "key"})
@@ -112,6 +118,8 @@ def test_values_are_stored_as_json(store):
         (("a",), "k", {"x": "nul\x00"}, ValueError),
         (("a",), "k", {"nul\x00": 1}, ValueError),
         (("a",), "k", {"x": ["\udfff"]}, ValueError),
+        (("a",), "é" * 513, {}, ValueError),  # 1026 bytes: too long to index
+        (("a" * 512, "é" * 256), "k", {}, ValueError),
     ],
 )
 def test_refused_puts_write_nothing(store, namespace, key, value, error):
