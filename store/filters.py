@@ -19,7 +19,8 @@ has a number there) or, beyond InMemoryStore, which only compares numbers, a
 string (an item matches when it has a string there, compared by code point:
 ISO dates compare as dates). Anything else is refused before a query runs
 (`check_filter`, ValueError naming the place), where InMemoryStore would fail
-in the middle of a search.
+in the middle of a search; so is a filter of more than 256 parts, which would
+make a query of a size no search needs.
 
 The databases:
 
@@ -49,6 +50,9 @@ from django.db.models import BooleanField, Expression, F
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
 COMPARISONS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 SQLITE_FUNCTION = "store_value_matches"
+# A filter is a query's condition: its size (keys, elements and operators, at
+# any depth) is bounded, as a request body's is.
+MAX_FILTER_SIZE = 256
 
 _MISSING = object()
 
@@ -185,7 +189,17 @@ def check_filter(filter: Any, where: str = "filter") -> dict:
         if not isinstance(key, str):
             raise ValueError(f"{where}: keys must be strings, not {type(key).__name__}.")
         checked[key] = _check(wanted, f"{where}.{key}")
+    if _size(checked) > MAX_FILTER_SIZE:
+        raise ValueError(f"{where}: more than {MAX_FILTER_SIZE} keys, values and operators.")
     return checked
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(1 + _size(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(1 + _size(v) for v in value)
+    return 0
 
 
 # --- PostgreSQL ----------------------------------------------------------------

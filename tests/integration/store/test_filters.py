@@ -139,6 +139,8 @@ def test_a_filter_combines_with_a_prefix_and_paging(store):
         ({"n": {"a": [1, {"b": object()}]}}, r"filter\.n\.a\[1\]\.b"),
         ({1: "x"}, "filter"),
         ({"n": {"$eq": {1: "x"}}}, r"filter\.n\.\$eq"),
+        ({f"k{i}": {"$ne": i} for i in range(129)}, "filter"),  # 258 parts
+        ({"n": list(range(256))}, "filter"),
     ],
 )
 def test_filters_that_cannot_match_are_refused_naming_the_place(store, filter, place):
@@ -146,6 +148,12 @@ def test_filters_that_cannot_match_are_refused_naming_the_place(store, filter, p
         check_filter(filter)
     with pytest.raises(ValueError, match=f"^{place}: "):
         store.search(("v",), filter=filter)
+
+
+def test_the_largest_filter(store):
+    filter = {f"k{i}": {"$ne": i} for i in range(128)}  # 256 parts
+    store.put(("v",), "k", {"k0": -1})
+    assert [i.key for i in store.search(("v",), filter=filter)] == ["k"]
 
 
 def test_checked_filters_are_json(store):
