@@ -97,14 +97,27 @@ def test_get_of_nothing_is_null(items):
     ]
 
 
-def test_get_refresh_ttl(api):
+def test_reads_refresh_the_ttl_unless_told_not_to(api):
     put(api, ["t"], "k", {}, ttl=5)
-    row = ItemRow.objects.get()
-    ItemRow.objects.update(expires_at=row.expires_at.replace(year=2100))
+    far = ItemRow.objects.get().expires_at.replace(year=2100)
+
+    def renewed() -> bool:
+        renewed = ItemRow.objects.get().expires_at != far
+        ItemRow.objects.update(expires_at=far)
+        return renewed
+
+    ItemRow.objects.update(expires_at=far)
     get(api, namespace="t", key="k", refresh_ttl="false")
-    assert ItemRow.objects.get().expires_at.year == 2100
+    search(api, {"refresh_ttl": False})
+    assert not renewed()
     get(api, namespace="t", key="k", refresh_ttl="true")
-    assert ItemRow.objects.get().expires_at < row.expires_at.replace(year=2100)
+    assert renewed()
+    get(api, namespace="t", key="k")  # by default
+    assert renewed()
+    search(api, {"refresh_ttl": None})
+    assert renewed()
+    search(api, {})
+    assert renewed()
     refused(get(api, namespace="t", key="k", refresh_ttl="maybe"), 422, "refresh_ttl")
 
 
