@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "runs",
     "checkpoints",
+    "store",
 ]
 
 # Django's own middleware; under ASGI, the ones from chatapp/platform/middleware.py run

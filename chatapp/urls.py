@@ -18,4 +18,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # The REST API sits at the root paths langgraph-sdk uses (/threads, /runs, ...).
     path("", include("runs.api.urls")),
+    path("", include("store.urls")),
 ]
