@@ -32,6 +32,7 @@ from runs.bus.publish import publish, retry_once, wake_workers
 from runs.models import CancelAction
 from runs.worker import transactions
 from runs.worker.graph_run import ActiveRun, Outcome, drive
+from store.backend import sweep_expired
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +196,7 @@ class Executor:
             await self._publish_lifecycle(payload, told)
             await wake_workers()
         await self.db.run(transactions.delete_expired_threads)
+        await self.db.run(sweep_expired)  # store items past their TTL
 
     async def fill(self, thread_id=None) -> None:
         """Claim and start runs while there is capacity."""

@@ -2,7 +2,8 @@
 
 For a claimed run, `drive`:
 - builds the graph (runs.graphs.registry) with a checkpointer that refuses
-  writes once the run is cancelled (runs.worker.saver), and the run's config:
+  writes once the run is cancelled (runs.worker.saver), the store of the
+  thread's owner (store.backend), and the run's config:
   thread id, run id, the client's config and context, the run's metadata;
 - streams it with the stream modes the run asked for, plus the two the server
   needs itself (`messages`: tokens, for the chat page and the partial answer;
@@ -36,6 +37,7 @@ from runs.graphs.serialization import INTERRUPT_KEY, jsonable, message_text
 from runs.models import CancelAction, RunStatus
 from runs.worker.saver import RunCancelled, RunSaver
 from runs.worker.transactions import ClaimedRun
+from store.backend import DjangoStore
 
 logger = logging.getLogger(__name__)
 
@@ -174,8 +176,10 @@ async def drive(active: ActiveRun, *, worker_id: str, run_sync) -> Outcome:
         run_sync=run_sync,
         close_connections=False,
     )
+    # The run's thread owner's long-term memory (LangGraph's store).
+    store = DjangoStore(claim.owner_id, run_sync=run_sync, close_connections=False)
     try:
-        async with graph_for(claim.graph_id, config, checkpointer=saver) as graph:
+        async with graph_for(claim.graph_id, config, checkpointer=saver, store=store) as graph:
             if await _consume(active, _stream(graph, claim, config)):
                 return Outcome(RunStatus.SUCCESS, pending=active.stopped_at_interrupt)
             kept = None

@@ -53,6 +53,7 @@ class ClaimedRun:
     input: dict | None
     kwargs: dict  # config, context, stream_mode, stream_subgraphs, ...
     metadata: dict
+    owner_id: int  # whose store the graph reads and writes (store.backend)
     attempt: int
     # It already wrote a checkpoint (an earlier attempt): resume from the
     # thread's last checkpoint instead of applying its input again.
@@ -174,6 +175,7 @@ def _claim(worker_id: str, thread_id, now, not_yet: list):
                 input=run.input,
                 kwargs=run.kwargs,
                 metadata=run.metadata,
+                owner_id=thread.owner_id,
                 attempt=run.attempt,
                 resume=resume,
                 from_head=from_head,

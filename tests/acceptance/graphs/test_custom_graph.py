@@ -32,7 +32,11 @@ async def test_the_sdk_reads_what_langgraph_dev_serves(server):
 
 async def test_the_assistants_are_the_configured_graphs(server):
     sdk = get_client(url=server, api_key=None)
-    assert sorted(a["graph_id"] for a in await sdk.assistants.search()) == ["agent", "notes"]
+    assert sorted(a["graph_id"] for a in await sdk.assistants.search()) == [
+        "agent",
+        "memory",
+        "notes",
+    ]
     drawn = await sdk.assistants.get_graph("notes")
     assert {n["id"] for n in drawn["nodes"]} == {
         "__start__",
@@ -76,3 +80,19 @@ async def test_double_texting_on_it(server, strategy):
             lambda: set(Checkpoint.objects.filter(thread_id=tid).values_list("run_id", flat=True))
         )()
         assert runs == {result["second"]["run_id"]}  # nothing of the rolled-back run
+
+
+async def test_a_graph_s_store_is_its_user_s_store(server):
+    """What a node puts in the store, the user reads through /store, and the
+    next thread's run finds (each user has a store of their own:
+    tests/integration/store)."""
+    sdk = get_client(url=server, api_key=None)
+    first = await sdk.runs.wait(None, "memory", input={"topic": "tea"})
+    assert first == {"topic": "tea", "previous": None}
+    second = await sdk.runs.wait(None, "memory", input={"topic": "coffee"})
+    assert second == {"topic": "coffee", "previous": "tea"}
+    item = await sdk.store.get_item(["memory", "topics"], "last")
+    assert item["value"] == {"topic": "coffee"}
+    await sdk.store.put_item(["memory", "topics"], "last", {"topic": "cocoa"})
+    third = await sdk.runs.wait(None, "memory", input={"topic": "milk"})
+    assert third["previous"] == "cocoa"

@@ -12,7 +12,7 @@ import asyncio
 import operator
 from typing import Annotated, TypedDict
 
-from langgraph.config import get_stream_writer
+from langgraph.config import get_store, get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
 
@@ -69,3 +69,23 @@ builder.add_conditional_edges("research", enough, ["review", "decide"])
 builder.add_edge("review", "research")
 builder.add_edge("decide", END)
 graph = builder.compile()
+
+
+class Memory(TypedDict, total=False):
+    topic: str
+    previous: str | None
+
+
+async def remember(state: Memory) -> Memory:
+    """Long-term memory across threads: the last topic of this user."""
+    store = get_store()
+    last = await store.aget(("memory", "topics"), "last")
+    await store.aput(("memory", "topics"), "last", {"topic": state["topic"]})
+    return {"previous": last.value["topic"] if last else None}
+
+
+memory_builder = StateGraph(Memory)
+memory_builder.add_node("remember", remember)
+memory_builder.add_edge(START, "remember")
+memory_builder.add_edge("remember", END)
+memory = memory_builder.compile()
