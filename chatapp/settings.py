@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # the Swagger UI's assets, served by us (no CDN)
     "corsheaders",
     "runs",
     "checkpoints",
@@ -279,12 +280,21 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Threads, runs and double-texting strategies, compatible with langgraph-sdk.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # What the schema lists as ways in (the local demo is a development convenience).
     "AUTHENTICATION_WHITELIST": [
         "runs.api.auth.APIKeyAuthentication",
         "runs.api.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Fields named "status" carry different choices (a thread's status, which
+    # runs a bulk cancel selects); named apart so the schema stays valid.
+    "ENUM_NAME_OVERRIDES": {
+        "BulkCancelStatusEnum": ["pending", "running", "all"],
+        "ThreadStatusEnum": "runs.models.ThreadStatus",
+    },
 }
 
 # --- Runs ---------------------------------------------------------------
@@ -331,6 +341,11 @@ OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
 OPENAI_MODEL = os.environ.get("OPENAI_MODEL", "gpt-4o-mini")
 if OPENAI_BASE_URL:
     RUNS_GRAPHS["openai"] = "runs.graphs.openai:make_graph"
+# Who may read GET /metrics besides staff users and the local demo: a
+# Prometheus scraper sending `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Optional parts that are switched on (reported by /info).
+RUNS_FEATURES: set[str] = set()
 # --- Limits on what clients send ---------------------------------------------
 # Largest accepted message content, in characters (422 beyond).
 RUNS_MAX_MESSAGE_CHARS = int(os.environ.get("RUNS_MAX_MESSAGE_CHARS", "20000"))

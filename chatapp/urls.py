@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularJSONAPIView,
+    SpectacularSwaggerView,
+)
 
 from runs.web.views import chat
 
@@ -16,6 +20,9 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The platform's paths for the same.
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-json"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # The REST API sits at the root paths langgraph-sdk uses (/threads, /runs, ...).
     path("", include("runs.api.urls")),
     path("", include("store.urls")),

@@ -338,6 +338,33 @@ class RunCreateSerializer(serializers.Serializer):
         return data
 
 
+# Runs one POST /runs/batch may create (each also counts against the rate limit).
+MAX_BATCH = 100
+
+
+class CancelManySerializer(serializers.Serializer):
+    """POST /runs/cancel: the runs of one thread, or every run in a status."""
+
+    thread_id = serializers.UUIDField(required=False, allow_null=True)
+    run_ids = serializers.ListField(
+        child=serializers.UUIDField(), required=False, allow_null=True, max_length=1000
+    )
+    status = serializers.ChoiceField(
+        choices=["pending", "running", "all"], required=False, allow_null=True
+    )
+
+    def validate(self, data):
+        by_ids = data.get("thread_id") is not None or data.get("run_ids")
+        if by_ids == (data.get("status") is not None):
+            raise serializers.ValidationError(
+                {"status": ["Give either thread_id with run_ids, or status."]}
+            )
+        if by_ids and not (data.get("thread_id") and data.get("run_ids")):
+            field = "run_ids" if data.get("thread_id") else "thread_id"
+            raise serializers.ValidationError({field: ["thread_id and run_ids go together."]})
+        return data
+
+
 class CancelSerializer(serializers.Serializer):
     wait = serializers.BooleanField(default=False)
     action = serializers.ChoiceField(choices=CancelAction.choices, default=CancelAction.INTERRUPT)

@@ -8,8 +8,9 @@ T = "threads/<str:thread_id>"
 R = f"{T}/runs/<str:run_id>"
 
 urlpatterns = [
-    path("ok", meta.Health.as_view(), name="api-ok"),
-    path("info", meta.Health.as_view(), name="api-info"),
+    path("ok", meta.Ok.as_view(), name="api-ok"),
+    path("info", meta.Info.as_view(), name="api-info"),
+    path("metrics", meta.Metrics.as_view(), name="metrics"),
     path("assistants/search", assistants.AssistantSearch.as_view(), name="assistant-search"),
     path("assistants/<str:assistant_id>", assistants.AssistantDetail.as_view(), name="assistant"),
     path("assistants/<str:assistant_id>/graph", assistants.AssistantGraph.as_view()),
@@ -43,5 +44,7 @@ urlpatterns = [
         name="stateless-runs",
     ),
     path("runs/stream", runs.RunStream.as_view(), name="stateless-run-stream"),
+    path("runs/batch", runs.RunBatch.as_view(), name="run-batch"),
+    path("runs/cancel", runs.RunCancelMany.as_view(), name="run-cancel-many"),
     path("runs/wait", runs.RunWait.as_view(), name="stateless-run-wait"),
 ]

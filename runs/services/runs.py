@@ -23,8 +23,16 @@ from runs.bus import protocol
 from runs.bus.publish import publish_sync, wake_workers_sync
 from runs.graphs import registry
 from runs.graphs.validation import check_options
-from runs.models import CancelAction, MultitaskStrategy, Run, Thread, ThreadStatus
-from runs.services import actors
+from runs.models import (
+    ACTIVE_RUN_STATUSES,
+    CancelAction,
+    MultitaskStrategy,
+    Run,
+    RunStatus,
+    Thread,
+    ThreadStatus,
+)
+from runs.services import actors, metrics
 from runs.services import chat_messages as msgs
 from runs.services.cancellation import cancel_locked, refresh_thread_status
 from runs.services.errors import (
@@ -68,6 +76,7 @@ def apply_strategy(thread: Thread, strategy: str) -> list[Run]:
     if not in_flight or strategy == MultitaskStrategy.ENQUEUE:
         return in_flight
     if strategy == MultitaskStrategy.REJECT:
+        metrics.double_text(strategy, "rejected")
         raise ThreadBusy(
             "Thread is already running a run; the strategy is 'reject'.",
             field="multitask_strategy",
@@ -141,6 +150,8 @@ def create_run(
             create_thread(actor=actor, thread_id=thread_id, if_exists="do_nothing")
         thread = lock_thread(thread_id, actor=actor)
         in_flight = apply_strategy(thread, strategy)
+        if in_flight:
+            transaction.on_commit(lambda: metrics.double_text(strategy, "accepted"))
         run_kwargs = {**(kwargs or {}), "config": config, "context": context, "graph_id": graph_id}
         if forking and in_flight:
             run_kwargs["fork_guard"] = [str(run.pk) for run in in_flight]
@@ -200,6 +211,56 @@ def cancel_thread_runs(thread_id, *, actor, action: str | None = None) -> int:
         cancel_locked(thread, runs, action=action)
         refresh_thread_status(thread)
     return len(runs)
+
+
+# What `cancel_many` may select by status ("all": both).
+CANCELLABLE = {
+    "pending": (RunStatus.PENDING,),
+    "running": (RunStatus.RUNNING,),
+    "all": ACTIVE_RUN_STATUSES,
+}
+
+
+def cancel_many(
+    *, actor, thread_id=None, run_ids=None, status: str | None = None, action: str | None = None
+) -> int:
+    """Cancel several in-flight runs of `actor` (POST /runs/cancel): the given
+    runs of one thread, or every run in a status. Each thread's runs are
+    cancelled in one transaction with its row locked, as a single cancel is.
+    Raises RunNotFound when nothing matched. Returns how many."""
+    action = validate_action(action)
+    if (thread_id is None) == (status is None):
+        raise InvalidRequest(
+            "Give either thread_id with run_ids, or status.",
+            field="thread_id" if status else "status",
+        )
+    if status is not None and status not in CANCELLABLE:
+        raise InvalidRequest(f"status must be one of {sorted(CANCELLABLE)}.", field="status")
+    if thread_id is not None:
+        wanted = [parse_id(r, field="run_ids", not_found=RunNotFound) for r in run_ids or []]
+        if not wanted:
+            raise InvalidRequest("run_ids: give the runs to cancel.", field="run_ids")
+        per_thread = {parse_id(thread_id, field="thread_id"): wanted}
+        statuses = ACTIVE_RUN_STATUSES
+    else:
+        statuses = CANCELLABLE[status]
+        found = Run.objects.filter(status__in=statuses).filter(
+            actors.thread_filter(actor, "thread__")
+        )
+        per_thread: dict = {}
+        for run_id, owner_thread in found.values_list("pk", "thread_id"):
+            per_thread.setdefault(owner_thread, []).append(run_id)
+    cancelled = 0
+    for each_thread, ids in per_thread.items():
+        with transaction.atomic():
+            thread = lock_thread(each_thread, actor=actor)
+            runs = list(thread.in_flight_runs().filter(pk__in=ids, status__in=statuses))
+            cancel_locked(thread, runs, action=action)
+            refresh_thread_status(thread)
+            cancelled += len(runs)
+    if not cancelled:
+        raise RunNotFound("No matching runs to cancel (in flight, of yours).", field="run_ids")
+    return cancelled
 
 
 def _run_of(thread: Thread, run_id) -> Run:

@@ -20,7 +20,7 @@ from chatapp.platform.channels_dispatch import DirectDispatchMixin
 from runs.bus import protocol
 from runs.graphs.serialization import INTERRUPT_KEY, message_text
 from runs.models import RunStatus
-from runs.services import accounts, chat_messages, rate_limit, runs, state, threads
+from runs.services import accounts, chat_messages, metrics, rate_limit, runs, state, threads
 from runs.services.errors import RateLimited, RunsError, ThreadBusy
 from runs.services.ids import parse_id
 from runs.services.representation import run_dict
@@ -133,6 +133,8 @@ class ThreadConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         # Subscribe first, then read the state: nothing falls in between.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        metrics.websockets.inc()
+        self.counted = True
         snapshot = await thread_snapshot(self.thread_id, self.user)
         await self.send_json(snapshot)
         if snapshot["active"]:
@@ -151,6 +153,8 @@ class ThreadConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code):
+        if getattr(self, "counted", False):
+            metrics.websockets.dec()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 

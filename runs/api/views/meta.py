@@ -1,25 +1,71 @@
-"""Server information: `/ok` and `/info` (no authentication)."""
+"""Server information: `/ok`, `/info` (no authentication), `/metrics`."""
 
+import hmac
+from importlib.metadata import version
+
+from django.conf import settings
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework.permissions import AllowAny
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from runs.services import accounts, metrics
 from runs.services.representation import iso
 
 
-class Health(APIView):
+class Ok(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Server information")
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="The server answers")
+    def get(self, request):
+        return Response({"ok": True})
+
+
+class Info(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Server information: what is enabled")
     def get(self, request):
         return Response(
             {
-                "version": "0.1.0",
-                "flags": {"assistants": True, "crons": False},
+                "version": version("doubletext"),
+                "langgraph_py_version": version("langgraph"),
+                "flags": {
+                    "assistants": True,
+                    "crons": "crons" in settings.RUNS_FEATURES,
+                    "store": True,
+                    "resumable_streams": True,
+                    "langsmith": False,
+                },
+                "host": {"kind": "self-hosted"},
                 "time": iso(timezone.now()),
             }
         )
+
+
+class CanReadMetrics(BasePermission):
+    """A staff user, the scraper's token (`Authorization: Bearer $METRICS_TOKEN`),
+    or the local demo (a client on this machine, DEBUG on)."""
+
+    def has_permission(self, request, view):
+        token = settings.METRICS_TOKEN
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if token and given and hmac.compare_digest(given, token):
+            return True
+        if accounts.demo_user_for(request.META.get("REMOTE_ADDR")) is not None:
+            return True
+        return bool(request.user and request.user.is_staff)
+
+
+class Metrics(APIView):
+    permission_classes = [CanReadMetrics]
+
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR}, summary="Prometheus metrics")
+    def get(self, request):
+        return HttpResponse(generate_latest(metrics.registry()), content_type=CONTENT_TYPE_LATEST)

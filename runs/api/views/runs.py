@@ -12,6 +12,7 @@ import uuid
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -23,9 +24,9 @@ from runs.api.responses import CreatesRuns, SSEView, json_after, streaming, vali
 from runs.api.sse import final_state, run_error, stream_run, stream_thread
 from runs.bus.subscribe import ThreadSubscription, wait_for_run
 from runs.models import RunStatus
-from runs.services import runs, threads
+from runs.services import rate_limit, runs, threads
 from runs.services.actors import SYSTEM
-from runs.services.errors import InvalidRequest
+from runs.services.errors import InvalidRequest, RateLimited
 from runs.services.representation import run_dict
 
 OBJECT = OpenApiTypes.OBJECT
@@ -319,3 +320,46 @@ async def cancel_quietly(thread_id, run_id) -> None:
         )
     except Exception:
         logger.warning("could not cancel run %s after its client left", run_id, exc_info=True)
+
+
+class RunBatch(CreatesRuns):
+    @extend_schema(
+        request=s.RunCreateSerializer(many=True),
+        responses=OBJECT,
+        summary="Create several thread-less runs at once",
+    )
+    def post(self, request):
+        if not isinstance(request.data, list) or not 1 <= len(request.data) <= s.MAX_BATCH:
+            raise InvalidRequest(f"Send a list of 1 to {s.MAX_BATCH} runs.", field="body")
+        bodies = [validated(s.RunCreateSerializer, body) for body in request.data]
+        # The request counted once against the rate limit; each further run counts too.
+        for _ in bodies[1:]:
+            wait = rate_limit.run_creation_wait(request.user)
+            if wait is not None:
+                raise RateLimited(f"Too many runs; try again in {wait:.0f} s.", retry_after=wait)
+        with transaction.atomic():  # all of them, or none
+            created = []
+            for body in bodies:
+                thread_id, body = stateless(None, body)
+                created.append(create_run(thread_id, body, request.user))
+        return Response([run_dict(run) for run in created])
+
+
+class RunCancelMany(APIView):
+    @extend_schema(
+        request=s.CancelManySerializer,
+        parameters=[OpenApiParameter("action", str, enum=["interrupt", "rollback"])],
+        responses={204: None},
+        summary="Cancel several runs: a thread's, or all of yours in a status",
+    )
+    def post(self, request):
+        data = validated(s.CancelManySerializer, request.data)
+        action = validated(s.CancelSerializer, request.query_params)["action"]
+        runs.cancel_many(
+            actor=request.user,
+            thread_id=data.get("thread_id"),
+            run_ids=data.get("run_ids"),
+            status=data.get("status"),
+            action=action,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
