@@ -23,7 +23,6 @@ from runs.models import RunStatus
 from runs.services import accounts, chat_messages, metrics, rate_limit, runs, state, threads
 from runs.services.errors import RateLimited, RunsError, ThreadBusy
 from runs.services.ids import parse_id
-from runs.services.representation import run_dict
 from runs.ws import frames
 from runs.ws.frames import ClientFrame, FrameError
 
@@ -74,20 +73,24 @@ class FrameBudget:
 
 @database_sync_to_async
 def thread_snapshot(thread_id, user) -> dict:
+    thread = threads.get_thread(thread_id, actor=user)
     messages = state.thread_messages(thread_id, actor=user)
-    recent = runs.list_runs(thread_id, actor=user, limit=TIMELINE_LENGTH)
-    active = next((r for r in recent if r.status == RunStatus.RUNNING), None)
+    timeline = runs.timeline(thread_id, actor=user, limit=TIMELINE_LENGTH)
+    active = next((r for r in timeline if r["status"] == RunStatus.RUNNING), None)
     if active is not None:
         # The running run's input may not be checkpointed yet (its `started`
         # came before this connection): the page shows it as sent either way.
         known = {m.get("id") for m in messages}
-        given = (active.input or {}).get("messages") or []
+        given = (active["kwargs"].get("input") or {}).get("messages") or []
         messages += [m for m in given if m.get("id") not in known]
     return frames.state(
         thread_id,
         messages,
-        [run_dict(r) for r in reversed(recent)],
-        run_dict(active) if active else None,
+        timeline,
+        active,
+        status=thread.status,
+        interrupts=[i for pending in thread.interrupts.values() for i in pending],
+        graph_id=thread.metadata.get("graph_id"),
     )
 
 

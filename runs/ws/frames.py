@@ -101,13 +101,25 @@ def parse(text_data: str | None, bytes_data: bytes | None) -> dict:
     return content
 
 
-def state(thread_id, messages: list, runs: list, active: dict | None) -> dict:
+def state(
+    thread_id,
+    messages: list,
+    runs: list,
+    active: dict | None,
+    *,
+    status: str = "idle",
+    interrupts: list | None = None,
+    graph_id: str | None = None,
+) -> dict:
     return {
         "type": FrameType.STATE,
         "thread_id": str(thread_id),
+        "status": status,
+        "graph_id": graph_id,
         "messages": messages,
         "runs": runs,
         "active": active,
+        "interrupts": interrupts or [],
     }
 
 

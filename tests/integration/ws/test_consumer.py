@@ -114,10 +114,21 @@ async def test_rollback_announces_and_sends_the_restored_state(connect, thread_i
     rolled = [f for f in frames if f["type"] == "run" and f["event"] == "rolled_back"]
     assert len(rolled) == 1
     first_run = rolled[0]["run"]["run_id"]
+    # The rolled-back run names the run whose double-text erased it.
+    second_run = rolled[0]["run"]["rolled_back_by"]
     restored = frames[-1]
     assert all("sf" not in str(m["content"]) for m in restored["messages"])
-    assert first_run not in {r["run_id"] for r in restored["runs"]}
-    frames = await frames_until(ws, run_event("success"))
+    # It stays in the timeline, before the run that erased it, as rolled back.
+    gone, *rest = restored["runs"]
+    assert (gone["run_id"], gone["status"], gone["rolled_back_by"], gone["was"]) == (
+        first_run,
+        "rolled_back",
+        second_run,
+        "running",
+    )
+    assert gone["kwargs"]["input"]["messages"][0]["content"] == "what's the weather in sf?"
+    assert [r["run_id"] for r in rest] == [second_run]
+    frames = await frames_until(ws, run_event("success", second_run))
     # Nothing more of the rolled-back run is streamed once it is rolled back.
     assert all(f.get("run_id") != first_run for f in frames if f["type"] == "token")
     assert not await orm(Run.objects.filter(pk=first_run).exists)()
@@ -135,6 +146,12 @@ async def test_interrupt_sends_the_kept_partial_answer(connect, thread_id):
     assert interrupted["partial_message"]["content"].startswith("The weather in sf")
     assert any(f["type"] == "run" and f["event"] == "interrupting" for f in frames)
     await frames_until(ws, run_event("success"))
+    # A new connection's timeline says which run interrupted which.
+    again = await connect(thread_id)
+    first, second = (await again.receive_json_from())["runs"]
+    assert (first["status"], first["cancel_action"]) == ("interrupted", "interrupt")
+    assert first["cancelled_by"] == second["run_id"]
+    assert second["multitask_strategy"] == "interrupt" and second["cancelled_by"] is None
 
 
 async def test_enqueue_and_reject(connect, thread_id):
