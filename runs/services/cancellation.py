@@ -63,6 +63,9 @@ def cancel_locked(thread: Thread, runs: list[Run], *, action: str, by=None) -> N
             run.cancelled_by = by
             run.save(update_fields=["cancel_action", "cancelled_by", "updated_at"])
             status = protocol.Lifecycle.INTERRUPTING
+        if action != CancelAction.ROLLBACK:
+            # Watchers (the chat's timeline) learn at once which run stopped it.
+            payload["cancelled_by"] = str(by) if by else None
         transaction.on_commit(
             lambda run_id=run_id, payload=payload, status=status: _announce(
                 thread.pk, run_id, action, status, payload

@@ -24,7 +24,8 @@ Server → client:
       (pending or running). `interrupts`: what the thread waits for an answer to.
   {"type": "run", "event": "created|started|interrupting|interrupted|rolled_back|
       success|error", "run": {...}, "partial_message"?: {...}, "error"?: {...}}
-      (rolled_back: `run.rolled_back_by` names the run that erased it, or null)
+      (rolled_back: `run.rolled_back_by` names the run that erased it, interrupting:
+      `run.cancelled_by` the run that interrupted it; null: stopped by hand)
   {"type": "token", "run_id", "message_id", "text", "index", "ts"}
       (index: position in the message)
   {"type": "messages", "run_id", "node", "messages": [...]}   (a finished step; node

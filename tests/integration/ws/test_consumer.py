@@ -145,8 +145,10 @@ async def test_interrupt_sends_the_kept_partial_answer(connect, thread_id):
     interrupted = frames[-1]
     assert interrupted["partial_message"]["response_metadata"]["interrupted"] is True
     assert interrupted["partial_message"]["content"].startswith("The weather in sf")
-    assert any(f["type"] == "run" and f["event"] == "interrupting" for f in frames)
-    await frames_until(ws, run_event("success"))
+    interrupting = next(f for f in frames if run_event("interrupting")(f))
+    done = await frames_until(ws, run_event("success"))
+    # The run that interrupted it is named as it happens, and on a new connection.
+    assert interrupting["run"]["cancelled_by"] == done[-1]["run"]["run_id"]
     # A new connection's timeline says which run interrupted which.
     again = await connect(thread_id)
     first, second = (await again.receive_json_from())["runs"]
