@@ -486,7 +486,8 @@
 
   function renderRuns() {
     // Rebuilt only when something shown changed, so keyboard focus stays put while tokens stream.
-    const signature = JSON.stringify([[...model.runs.values()], [...expanded], history.byId.size]);
+    const signature = JSON.stringify([[...model.runs.values()], [...expanded], history.byId.size,
+      model.interrupts.length]);
     if (el.runs.dataset.signature === signature) return;
     el.runs.dataset.signature = signature;
     el.runs.replaceChildren();
@@ -515,7 +516,9 @@
       li.append(head);
       const by = run.status === "rolled_back" ? (run.rolled_back_by ? `erased by ${runLabel(run.rolled_back_by)}` : "erased by a stop")
         : run.cancelled_by ? `interrupted by ${runLabel(run.cancelled_by)}`
-        : run.status === "interrupted" ? "stopped by hand" : null;
+        : run.status === "interrupted" ? "stopped by hand"
+        : model.interrupts.length && run === [...model.runs.values()].pop() ? "stopped at interrupt(): waiting for your answer"
+        : null;
       if (by) {
         const note = document.createElement("div");
         note.className = "by";
