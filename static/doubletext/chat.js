@@ -779,13 +779,19 @@
     buttonEl.setAttribute("aria-expanded", String(show));
     if (show) {
       toggleDrawer(which === "threads" ? "runs" : "threads", false);
-      const first = panel.querySelector("button, a, select");
+      const first = panel.querySelector("select, .run-head, a") || panel.querySelector("button");
       if (first) first.focus();
     }
   }
 
   el.toggleThreads.addEventListener("click", () => toggleDrawer("threads"));
   el.toggleRuns.addEventListener("click", () => toggleDrawer("runs"));
+  for (const close of document.querySelectorAll(".drawer-close")) {
+    close.addEventListener("click", () => {
+      toggleDrawer(close.dataset.drawer, false);
+      (close.dataset.drawer === "threads" ? el.toggleThreads : el.toggleRuns).focus();
+    });
+  }
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
     for (const which of ["threads", "runs"]) {

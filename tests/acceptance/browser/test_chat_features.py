@@ -339,6 +339,10 @@ async def test_keyboard_alone_and_drawers_on_a_phone(browser, live_server_url):
     await page.keyboard.press("Escape")
     await expect(page.locator("#timeline")).to_be_hidden()
     await expect(page.locator("#toggle-runs")).to_be_focused()
+    # A touch screen has no Escape key: each drawer has a close button.
+    await page.click("#toggle-threads")
+    await page.get_by_role("button", name="Close threads").click()
+    await expect(page.locator("#sidebar")).to_be_hidden()
     await context.close()
 
 
