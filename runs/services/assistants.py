@@ -189,17 +189,34 @@ def merged_options(assistant: Resolved, config, context) -> tuple[dict | None, d
     keys win), as the platform merges them: config key by key, and
     `configurable` key by key inside it; context key by key. A run's options
     that are not objects are returned as they are, for the run's checks to
-    refuse."""
-    if assistant.config and (config is None or isinstance(config, dict)):
-        run_config = config or {}
-        merged = {**assistant.config, **run_config}
-        ours = assistant.config.get("configurable") or {}
-        theirs = run_config.get("configurable") or {}
-        if isinstance(ours, dict) and isinstance(theirs, dict) and (ours or theirs):
-            merged["configurable"] = {**ours, **theirs}
-        config = merged
-    if assistant.context and (context is None or isinstance(context, dict)):
-        context = {**assistant.context, **(context or {})}
+    refuse.
+
+    An assistant keeps its options in both places (`_in_step`), and graphs
+    may read both, `context` first (runs.graphs.options): an option the run
+    sets in either place is dropped from the assistant's in the other, so the
+    run's wins however each of them gave it."""
+    if config is not None and not isinstance(config, dict):
+        return config, context
+    if context is not None and not isinstance(context, dict):
+        return config, context
+    run_configurable = (config or {}).get("configurable") or {}
+    if not isinstance(run_configurable, dict):
+        return config, context
+    run_context = context or {}
+    if assistant.config:
+        ours = {
+            key: value
+            for key, value in (assistant.config.get("configurable") or {}).items()
+            if key not in run_context
+        }
+        config = {**assistant.config, **(config or {})}
+        if ours or run_configurable:
+            config["configurable"] = {**ours, **run_configurable}
+    if assistant.context:
+        ours = {
+            key: value for key, value in assistant.context.items() if key not in run_configurable
+        }
+        context = {**ours, **run_context}
     return config, context
 
 
@@ -268,8 +285,12 @@ def create_assistant(
     if if_exists not in IF_EXISTS:
         raise InvalidRequest(f"if_exists must be one of {list(IF_EXISTS)}.", field="if_exists")
     graph_id = _served_graph(graph_id)
-    config, context = _in_step(dict(_object(config, "config") or {}), _object(context, "context"))
+    # The defaults first: they are the server's, older than any user's (the
+    # platform creates them when it starts), whatever was read before.
+    sync_defaults()
+    # Checked as given, so that an error names the field the client sent.
     check_options(graph_id, config, context)
+    config, context = _in_step(dict(config or {}), context)
     context = context or {}
     metadata = _object(metadata, "metadata") or {}
     name = _name(name)
@@ -328,6 +349,7 @@ def update_assistant(
     with transaction.atomic():
         assistant = _lock_own(assistant_id, actor=actor)
         graph_id = _served_graph(graph_id) if graph_id is not None else assistant.graph_id
+        check_options(graph_id, config, context)
         given_config, given_context = _in_step(dict(config or {}), context)
         new_config = given_config or assistant.config
         new_context = given_context if given_context is not None else assistant.context
