@@ -10,6 +10,8 @@ admin and the worker), so a caller cannot forget the ownership check.
   one function that decides one), cancel, read, delete runs;
 - `cancellation`: what cancelling does to in-flight runs (shared by both);
 - `state`: a thread's state and history, manual updates;
+- `assistants`: the graphs' default assistants and the users' own, their
+  versions; `resolve`, what a run of an assistant runs with;
 - `checkpoints`: writing and finding checkpoints;
 - `actors`, `accounts`: who acts, which threads they see, API keys and the
   local demo;
