@@ -101,12 +101,22 @@ def _owner_of_new(actor):
 
 
 def sync_defaults() -> None:
-    """Create the served graphs' default assistants that are missing; one
-    query when they are all there. Concurrent callers may both insert: the
-    primary key and the version's unique constraint keep one of each."""
+    """Create the served graphs' default assistants that are missing, and
+    give the others the description their langgraph.json gives now (as the
+    platform does when it starts); one query when nothing changed. Concurrent
+    callers may both insert: the primary key and the version's unique
+    constraint keep one of each."""
     specs = registry.registry().specs
     wanted = {uuid.UUID(registry.assistant_uuid(graph_id)): graph_id for graph_id in specs}
-    present = set(Assistant.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    present = dict(
+        Assistant.objects.filter(pk__in=wanted, owner__isnull=True).values_list("pk", "description")
+    )
+    for pk, description in present.items():
+        if description != specs[wanted[pk]].description:
+            Assistant.objects.filter(pk=pk).update(description=specs[wanted[pk]].description)
+            AssistantVersion.objects.filter(assistant_id=pk).update(
+                description=specs[wanted[pk]].description
+            )
     missing = [pk for pk in wanted if pk not in present]
     if not missing:
         return

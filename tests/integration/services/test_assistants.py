@@ -1,6 +1,7 @@
 """runs.services.assistants: the defaults, a user's assistants and their
 versions, who sees which, and what a run of an assistant runs with."""
 
+import json
 import uuid
 
 import pytest
@@ -286,3 +287,17 @@ def test_delete_interrupts_its_runs_and_may_delete_its_threads(alice):
     assistants.delete_assistant(again.pk, actor=alice)
     assert Run.objects.get(pk=queued.pk).status == RunStatus.INTERRUPTED
     assert Thread.objects.filter(pk=other.pk).exists()
+
+
+def test_a_default_assistant_follows_its_graph_s_description(alice, settings, tmp_path):
+    def serve(description):
+        config = tmp_path / f"{description}.json"
+        graph = {"path": "runs.graphs.demo:graph", "description": description}
+        config.write_text(json.dumps({"graphs": {"agent": graph}}))
+        settings.LANGGRAPH_CONFIG = str(config)
+
+    serve("first")
+    assert assistants.get_assistant("agent", actor=alice).description == "first"
+    serve("second")
+    assert assistants.get_assistant("agent", actor=alice).description == "second"
+    assert [v.description for v in assistants.list_versions("agent", actor=alice)] == ["second"]
