@@ -295,7 +295,7 @@ SPECTACULAR_SETTINGS = {
         "BulkCancelStatusEnum": ["pending", "running", "all"],
         "ThreadStatusEnum": "runs.models.ThreadStatus",
         # A run's on_completion and a cron's on_run_completed: one choice set.
-        "OnCompletionEnum": "runs.models.OnRunCompleted",
+        "CompletionEnum": ["delete", "keep"],
     },
 }
 
