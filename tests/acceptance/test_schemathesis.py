@@ -27,9 +27,10 @@ MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25")
 SEED = os.environ.get("SCHEMATHESIS_SEED", "20261125")
 
 
-async def fixtures(url: str, key: str) -> tuple[list, list, list]:
-    """Threads with a finished run each: their thread, run and checkpoint ids."""
-    threads, runs, checkpoints = [], [], []
+async def fixtures(url: str, key: str) -> tuple[list, list, list, list]:
+    """Threads with a finished run and a cron each: their thread, run,
+    checkpoint and cron ids."""
+    threads, runs, checkpoints, crons = [], [], [], []
     async with httpx.AsyncClient(base_url=url, headers={"x-api-key": key}, timeout=30) as api:
         for _ in range(3):
             thread_id = (await api.post("/threads", json={})).json()["thread_id"]
@@ -39,10 +40,13 @@ async def fixtures(url: str, key: str) -> tuple[list, list, list]:
             runs.append((await api.get(f"/threads/{thread_id}/runs")).json()[0]["run_id"])
             threads.append(thread_id)
             checkpoints.append(state["checkpoint"]["checkpoint_id"])
-    return threads, runs, checkpoints
+            cron = {"assistant_id": "agent", "schedule": "0 0 1 1 *"}
+            cron = (await api.post(f"/threads/{thread_id}/runs/crons", json=cron)).json()
+            crons.append(cron["cron_id"])
+    return threads, runs, checkpoints, crons
 
 
-def config(threads, runs, checkpoints) -> str:
+def config(threads, runs, checkpoints, crons) -> str:
     def values(items):
         return "[" + ", ".join(f'"{item}"' for item in items) + "]"
 
@@ -53,10 +57,13 @@ values = {values(threads)}
 values = {values(runs)}
 [dictionaries.checkpoints]
 values = {values(checkpoints)}
+[dictionaries.crons]
+values = {values(crons)}
 [parameters]
 "path.thread_id" = {{ dictionary = "threads", probability = 0.6 }}
 "path.run_id" = {{ dictionary = "runs", probability = 0.6 }}
 "path.checkpoint_id" = {{ dictionary = "checkpoints", probability = 0.6 }}
+"path.cron_id" = {{ dictionary = "crons", probability = 0.6 }}
 """
 
 
