@@ -351,6 +351,8 @@ RUNS_FEATURES: set[str] = {"crons"}
 # How often each worker looks for due crons (runs.services.crons); a tick
 # fires at most this late. Each look is one indexed query.
 RUNS_CRON_POLL_SECONDS = float(os.environ.get("RUNS_CRON_POLL_SECONDS", "1"))
+# Crons one user may have (409 beyond).
+RUNS_MAX_CRONS_PER_USER = int(os.environ.get("RUNS_MAX_CRONS_PER_USER", "100"))
 # How long a cron's firings (one row per tick fired) are kept.
 RUNS_CRON_FIRINGS_RETENTION_SECONDS = float(
     os.environ.get("RUNS_CRON_FIRINGS_RETENTION_SECONDS", str(24 * 3600))

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
@@ -37,7 +38,13 @@ from runs.graphs.validation import check_options
 from runs.models import Cron, CronFiring, OnRunCompleted, Run
 from runs.services import actors, json_match
 from runs.services import chat_messages as msgs
-from runs.services.errors import AssistantNotFound, CronNotFound, InvalidRequest, RunsError
+from runs.services.errors import (
+    AssistantNotFound,
+    Conflict,
+    CronNotFound,
+    InvalidRequest,
+    RunsError,
+)
 from runs.services.ids import parse_id
 from runs.services.representation import cron_dict
 from runs.services.threads import get_thread
@@ -227,6 +234,13 @@ def create_cron(
     elif on_run_completed not in OnRunCompleted.values:
         raise InvalidRequest(
             f"on_run_completed must be one of {OnRunCompleted.values}.", field="on_run_completed"
+        )
+    # Each cron may fire every second: a cap keeps one user's crons from
+    # filling the workers (a race past it adds one cron at most per request).
+    if Cron.objects.filter(owner=owner).count() >= settings.RUNS_MAX_CRONS_PER_USER:
+        raise Conflict(
+            f"You have {settings.RUNS_MAX_CRONS_PER_USER} crons, the most allowed: "
+            "delete one first."
         )
     cron_id = uuid.uuid4()
     return Cron.objects.create(

@@ -13,6 +13,7 @@ from runs.services import crons, runs
 from runs.services.actors import SYSTEM
 from runs.services.errors import (
     AssistantNotFound,
+    Conflict,
     CronNotFound,
     InvalidRequest,
     ThreadNotFound,
@@ -85,6 +86,15 @@ def test_creation_checks_what_the_runs_would_be_created_with(owner):
         create(thread_id=make_thread(make_user("bob")).pk)
     assert Cron.objects.count() == 0
     assert create().on_run_completed == "delete"  # stateless: delete by default
+
+
+def test_a_user_has_at_most_runs_max_crons_per_user(owner, settings):
+    settings.RUNS_MAX_CRONS_PER_USER = 2
+    thread_cron(owner)
+    thread_cron(owner)
+    with pytest.raises(Conflict):
+        thread_cron(owner)
+    crons.create_cron(actor=make_user("bob"), assistant_id="agent", schedule="* * * * *")
 
 
 def test_the_database_keeps_on_run_completed_to_stateless_crons(owner):
