@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
@@ -447,10 +447,15 @@ def fire_cron(cron_id, tick: datetime, *, now: datetime, worker_id: str = "") ->
                 with transaction.atomic():
                     firing.run = _create_run(cron)
             except RunsError as error:
-                # E.g. `reject` on a busy thread, its thread or assistant gone:
-                # the tick is spent, as on the platform; the firing says why.
+                # E.g. `reject` on a busy thread, its assistant gone: the tick
+                # is spent, as on the platform; the firing says why.
                 firing.error = {"error": error.code, "detail": error.message}
                 logger.info("cron %s at %s created no run: %s", cron.pk, tick, error.message)
+            except Exception as error:
+                # Not the client's doing (a graph that no longer imports, a
+                # deadlock): spent too, rather than retried at every poll.
+                firing.error = {"error": type(error).__name__, "detail": str(error)[:1000]}
+                logger.exception("cron %s at %s: creating its run failed", cron.pk, tick)
             firing.save(update_fields=["run", "error"])
             return firing
     except IntegrityError:
@@ -490,7 +495,13 @@ def fire_due_crons(
     now = now or dj_timezone.now()
     fired = []
     for cron_id, tick in due_crons(now, limit):
-        firing = fire_cron(cron_id, tick, now=now, worker_id=worker_id)
+        try:
+            firing = fire_cron(cron_id, tick, now=now, worker_id=worker_id)
+        except DatabaseError:
+            # Rolled back, tick and all (e.g. the cron's thread deleted at the
+            # same moment): the next poll tries again; the other crons go on.
+            logger.exception("firing cron %s at %s failed", cron_id, tick)
+            continue
         if firing is not None:
             fired.append(firing)
     return fired

@@ -186,7 +186,13 @@ class Executor:
                     await self._recover()
                 if loop.time() >= next_crons:
                     next_crons = loop.time() + settings.RUNS_CRON_POLL_SECONDS
-                    await self.fire_crons()
+                    try:
+                        await self.fire_crons()
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        # Runs to claim must not wait on crons that fail.
+                        logger.exception("firing crons failed; retrying at the next poll")
                 await self.fill()
             except asyncio.CancelledError:
                 raise

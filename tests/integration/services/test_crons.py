@@ -197,6 +197,28 @@ def test_a_fired_run_follows_the_thread_s_strategy(owner):
     assert firing.run.multitask_strategy == "interrupt"
 
 
+def test_a_run_that_cannot_be_created_spends_the_tick_and_says_why(owner, monkeypatch):
+    _, broken = thread_cron(owner)
+    _, fine = thread_cron(owner)
+
+    def failing(cron):
+        if cron.pk == broken.pk:
+            raise RuntimeError("the graph no longer imports")
+        return real(cron)
+
+    real = crons._create_run
+    monkeypatch.setattr(crons, "_create_run", failing)
+    fired = {f.cron_id: f for f in crons.fire_due_crons(now=minute(1))}
+    assert fired[broken.pk].run is None
+    assert fired[broken.pk].error == {
+        "error": "RuntimeError",
+        "detail": "the graph no longer imports",
+    }
+    assert fired[fine.pk].run is not None
+    broken.refresh_from_db()
+    assert broken.next_run_date == minute(2)
+
+
 def test_a_stateless_cron_creates_a_thread_per_run(owner):
     cron = crons.create_cron(
         actor=owner, assistant_id="agent", schedule="* * * * *", payload=HELLO, now=T0
