@@ -1,9 +1,14 @@
 """The cron endpoints in process: shapes, paging headers and refusals (the
 SDK tests in tests/acceptance/sdk/ drive them with the official clients)."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
 
 from runs.models import Cron
+from runs.services import crons
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +93,26 @@ def test_patch_and_delete(api):
     missing = api.get(url)
     assert missing.status_code == 404 and missing.json()["error"] == "cron_not_found"
     assert api.get("/runs/crons/not-a-uuid").status_code == 404
+
+
+def test_metrics_count_crons_and_their_firings(api, owner, thread_id):
+    api.post(f"/threads/{thread_id}/runs/crons", {**YEARLY, "enabled": False}, format="json")
+    due = api.post("/runs/crons", {**YEARLY, "schedule": "* * * * *"}, format="json").json()
+    Cron.objects.filter(pk=due["cron_id"]).update(
+        next_run_date=timezone.now() - timedelta(seconds=90)
+    )
+    staff = APIClient()
+    owner.is_staff = True
+    owner.save()
+    staff.force_authenticate(owner)
+    text = staff.get("/metrics").content.decode()
+    assert 'doubletext_crons{enabled="true"} 1.0' in text
+    assert 'doubletext_crons{enabled="false"} 1.0' in text
+    overdue = next(
+        line for line in text.splitlines() if line.startswith("doubletext_crons_overdue_seconds ")
+    )
+    assert float(overdue.split()[1]) >= 90
+    crons.fire_due_crons()
+    text = staff.get("/metrics").content.decode()
+    assert 'doubletext_recent_cron_firings{outcome="run"} 1.0' in text
+    assert "doubletext_crons_overdue_seconds 0.0" in text
