@@ -85,6 +85,7 @@ async def test_create_search_count_update_delete(sdk, live_server_url):
     assert [c["cron_id"] for c in disabled] == [cron["cron_id"]]
 
     async with httpx.AsyncClient(base_url=live_server_url, timeout=30) as http:
+        assert (await http.get("/info")).json()["flags"]["crons"] is True
         got = await http.get(f"/runs/crons/{cron['cron_id']}")
         assert got.status_code == 200 and got.json()["schedule"] == "30 8 * * *"
         await sdk.crons.delete(cron["cron_id"])
