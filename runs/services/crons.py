@@ -404,8 +404,9 @@ def count_crons(*, actor, assistant_id=None, thread_id=None, metadata=None) -> i
 
 
 def _live(now: datetime) -> Q:
-    """Enabled, due, and not past its end."""
-    return Q(enabled=True, next_run_date__lte=now) & (
+    """Enabled, due, not past its end, and its owner's account still active
+    (a deactivated account's crons stop with it)."""
+    return Q(enabled=True, next_run_date__lte=now, owner__is_active=True) & (
         Q(end_time__isnull=True) | Q(end_time__gt=now)
     )
 

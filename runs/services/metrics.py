@@ -94,7 +94,7 @@ class DatabaseCollector:
             count.add_metric([str(enabled).lower()], counts.get(enabled, 0))
         yield count
         oldest = (
-            Cron.objects.filter(enabled=True, next_run_date__lte=now)
+            Cron.objects.filter(enabled=True, next_run_date__lte=now, owner__is_active=True)
             .filter(Q(end_time__isnull=True) | Q(end_time__gt=now))
             .aggregate(due=Min("next_run_date"))["due"]
         )

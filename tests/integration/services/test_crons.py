@@ -162,6 +162,16 @@ def test_disabled_or_ended_crons_do_not_fire(owner):
     assert disabled.next_run_date == minute(1)  # untouched
 
 
+def test_a_deactivated_account_s_crons_do_not_fire(owner):
+    thread_cron(owner)
+    owner.is_active = False
+    owner.save()
+    assert crons.fire_due_crons(now=minute(1)) == []
+    owner.is_active = True
+    owner.save()
+    assert len(crons.fire_due_crons(now=minute(1))) == 1
+
+
 def test_re_enabling_starts_from_now_rather_than_a_stale_tick(owner):
     _, cron = thread_cron(owner, enabled=False)
     crons.update_cron(cron.pk, actor=owner, changes={"enabled": True}, now=minute(30))
