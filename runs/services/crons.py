@@ -270,6 +270,9 @@ def update_cron(cron_id, *, actor, changes: dict, now: datetime | None = None) -
     tick has passed starts from now too, rather than firing a stale tick."""
     if not changes:
         raise InvalidRequest("Nothing to update.", field="body")
+    for name in changes:
+        if name not in CRON_SETTINGS and (name not in RUN_FIELDS or name == "assistant_id"):
+            raise InvalidRequest(f"A cron's {name} cannot be changed.", field=name)
     now = now or dj_timezone.now()
     with transaction.atomic():
         cron = get_cron(cron_id, actor=actor)

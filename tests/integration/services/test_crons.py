@@ -272,6 +272,10 @@ def test_update_merges_metadata_replaces_run_fields_and_reschedules(owner):
     assert cleared.end_time is None
     with pytest.raises(InvalidRequest):
         crons.update_cron(cron.pk, actor=owner, changes={})
+    for field in ("assistant_id", "thread_id", "colour"):
+        with pytest.raises(InvalidRequest) as error:
+            crons.update_cron(cron.pk, actor=owner, changes={field: "x"})
+        assert error.value.field == field
     with pytest.raises(InvalidRequest) as error:
         crons.update_cron(cron.pk, actor=owner, changes={"on_run_completed": "keep"})
     assert error.value.field == "on_run_completed"
