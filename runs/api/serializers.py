@@ -1,6 +1,6 @@
-"""Request bodies of the REST API. Unknown fields (the SDK sends many we do
-not use, e.g. webhook, interrupt_before, durability) are ignored, as the
-platform ignores fields that do not apply."""
+"""Request bodies of the REST API. Unknown fields of the older endpoints
+(runs, threads) are ignored, as the platform ignores fields that do not
+apply; the crons' bodies (StrictSerializer) refuse them, naming the field."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
