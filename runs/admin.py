@@ -157,7 +157,7 @@ class RunAdmin(admin.ModelAdmin):
 # API keys belong to users here; the library's user-less keys are not used.
 class CronFiringInline(ReadOnlyInline):
     model = CronFiring
-    fields = ("scheduled_for", "fired_at", "run", "error", "worker_id")
+    fields = ("scheduled_for", "fired_at", "run_id", "error", "worker_id")
     readonly_fields = fields
     show_change_link = False
     ordering = ("-scheduled_for",)

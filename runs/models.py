@@ -288,7 +288,9 @@ class CronFiring(models.Model):
 
     cron = models.ForeignKey(Cron, on_delete=models.CASCADE, related_name="firings")
     scheduled_for = models.DateTimeField()
-    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The run it created: an id, not a foreign key, so that deleting runs
+    # (a rollback) costs no statement here; the run may since be gone.
+    run_id = models.UUIDField(null=True, blank=True)
     # Why no run was created (e.g. `reject` on a busy thread), as {"error", "detail"}.
     error = models.JSONField(null=True, blank=True)
     worker_id = models.CharField(max_length=128, blank=True, default="")

@@ -449,7 +449,7 @@ def fire_cron(cron_id, tick: datetime, *, now: datetime, worker_id: str = "") ->
             firing = CronFiring.objects.create(cron=cron, scheduled_for=tick, worker_id=worker_id)
             try:
                 with transaction.atomic():
-                    firing.run = _create_run(cron)
+                    firing.run_id = _create_run(cron).pk
             except RunsError as error:
                 # E.g. `reject` on a busy thread, its assistant gone: the tick
                 # is spent, as on the platform; the firing says why.
@@ -460,7 +460,7 @@ def fire_cron(cron_id, tick: datetime, *, now: datetime, worker_id: str = "") ->
                 # deadlock): spent too, rather than retried at every poll.
                 firing.error = {"error": type(error).__name__, "detail": str(error)[:1000]}
                 logger.exception("cron %s at %s: creating its run failed", cron.pk, tick)
-            firing.save(update_fields=["run", "error"])
+            firing.save(update_fields=["run_id", "error"])
             return firing
     except IntegrityError:
         # The firing row of this tick exists: someone else fired it.

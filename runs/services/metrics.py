@@ -106,7 +106,7 @@ class DatabaseCollector:
         recent = CronFiring.objects.filter(
             fired_at__gte=now - timedelta(seconds=RUN_WINDOW_SECONDS)
         ).aggregate(
-            runs=Count("pk", filter=Q(run__isnull=False)),
+            runs=Count("pk", filter=Q(run_id__isnull=False)),
             errors=Count("pk", filter=Q(error__isnull=False)),
         )
         fired = GaugeMetricFamily(

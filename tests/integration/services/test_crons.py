@@ -107,7 +107,7 @@ def test_fired_on_its_tick_through_the_run_service(owner):
     thread, cron = thread_cron(owner, payload={**HELLO, "metadata": {"from": "cron"}})
     assert crons.fire_due_crons(now=minute(1) - timedelta(seconds=1)) == []
     [firing] = crons.fire_due_crons(now=minute(1), worker_id="w1")
-    run = firing.run
+    run = Run.objects.get(pk=firing.run_id)
     assert run.thread_id == thread.pk and run.status == RunStatus.PENDING
     assert run.input["messages"][0]["content"] == "tick"
     assert run.metadata == {"from": "cron"}
@@ -195,7 +195,7 @@ def test_a_fired_run_follows_the_thread_s_strategy(owner):
     rejecting = cron("reject")
     busy = runs.create_run(thread.pk, actor=owner, input={"messages": ["busy"]})
     [firing] = crons.fire_due_crons(now=minute(1))
-    assert firing.run is None and firing.error["error"] == "thread_busy"
+    assert firing.run_id is None and firing.error["error"] == "thread_busy"
     rejecting.refresh_from_db()
     assert rejecting.next_run_date == minute(2)  # the tick is spent, as on the platform
     crons.delete_cron(rejecting.pk, actor=owner)
@@ -204,7 +204,7 @@ def test_a_fired_run_follows_the_thread_s_strategy(owner):
     [firing] = crons.fire_due_crons(now=minute(2))
     busy.refresh_from_db()
     assert busy.cancel_action == "interrupt"  # the double-text interrupted it
-    assert firing.run.multitask_strategy == "interrupt"
+    assert Run.objects.get(pk=firing.run_id).multitask_strategy == "interrupt"
 
 
 def test_a_run_that_cannot_be_created_spends_the_tick_and_says_why(owner, monkeypatch):
@@ -219,12 +219,12 @@ def test_a_run_that_cannot_be_created_spends_the_tick_and_says_why(owner, monkey
     real = crons._create_run
     monkeypatch.setattr(crons, "_create_run", failing)
     fired = {f.cron_id: f for f in crons.fire_due_crons(now=minute(1))}
-    assert fired[broken.pk].run is None
+    assert fired[broken.pk].run_id is None
     assert fired[broken.pk].error == {
         "error": "RuntimeError",
         "detail": "the graph no longer imports",
     }
-    assert fired[fine.pk].run is not None
+    assert fired[fine.pk].run_id is not None
     broken.refresh_from_db()
     assert broken.next_run_date == minute(2)
 
