@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('runs', '0006_thread_state_updated_at_error_sort_indexes'),
+        ('runs', '0008_crons_and_their_firings'),
     ]
 
     operations = [

@@ -826,7 +826,11 @@
 
   async function loadAssistants() {
     assistants = await api("/assistants/search", { limit: 100 });
-    const chosen = el.assistant.value;
+    // By name, so the list reads the same whatever order the server keeps.
+    assistants.sort((a, b) => (a.name || a.graph_id).localeCompare(b.name || b.graph_id));
+    // Unless the person chose, new threads are on the demo agent, as before the picker.
+    const chosen = el.assistant.value ||
+      ((assistants.find((a) => a.graph_id === "agent") || assistants[0] || {}).assistant_id);
     el.assistant.replaceChildren();
     for (const a of assistants) {
       const option = document.createElement("option");
