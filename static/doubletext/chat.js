@@ -601,7 +601,8 @@
   function setAssistant(assistantId, graphId) {
     model.assistantId = assistantId || model.assistantId;
     model.graphId = graphId || model.graphId;
-    const known = assistants.find((a) => a.assistant_id === model.assistantId || a.graph_id === model.graphId);
+    const known = assistants.find((a) => a.assistant_id === model.assistantId) ||
+      assistants.find((a) => a.graph_id === model.graphId);
     el.graph.textContent = "graph: " + ((known && known.name) || model.graphId || "agent");
   }
 

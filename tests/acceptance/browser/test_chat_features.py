@@ -188,6 +188,27 @@ async def test_graph_picker_starts_a_thread_on_the_chosen_graph(sized):
     await shot(page, "graph-picker")
 
 
+async def test_graph_picker_lists_a_users_own_assistant(sized):
+    page = sized
+    await page.goto("/")
+    created = await page.request.post(
+        "/assistants",
+        data={
+            "graph_id": "agent",
+            "name": "terse agent",
+            "context": {"reply_words": 5, "token_delay": 0},
+        },
+    )
+    assert created.ok, await created.text()
+    await open_new_thread(page, "0", graph="terse agent")
+    await expect(page.locator("#thread-graph")).to_have_text("graph: terse agent")
+    await send(page, "hello")
+    # The assistant's context: five words, whatever the demo's default.
+    await answered(page, 'You asked: "hello".')
+    text = (await page.locator(".message.ai .body").last.text_content()).strip()
+    assert len(text.split()) == 5, text
+
+
 @pytest.mark.parametrize(
     ("how", "answer"),
     [
