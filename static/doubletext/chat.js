@@ -484,6 +484,11 @@
     });
   }
 
+  // The checkpoint a run forked from (an edit, a regenerate), if it did.
+  function forkOf(run) {
+    return (((run.kwargs || {}).config || {}).configurable || {}).checkpoint_id || null;
+  }
+
   function renderRuns() {
     // Rebuilt only when something shown changed, so keyboard focus stays put while tokens stream.
     const signature = JSON.stringify([[...model.runs.values()], [...expanded], history.byId.size,
@@ -506,8 +511,16 @@
       head.querySelector(".status").textContent = run.status.replace("_", " ");
       head.querySelector(".strategy").textContent = run.multitask_strategy;
       head.querySelector(".duration").textContent = run.status === "rolled_back" ? "" : duration(run);
+      const fork = forkOf(run);
       head.querySelector(".text").textContent = runInput(run).slice(0, 60) ||
-        ((run.kwargs || {}).command ? "answer: " + JSON.stringify(run.kwargs.command.resume) : "");
+        ((run.kwargs || {}).command ? "answer: " + JSON.stringify(run.kwargs.command.resume)
+          : fork ? "regenerated answer" : "");
+      if (fork) {
+        const tag = document.createElement("span");
+        tag.className = "fork";
+        tag.textContent = runInput(run) ? "edit: forked from an earlier checkpoint" : "forked from an earlier checkpoint";
+        head.append(tag);
+      }
       head.addEventListener("click", () => {
         if (expanded.has(run.run_id)) expanded.delete(run.run_id); else expanded.add(run.run_id);
         renderRuns();
@@ -645,7 +658,7 @@
         if (p) p.queued = false;
         // A fork (edit, regenerate) starts from an earlier checkpoint: the
         // conversation is that checkpoint's until the run adds to it.
-        const fork = (((run.kwargs || {}).config || {}).configurable || {}).checkpoint_id;
+        const fork = forkOf(run);
         if (fork && history.byId.has(fork)) {
           model.messages = [...messagesOf(history.byId.get(fork))];
           swapping = true;

@@ -276,6 +276,10 @@ async def test_edit_a_message_and_switch_between_branches(sized):
     await expect(switcher).to_contain_text("2/2")
     await expect(page.locator("#branch-bar")).to_be_hidden()
     await expect(page.locator(".message.ai .body")).to_contain_text('You asked: "goodbye"')
+    await open_runs(page)
+    edited = page.locator("#runs .run").nth(1)
+    await expect(edited.locator(".text")).to_have_text("goodbye")
+    await expect(edited.locator(".fork")).to_have_text("edit: forked from an earlier checkpoint")
 
 
 async def test_regenerate_an_answer_makes_a_branch(sized):
@@ -289,6 +293,10 @@ async def test_regenerate_an_answer_makes_a_branch(sized):
     await expect(page.locator(".message.ai")).to_have_count(1)
     await switcher.get_by_role("button", name="Previous branch").click()
     await expect(switcher).to_contain_text("1/2")
+    await open_runs(page)
+    regenerated = page.locator("#runs .run").nth(1)
+    await expect(regenerated.locator(".text")).to_have_text("regenerated answer")
+    await expect(regenerated.locator(".fork")).to_have_text("forked from an earlier checkpoint")
     await shot(page, "regenerate")
 
 
