@@ -403,3 +403,15 @@ async def test_axe_finds_no_serious_violation(sized, axe):
     await page.locator("#runs .run-head").first.click()
     assert await axe(page) == []
     await shot(page, "axe-scanned")
+    # An earlier branch, with its switcher and the bar saying so.
+    await close_drawers(page)
+    await page.get_by_role("button", name="Regenerate this answer").click()
+    switcher = page.locator(".message.ai .branches")
+    await expect(switcher).to_contain_text("2/2", timeout=20000)
+    await switcher.get_by_role("button", name="Previous branch").click()
+    await expect(page.locator("#branch-bar")).to_be_visible()
+    if await page.locator("#toggle-threads").is_visible():
+        await page.click("#toggle-threads")  # the drawer, on a phone
+    # A message fading in is see-through: scan the page as it comes to rest.
+    await page.wait_for_function("document.getAnimations().length === 0")
+    assert await axe(page) == []
