@@ -68,21 +68,39 @@ def validate_action(action) -> str:
     return action
 
 
-def apply_strategy(thread: Thread, strategy: str) -> list[Run]:
+# How many characters of a stopped run's input its record keeps (enough to recognise it).
+STOPPED_INPUT_CHARS = 200
+
+
+def apply_strategy(thread: Thread, strategy: str) -> tuple[list[Run], list[dict]]:
     """What a new run does to the runs in flight on its (locked) thread: the
     double-texting decision. Raises ThreadBusy for `reject` on a busy thread.
-    Returns the runs that were in flight."""
+    Returns the runs that were in flight, and what it did to them (the new
+    run's `stopped_runs`: empty unless it interrupted or rolled them back)."""
     in_flight = list(thread.in_flight_runs())
     if not in_flight or strategy == MultitaskStrategy.ENQUEUE:
-        return in_flight
+        return in_flight, []
     if strategy == MultitaskStrategy.REJECT:
         metrics.double_text(strategy, "rejected")
         raise ThreadBusy(
             "Thread is already running a run; the strategy is 'reject'.",
             field="multitask_strategy",
         )
+    # Recorded first: a rollback deletes the rows.
+    stopped = [stopped_record(run, strategy) for run in in_flight]
     cancel_locked(thread, in_flight, action=strategy)  # interrupt or rollback
-    return in_flight
+    return in_flight, stopped
+
+
+def stopped_record(run: Run, action: str) -> dict:
+    """A run in flight that a double-text stopped, as the new run records it."""
+    return {
+        "run_id": str(run.pk),
+        "seq": run.seq,
+        "action": action,
+        "status": run.status,
+        "input": msgs.input_excerpt(run.input, STOPPED_INPUT_CHARS),
+    }
 
 
 def create_run(
@@ -149,7 +167,7 @@ def create_run(
         if if_not_exists == "create" and not Thread.objects.filter(pk=thread_id).exists():
             create_thread(actor=actor, thread_id=thread_id, if_exists="do_nothing")
         thread = lock_thread(thread_id, actor=actor)
-        in_flight = apply_strategy(thread, strategy)
+        in_flight, stopped = apply_strategy(thread, strategy)
         if in_flight:
             transaction.on_commit(lambda: metrics.double_text(strategy, "accepted"))
         run_kwargs = {**(kwargs or {}), "config": config, "context": context, "graph_id": graph_id}
@@ -169,6 +187,7 @@ def create_run(
             assistant_id=registry.assistant_uuid(graph_id),
             multitask_strategy=strategy,
             input=run_input,
+            stopped_runs=stopped,
             kwargs=run_kwargs,
             metadata=metadata or {},
             not_before=(

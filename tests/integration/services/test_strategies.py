@@ -20,6 +20,7 @@ from tests.conftest import (
     FAST,
     SLOW,
     get_run,
+    make_thread,
     make_user,
     messages_of,
     orm,
@@ -270,3 +271,47 @@ async def test_unknown_cancel_action(thread):
     with pytest.raises(InvalidRequest) as raised:
         await orm(run_service.cancel_thread_runs)(thread.pk, action="explode", actor=SYSTEM)
     assert raised.value.field == "action"
+
+
+def test_a_double_text_records_what_it_did_to_the_runs_in_flight(db):
+    """The new run keeps a record of the runs it stopped: a rolled-back run's row
+    is gone, and this record is what the admin shows of it."""
+    thread = make_thread()
+    first = run_service.create_run(thread.pk, input=SF, actor=SYSTEM)
+    queued = run_service.create_run(thread.pk, input=NYC, actor=SYSTEM)
+    assert queued.stopped_runs == []  # enqueue stops nothing
+    interrupting = run_service.create_run(
+        thread.pk, input={"messages": ["stop"]}, actor=SYSTEM, multitask_strategy="interrupt"
+    )
+    assert interrupting.stopped_runs == [
+        {
+            "run_id": str(first.pk),
+            "seq": 1,
+            "action": "interrupt",
+            "status": "pending",
+            "input": "what's the weather in sf?",
+        },
+        {
+            "run_id": str(queued.pk),
+            "seq": 2,
+            "action": "interrupt",
+            "status": "pending",
+            "input": "what's the weather in nyc?",
+        },
+    ]
+    erasing = run_service.create_run(
+        thread.pk, input={"messages": ["again"]}, actor=SYSTEM, multitask_strategy="rollback"
+    )
+    assert not Run.objects.filter(pk=interrupting.pk).exists()
+    stored = Run.objects.get(pk=erasing.pk).stopped_runs
+    assert stored == [
+        {
+            "run_id": str(interrupting.pk),
+            "seq": 3,
+            "action": "rollback",
+            "status": "pending",
+            "input": "stop",
+        }
+    ]
+    with pytest.raises(ThreadBusy):
+        run_service.create_run(thread.pk, input=NYC, actor=SYSTEM, multitask_strategy="reject")
