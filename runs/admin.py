@@ -2,52 +2,122 @@
 
 Runs are read-only here: editing a status by hand would break the invariants
 the strategy service keeps (one running run per thread). Cancelling goes
-through the service. A thread's checkpoints are in the `checkpoints` app's
+through the service. A thread's page shows its conversation as it stands (read
+through the state service as SYSTEM), its pending interrupts and its runs: per
+run, its input, strategy, outcome and what it did to the runs before it (a
+rolled-back run's row is gone: the run that erased it keeps its record,
+`Run.stopped_runs`). A thread's checkpoints are in the `checkpoints` app's
 admin, decoded.
 """
 
-import json
-
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from runs.admin_render import (
+    ACTIONS,
+    pretty_json,
+    render_conversation,
+    render_effect,
+    render_interrupts,
+    run_label,
+    stopped_text,
+)
 from runs.models import ACTIVE_RUN_STATUSES, Run, Thread, UserAPIKey
-from runs.services import runs
+from runs.services import runs, state
 from runs.services.actors import SYSTEM
+from runs.services.chat_messages import input_excerpt
 from runs.services.errors import RunsError
 
-
-def pretty_json(value) -> str:
-    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-    # format_html escapes the text: message content is rendered inert.
-    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+# The runs a thread's page lists (the latest ones): a thread may have thousands.
+THREAD_PAGE_RUNS = 100
+ADMIN_MEDIA = {"all": ("doubletext/admin.css",)}
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
+class WaitingForHumanFilter(admin.SimpleListFilter):
+    """Threads stopped at an interrupt() (human-in-the-loop), waiting for an answer."""
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    title = "human in the loop"
+    parameter_name = "waiting"
+    # The path from the filtered model to the thread ("" on Thread itself).
+    thread_path = ""
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    def lookups(self, request, model_admin):
+        return [("yes", "waiting for a human"), ("no", "not waiting")]
+
+    def queryset(self, request, queryset):
+        # Thread.interrupts: the pending interrupts of the latest checkpoint, {} when none.
+        empty = {f"{self.thread_path}interrupts": {}}
+        if self.value() == "yes":
+            return queryset.exclude(**empty)
+        if self.value() == "no":
+            return queryset.filter(**empty)
+        return queryset
 
 
-class RunInline(ReadOnlyInline):
-    model = Run
-    fields = ("seq", "status", "multitask_strategy", "assistant_id", "created_at", "ended_at")
-    readonly_fields = fields
-    ordering = ("-seq",)
+class RunThreadWaitingFilter(WaitingForHumanFilter):
+    title = "thread waiting for a human"
+    thread_path = "thread__"
+
+
+class StoppedRunsFilter(admin.SimpleListFilter):
+    """Double-texts that stopped the runs in flight (interrupt or rollback)."""
+
+    title = "what it did to the runs before it"
+    parameter_name = "stopped"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "interrupted or rolled back a run"), ("no", "nothing")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(stopped_runs=[])
+        if self.value() == "no":
+            return queryset.filter(stopped_runs=[])
+        return queryset
+
+
+def first_words(thread: Thread) -> str:
+    """A thread as a person recognises it: its first user message."""
+    for message in (thread.values or {}).get("messages") or []:
+        if isinstance(message, dict) and message.get("type") == "human":
+            return input_excerpt({"messages": [message]}, 60)
+    return ""
+
+
+class ErasedRun:
+    """A rolled-back run (its row is gone) as its eraser's record describes it."""
+
+    pk = None
+
+    def __init__(self, record: dict):
+        self.seq = record.get("seq")
+
+
+def stopped_by_map(thread_runs) -> dict:
+    """{run id: the run whose double-text stopped it} among a thread's runs; a
+    stopper since rolled back is an ErasedRun."""
+    stoppers = {}
+
+    def walk(stopper, records):
+        for record in records or []:
+            stoppers[record.get("run_id")] = stopper
+            if record.get("stopped"):
+                walk(ErasedRun(record), record["stopped"])
+
+    for run in thread_runs:
+        walk(run, run.stopped_runs)
+    return stoppers
 
 
 @admin.register(Thread)
 class ThreadAdmin(admin.ModelAdmin):
-    list_display = ("id", "status", "owner", "created_at", "updated_at")
-    list_filter = ("status",)
+    list_display = ("thread", "status", "waiting_for_human", "owner", "created_at", "updated_at")
+    list_display_links = ("thread",)
+    list_filter = ("status", WaitingForHumanFilter)
     list_select_related = ("owner",)
     search_fields = ("id", "owner__username")
     autocomplete_fields = ("owner",)
@@ -55,31 +125,115 @@ class ThreadAdmin(admin.ModelAdmin):
         "id",
         "status",
         "run_counter",
+        "conversation",
+        "pending_interrupts",
+        "run_history",
         "pretty_values",
-        "pretty_interrupts",
         "created_at",
         "updated_at",
     )
-    fields = (
-        "id",
-        "owner",
-        "metadata",
-        "status",
-        "run_counter",
-        "pretty_values",
-        "pretty_interrupts",
-        "created_at",
-        "updated_at",
+    fieldsets = (
+        (None, {"fields": ("id", "owner", "status", "pending_interrupts")}),
+        ("Conversation (as it stands)", {"fields": ("conversation",)}),
+        ("Runs", {"fields": ("run_history",)}),
+        (
+            "Details",
+            {
+                "classes": ("collapse",),
+                "fields": ("metadata", "run_counter", "pretty_values", "created_at", "updated_at"),
+            },
+        ),
     )
-    inlines = (RunInline,)
+
+    class Media:
+        css = ADMIN_MEDIA
+
+    @admin.display(description="thread", ordering="created_at")
+    def thread(self, obj):
+        words = first_words(obj)
+        return f"“{words}” · {str(obj.pk)[:8]}" if words else f"(no messages) · {str(obj.pk)[:8]}"
+
+    @admin.display(description="waiting for a human", boolean=True)
+    def waiting_for_human(self, obj):
+        return bool(obj.interrupts)
+
+    def current_state(self, obj) -> dict:
+        """The thread's state through the service, as the system (once per page)."""
+        # Not `_state`: Django keeps its ModelState there.
+        if not hasattr(obj, "_thread_state"):
+            try:
+                obj._thread_state = state.get_state(obj.pk, actor=SYSTEM)
+            except RunsError as error:
+                obj._thread_state = {"values": {}, "interrupts": [], "error": error.message}
+        return obj._thread_state
+
+    @admin.display(description="conversation")
+    def conversation(self, obj):
+        current = self.current_state(obj)
+        if current.get("error"):
+            return current["error"]
+        values = current.get("values") or {}
+        messages = values.get("messages") if isinstance(values, dict) else None
+        if not isinstance(messages, list):
+            # A graph whose state has no messages: its values as they are.
+            return pretty_json(values)
+        return render_conversation(messages)
+
+    @admin.display(description="pending interrupts")
+    def pending_interrupts(self, obj):
+        return render_interrupts(self.current_state(obj).get("interrupts") or [])
+
+    @admin.display(description="runs")
+    def run_history(self, obj):
+        """Each run (oldest first): input, strategy, outcome, what it did to the
+        runs before it; rolled-back runs, gone, from their eraser's record."""
+        latest = list(obj.runs.order_by("-seq")[:THREAD_PAGE_RUNS])[::-1]
+        stoppers = stopped_by_map(latest)
+        rows = []
+        for run in latest:
+            for record in run.stopped_runs or []:
+                if record.get("action") == "rollback":
+                    rows.append(
+                        (
+                            "dt-rolled-back",
+                            format_html("#{}", record.get("seq")),
+                            record.get("input") or "",
+                            record.get("strategy") or "-",
+                            "rolled back (deleted)",
+                            format_html("rolled back by #{}", run.seq),
+                        )
+                    )
+            url = reverse("admin:runs_run_change", args=[run.pk])
+            outcome = run.get_status_display()
+            if run.error:
+                outcome = f"{outcome}: {(run.error or {}).get('message') or run.error}"
+            rows.append(
+                (
+                    f"dt-{run.status}",
+                    format_html('<a href="{}">#{}</a>', url, run.seq),
+                    input_excerpt(run.input, 120),
+                    run.multitask_strategy,
+                    outcome,
+                    render_effect(run, stoppers.get(str(run.pk))),
+                )
+            )
+        if not rows:
+            return "No runs."
+        body = format_html_join(
+            "",
+            '<tr class="{}"><td>{}</td><td class="dt-input">{}</td><td>{}</td><td>{}</td>'
+            "<td>{}</td></tr>",
+            rows,
+        )
+        return format_html(
+            '<table class="dt-runs"><thead><tr><th>run</th><th>input</th><th>strategy</th>'
+            "<th>outcome</th><th>double-text</th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
 
     @admin.display(description="values (latest checkpoint)")
     def pretty_values(self, obj):
         return pretty_json(obj.values)
-
-    @admin.display(description="pending interrupts")
-    def pretty_interrupts(self, obj):
-        return pretty_json(obj.interrupts)
 
 
 @admin.action(description="Cancel selected runs (interrupt: keep partial output)")
@@ -105,8 +259,23 @@ def _cancel(modeladmin, request, queryset, action):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ("id", "thread", "seq", "status", "multitask_strategy", "created_at", "ended_at")
-    list_filter = ("status", "multitask_strategy", "assistant_id")
+    list_display = (
+        "run",
+        "status",
+        "multitask_strategy",
+        "double_text",
+        "thread_link",
+        "created_at",
+        "ended_at",
+    )
+    list_display_links = ("run",)
+    list_filter = (
+        "status",
+        "multitask_strategy",
+        StoppedRunsFilter,
+        RunThreadWaitingFilter,
+        "assistant_id",
+    )
     search_fields = ("id", "thread__id")
     actions = (cancel_interrupt, cancel_rollback)
     readonly_fields = (
@@ -116,8 +285,10 @@ class RunAdmin(admin.ModelAdmin):
         "assistant_id",
         "status",
         "multitask_strategy",
+        "effect",
         "cancel_action",
         "attempt",
+        "input_messages",
         "pretty_input",
         "pretty_kwargs",
         "pretty_metadata",
@@ -131,13 +302,42 @@ class RunAdmin(admin.ModelAdmin):
     )
     exclude = ("input", "kwargs", "metadata", "error")
 
+    class Media:
+        css = ADMIN_MEDIA
+
+    @admin.display(description="run (its input)", ordering="seq")
+    def run(self, obj):
+        return run_label(obj.seq, obj.input)
+
+    @admin.display(description="thread")
+    def thread_link(self, obj):
+        url = reverse("admin:runs_thread_change", args=[obj.thread_id])
+        return format_html('<a href="{}">{}</a>', url, str(obj.thread_id)[:8])
+
+    @admin.display(description="double-text")
+    def double_text(self, obj):
+        lines = [(stopped_text(record),) for record in obj.stopped_runs or []]
+        if obj.cancel_action and obj.status == "interrupted":
+            lines.append((f"{ACTIONS.get(obj.cancel_action, obj.cancel_action)} (cancelled)",))
+        return format_html_join(mark_safe("<br>"), "{}", lines) if lines else "-"
+
+    @admin.display(description="what it did / what was done to it")
+    def effect(self, obj):
+        later = obj.thread.runs.filter(seq__gt=obj.seq).exclude(stopped_runs=[]).order_by("seq")
+        return render_effect(obj, stopped_by_map(later).get(str(obj.pk)))
+
+    @admin.display(description="input (messages)")
+    def input_messages(self, obj):
+        given = (obj.input or {}).get("messages") if isinstance(obj.input, dict) else None
+        return render_conversation(given) if isinstance(given, list) else "-"
+
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="input")
+    @admin.display(description="input (JSON)")
     def pretty_input(self, obj):
         return pretty_json(obj.input)
 

@@ -138,8 +138,9 @@ class Run(models.Model):
     # executor between tokens; the executor also gets a channel-layer signal.
     cancel_action = models.CharField(max_length=16, choices=CancelAction, blank=True, default="")
     # What this run's strategy did to the runs in flight when it was created
-    # (interrupt or rollback): [{"run_id", "seq", "action", "status", "input"}],
-    # `input` the first words of their message. Kept on this run because a
+    # (interrupt or rollback): [{"run_id", "seq", "strategy", "action", "status",
+    # "input", "stopped"?}], `input` the first words of their message, `stopped`
+    # a rolled-back run's own record. Kept on this run because a
     # rolled-back run's row is deleted with its output: this is its only trace
     # (the admin shows it). Written once, by runs.services.runs.create_run.
     stopped_runs = models.JSONField(default=list, blank=True, editable=False)

@@ -93,14 +93,20 @@ def apply_strategy(thread: Thread, strategy: str) -> tuple[list[Run], list[dict]
 
 
 def stopped_record(run: Run, action: str) -> dict:
-    """A run in flight that a double-text stopped, as the new run records it."""
-    return {
+    """A run in flight that a double-text stopped, as the new run records it.
+    A rolled-back run's own record goes with it (`stopped`): the runs *it*
+    stopped still exist and would otherwise lose who stopped them."""
+    record = {
         "run_id": str(run.pk),
         "seq": run.seq,
+        "strategy": run.multitask_strategy,
         "action": action,
         "status": run.status,
         "input": msgs.input_excerpt(run.input, STOPPED_INPUT_CHARS),
     }
+    if action == MultitaskStrategy.ROLLBACK and run.stopped_runs:
+        record["stopped"] = run.stopped_runs
+    return record
 
 
 def create_run(

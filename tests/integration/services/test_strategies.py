@@ -287,6 +287,7 @@ def test_a_double_text_records_what_it_did_to_the_runs_in_flight(db):
         {
             "run_id": str(first.pk),
             "seq": 1,
+            "strategy": "enqueue",
             "action": "interrupt",
             "status": "pending",
             "input": "what's the weather in sf?",
@@ -294,6 +295,7 @@ def test_a_double_text_records_what_it_did_to_the_runs_in_flight(db):
         {
             "run_id": str(queued.pk),
             "seq": 2,
+            "strategy": "enqueue",
             "action": "interrupt",
             "status": "pending",
             "input": "what's the weather in nyc?",
@@ -308,9 +310,12 @@ def test_a_double_text_records_what_it_did_to_the_runs_in_flight(db):
         {
             "run_id": str(interrupting.pk),
             "seq": 3,
+            "strategy": "interrupt",
             "action": "rollback",
             "status": "pending",
             "input": "stop",
+            # What the erased run had done, so #1 and #2 still say who stopped them.
+            "stopped": interrupting.stopped_runs,
         }
     ]
     with pytest.raises(ThreadBusy):
