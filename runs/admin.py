@@ -13,18 +13,15 @@ admin, decoded.
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from runs.admin_render import (
-    ACTIONS,
     pretty_json,
     render_conversation,
     render_effect,
     render_interrupts,
     run_label,
-    stopped_text,
 )
 from runs.models import ACTIVE_RUN_STATUSES, Run, Thread, UserAPIKey
 from runs.services import runs, state
@@ -316,15 +313,16 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="double-text")
     def double_text(self, obj):
-        lines = [(stopped_text(record),) for record in obj.stopped_runs or []]
-        if obj.cancel_action and obj.status == "interrupted":
-            lines.append((f"{ACTIONS.get(obj.cancel_action, obj.cancel_action)} (cancelled)",))
-        return format_html_join(mark_safe("<br>"), "{}", lines) if lines else "-"
+        # Only runs that were stopped pay for the query (few on a page).
+        return render_effect(obj, self.stopped_by(obj) if obj.cancel_action else None)
+
+    def stopped_by(self, obj):
+        later = obj.thread.runs.filter(seq__gt=obj.seq).exclude(stopped_runs=[]).order_by("seq")
+        return stopped_by_map(later).get(str(obj.pk))
 
     @admin.display(description="what it did / what was done to it")
     def effect(self, obj):
-        later = obj.thread.runs.filter(seq__gt=obj.seq).exclude(stopped_runs=[]).order_by("seq")
-        return render_effect(obj, stopped_by_map(later).get(str(obj.pk)))
+        return render_effect(obj, self.stopped_by(obj))
 
     @admin.display(description="input (messages)")
     def input_messages(self, obj):

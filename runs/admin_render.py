@@ -101,8 +101,11 @@ def stopped_text(record: dict) -> str:
 def render_effect(run, stopped_by=None) -> str:
     """What a run did to the runs before it, and what a later run did to it."""
     lines = [(stopped_text(record),) for record in run.stopped_runs or []]
-    if stopped_by is not None:
-        action = ACTIONS.get(run.cancel_action, run.cancel_action or "stopped")
+    action = ACTIONS.get(run.cancel_action, run.cancel_action)
+    if stopped_by is None and run.cancel_action:
+        # Stopped, but by no double-text: a cancel (the Stop button, the API, the admin).
+        lines.append((f"{action} (cancelled)",))
+    elif stopped_by is not None:
         if stopped_by.pk is None:  # rolled back since: no page to link to
             by = format_html("{} by #{} (rolled back since)", action, stopped_by.seq)
         else:

@@ -66,6 +66,8 @@ def test_cancel_actions_go_through_the_service(staff_client, busy_thread):
     assert Run.objects.get(pk=run.pk).status == RunStatus.INTERRUPTED
     staff_client.post(url, {"action": "cancel_rollback", "_selected_action": [queued.pk]})
     assert not Run.objects.filter(pk=queued.pk).exists()
+    # Stopped by a cancel, not by a double-text: the list says so.
+    assert "interrupted (cancelled)" in staff_client.get(url).content.decode()
 
 
 def test_runs_and_checkpoints_are_read_only(staff_client, busy_thread):
