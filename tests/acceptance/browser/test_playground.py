@@ -72,10 +72,13 @@ async def check_each_strategy(page):
 
 async def test_four_strategies_side_by_side(open_page, screenshot, axe):
     page = await open_page(DESKTOP)
+    assert await axe(page) == []  # before anything is sent, too
     await page.click("#run")
     # The first answers stream in all four columns, as they come.
     for strategy in ("reject", "enqueue", "interrupt", "rollback"):
         await expect(column(page, strategy).locator(".messages")).to_contain_text("sf")
+    await expect(column(page, "rollback").locator(".notices")).to_contain_text("rolled back")
+    await screenshot(page, "playground-1400x900-running")
     await wait_done(page)
     await check_each_strategy(page)
     # One row, four columns, side by side.
@@ -105,6 +108,16 @@ async def test_on_a_phone_with_the_keyboard_alone(open_page, screenshot, axe):
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await screenshot(page, "playground-390x844")
     assert await axe(page) == []
+    # Again: four new threads, the columns start over.
+    links = page.locator(".column .thread-link")
+    before = [await links.nth(i).get_attribute("href") for i in range(4)]
+    await page.focus("#run")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#progress")).not_to_contain_text("Done")
+    await wait_done(page)
+    after = [await links.nth(i).get_attribute("href") for i in range(4)]
+    assert len(set(before + after)) == 8
+    await check_each_strategy(page)
 
 
 async def test_the_playground_is_linked_from_the_chat(page):
