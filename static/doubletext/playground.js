@@ -103,6 +103,8 @@
       this.runs = new Map();        // run id -> {run, n, created, started, ended, status, by}
       this.stopping = [];           // runs stopped by the next run to be created
       this.refused = null;          // {at, detail}: the double-text, rejected
+      this.failed = false;          // the double-text cannot be sent (rate limit)
+      this.offline = false;         // the websocket closed before the end
       this.t0 = null;               // when the first message was sent
       this.secondAt = null;         // when the double-text was sent
       this.firstMessage = "";
@@ -126,6 +128,8 @@
     // Done: the double-text was sent and answered (a run, or a refusal), and nothing is in flight.
     get done() {
       const settled = [...this.runs.values()].every((r) => !ACTIVE.has(r.status));
+      if (this.offline) return true;
+      if (this.failed) return settled;
       const answered = this.refused !== null || this.runs.size > 1;
       return this.secondAt !== null && answered && settled;
     }
@@ -157,7 +161,12 @@
         };
         ws.onclose = (event) => {
           if (!ready) reject(new Error(`The ${this.strategy} thread's websocket closed (${event.code}).`));
-          else if (!this.done) { this.notice("The connection closed; reload to see the end.", "error"); this.setState("offline"); }
+          else if (!this.done) {
+            this.offline = true;  // nothing more will be heard of its runs here
+            this.notice("The connection closed; open the thread in the chat to see the end.", "danger");
+            this.setState("offline");
+            update();
+          }
         };
       });
     }
@@ -276,7 +285,12 @@
     }
 
     on_error(frame) {
-      if (frame.rejected) {
+      if (frame.error === "throttled") {
+        // Not the strategy: this user created too many runs. The column stops here.
+        this.failed = true;
+        clearTimeout(this.timer);
+        this.notice(`Not sent: ${frame.detail}`, "danger");
+      } else if (frame.rejected) {
         this.refused = { at: this.now(), detail: frame.detail, code: frame.error };
         const status = frame.error === "thread_busy" ? "409 Conflict" : frame.error;
         this.notice(`${status}: the double-text was rejected, so “${frame.content || this.secondMessage}” was not sent. The first answer goes on.`, "warning");

@@ -127,3 +127,25 @@ async def test_the_playground_is_linked_from_the_chat(page):
     await expect(page.locator("h1")).to_have_text("Strategy playground")
     await expect(page.locator(".column")).to_have_count(4)
     await expect(page.locator(".column .messages[aria-live=polite]")).to_have_count(4)
+
+
+async def test_a_rate_limited_double_text_is_said_so_and_the_page_finishes(browser):
+    """Eight runs against a limit of five a minute: the four first messages and one
+    double-text go; the other three are refused by the rate limit (not by a
+    strategy), the columns say so and the page still finishes."""
+    from tests.live_server import LiveServer
+
+    server = LiveServer(env={"RUNS_CREATE_RATE": "5/min"})
+    context = await browser.new_context(base_url=server.url, viewport=DESKTOP)
+    try:
+        page = await context.new_page()
+        await page.goto("/playground/")
+        await page.evaluate(PACE)
+        await page.click("#run")
+        await wait_done(page)
+        throttled = page.locator(".notice", has_text="Not sent: Too many messages")
+        await expect(throttled).to_have_count(3)
+        await expect(page.locator("#run")).to_be_enabled()
+    finally:
+        await context.close()
+        server.stop()
