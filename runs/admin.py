@@ -125,12 +125,13 @@ class ThreadAdmin(admin.ModelAdmin):
         "conversation",
         "pending_interrupts",
         "run_history",
+        "checkpoints",
         "pretty_values",
         "created_at",
         "updated_at",
     )
     fieldsets = (
-        (None, {"fields": ("id", "owner", "status", "pending_interrupts")}),
+        (None, {"fields": ("id", "owner", "status", "pending_interrupts", "checkpoints")}),
         ("Conversation (as it stands)", {"fields": ("conversation",)}),
         ("Runs", {"fields": ("run_history",)}),
         (
@@ -228,6 +229,11 @@ class ThreadAdmin(admin.ModelAdmin):
             body,
         )
 
+    @admin.display(description="checkpoints")
+    def checkpoints(self, obj):
+        url = reverse("admin:checkpoints_checkpoint_changelist")
+        return format_html('<a href="{}?q={}">its checkpoints, decoded</a>', url, obj.pk)
+
     @admin.display(description="values (latest checkpoint)")
     def pretty_values(self, obj):
         return pretty_json(obj.values)
@@ -283,6 +289,7 @@ class RunAdmin(admin.ModelAdmin):
         "status",
         "multitask_strategy",
         "effect",
+        "run_checkpoints",
         "cancel_action",
         "attempt",
         "input_messages",
@@ -323,6 +330,11 @@ class RunAdmin(admin.ModelAdmin):
     @admin.display(description="what it did / what was done to it")
     def effect(self, obj):
         return render_effect(obj, self.stopped_by(obj))
+
+    @admin.display(description="checkpoints")
+    def run_checkpoints(self, obj):
+        url = reverse("admin:checkpoints_checkpoint_changelist")
+        return format_html('<a href="{}?q={}">the checkpoints it wrote</a>', url, obj.pk)
 
     @admin.display(description="input (messages)")
     def input_messages(self, obj):

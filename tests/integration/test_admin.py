@@ -163,6 +163,11 @@ def test_thread_page_shows_the_conversation_and_what_each_run_did(staff_client, 
     assert "rolled back #2 “second thoughts”" in rows[2]
     assert "Pending" in rows[2]
     assert "None: the thread waits for nobody." in body
+    checkpoints = reverse("admin:checkpoints_checkpoint_changelist") + f"?q={thread.pk}"
+    assert f'href="{checkpoints}"' in body
+    # The thread list names it by its first message.
+    listing = staff_client.get(reverse("admin:runs_thread_changelist")).content.decode()
+    assert f"“weather in sf please” · {str(thread.pk)[:8]}" in listing
 
 
 def test_run_list_shows_each_runs_first_words_and_what_it_did(staff_client, double_texted):
