@@ -70,6 +70,27 @@ def render_conversation(messages: list) -> str:
     )
 
 
+def interrupt_summary(value) -> str:
+    """What an interrupt asks, readable: its question and the tool calls it
+    is about (the shape the demo's `hitl` graph and most agents use), then
+    the whole value as JSON."""
+    parts = []
+    if isinstance(value, dict):
+        if isinstance(value.get("question"), str):
+            parts.append(format_html('<div class="dt-text">{}</div>', value["question"]))
+        calls = value.get("tool_calls")
+        if isinstance(calls, list):
+            parts.extend(
+                format_html('<code class="dt-tool dt-call">{}</code>', tool_call_text(call))
+                for call in calls
+                if isinstance(call, dict)
+            )
+    elif isinstance(value, str):
+        parts.append(format_html('<div class="dt-text">{}</div>', value))
+    raw = format_html("<details><summary>value (JSON)</summary>{}</details>", pretty_json(value))
+    return format_html_join("", "{}", ((part,) for part in [*parts, raw]))
+
+
 def render_interrupts(interrupts: list) -> str:
     """A thread's pending interrupts: what the graph asks a human."""
     if not interrupts:
@@ -78,7 +99,11 @@ def render_interrupts(interrupts: list) -> str:
         "",
         "<li><strong>{}</strong> <small>interrupt id {}</small>{}</li>",
         (
-            ("Waiting for a human", interrupt.get("id") or "-", pretty_json(interrupt.get("value")))
+            (
+                "Waiting for a human",
+                interrupt.get("id") or "-",
+                interrupt_summary(interrupt.get("value")),
+            )
             for interrupt in interrupts
         ),
     )
