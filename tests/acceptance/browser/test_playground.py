@@ -106,6 +106,9 @@ async def test_on_a_phone_with_the_keyboard_alone(open_page, screenshot, axe):
     assert second["y"] >= first["y"] + first["height"]
     assert first["x"] == second["x"] and first["width"] > 300
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # Links jump to each stacked column.
+    await page.click('nav.jump a[href="#column-rollback"]')
+    await expect(column(page, "rollback").locator("h2")).to_be_in_viewport()
     await screenshot(page, "playground-390x844")
     assert await axe(page) == []
     # Again: four new threads, the columns start over.
