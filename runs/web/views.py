@@ -42,7 +42,7 @@ class PlaygroundView(ChatView):
     template_name = "runs/playground.html"
 
     def get_context_data(self, **kwargs):
-        context = TemplateView.get_context_data(self, **kwargs)
+        context = super().get_context_data(**kwargs)
         # Columns in the order a person reads them: from "nothing changes" to "erased".
         context["strategies"] = [
             (MultitaskStrategy.REJECT, "The new message is refused (409); the answer goes on."),
