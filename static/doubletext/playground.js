@@ -107,6 +107,7 @@
       this.offline = false;         // the websocket closed before the end
       this.t0 = null;               // when the first message was sent
       this.secondAt = null;         // when the double-text was sent
+      this.sentMark = null;         // {id, offset}: the answer's length then
       this.firstMessage = "";
       this.secondMessage = "";
       this.el.notices.replaceChildren();
@@ -189,6 +190,8 @@
     sendSecond() {
       if (this.secondAt !== null) return;
       this.secondAt = this.now();
+      // Where the answer being written was when the double-text left: marked in it.
+      for (const [id, stream] of this.streams) this.sentMark = { id, offset: stream.text.length };
       this.send(this.secondMessage, this.strategy);
       this.setState("double-texted");
       this.render();
@@ -313,17 +316,21 @@
 
     // --- rendering ---------------------------------------------------------------
 
+    markIn(id) {
+      return this.sentMark && this.sentMark.id === id ? this.sentMark.offset : null;
+    }
+
     items() {
       const items = [];
       const known = new Set();
       for (const m of this.messages) {
         known.add(m.id);
-        items.push({ key: "m-" + m.id, kind: m.type, message: m,
+        items.push({ key: "m-" + m.id, kind: m.type, message: m, mark: this.markIn(m.id),
           interrupted: Boolean((m.response_metadata || {}).interrupted) || this.interruptedIds.has(m.id) });
       }
       for (const [id, s] of this.streams) {
         if (!known.has(id)) items.push({ key: "m-" + id, kind: "ai", streaming: true,
-          message: { id, type: "ai", content: s.text } });
+          mark: this.markIn(id), message: { id, type: "ai", content: s.text } });
       }
       // Runs waiting their turn: their message is sent but not in the thread yet.
       for (const entry of this.runs.values()) {
@@ -337,7 +344,8 @@
 
     drawMessage(node, item) {
       const m = item.message;
-      const signature = JSON.stringify([m.content, m.tool_calls, item.streaming, item.queued, item.interrupted]);
+      const signature = JSON.stringify([m.content, m.tool_calls, item.streaming, item.queued,
+        item.interrupted, item.mark]);
       if (node.dataset.signature === signature) return;
       node.dataset.signature = signature;
       node.className = "message " + item.kind + (item.streaming ? " streaming" : "") +
@@ -365,7 +373,14 @@
       if (text || item.streaming) {
         const body = document.createElement("div");
         body.className = "body";
-        body.textContent = text;
+        if (item.mark !== null && item.mark !== undefined && item.mark <= text.length) {
+          const mark = document.createElement("span");
+          mark.className = "sent-mark";
+          mark.textContent = "double-text sent";
+          body.append(text.slice(0, item.mark), mark, text.slice(item.mark));
+        } else {
+          body.textContent = text;
+        }
         node.append(body);
       }
       const badge = item.queued ? "queued" : item.interrupted ? "interrupted" : null;

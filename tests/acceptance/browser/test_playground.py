@@ -60,6 +60,12 @@ async def check_each_strategy(page):
     await expect(interrupt.locator(".run.interrupted")).to_contain_text("interrupted by #2")
     await expect(interrupt.locator(".run.success")).to_have_count(1)
 
+    # The first answer shows where it was when the double-text left (the
+    # rollback's is gone with it).
+    for strategy in ("reject", "enqueue", "interrupt"):
+        first_answer = column(page, strategy).locator(".message.ai", has_text="sf is sunny")
+        await expect(first_answer.locator(".sent-mark")).to_have_text("double-text sent")
+
     rollback = column(page, "rollback")
     await expect(rollback.locator(".messages")).not_to_contain_text("sf")
     await expect(rollback.locator(".message.ai .body").last).to_contain_text("The weather in nyc")
@@ -68,6 +74,7 @@ async def check_each_strategy(page):
     await expect(erased).to_contain_text("rolled back by #2")
     await expect(erased.locator(".text")).to_have_css("text-decoration-line", "line-through")
     await expect(rollback.locator(".notices")).to_contain_text("#1 rolled back")
+    await expect(rollback.locator(".sent-mark")).to_have_count(0)
 
 
 async def test_four_strategies_side_by_side(open_page, screenshot, axe):
