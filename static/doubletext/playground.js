@@ -9,9 +9,11 @@
 (function () {
   "use strict";
 
-  // The demo agent's pace for these runs: slow enough that the double-text lands
-  // mid-answer at any delay the slider offers (tests may set their own).
-  const DEMO_CONFIG = { configurable: { token_delay: 0.06, reply_words: 60 } };
+  // The demo agent's pace for these runs: at the default length (60 words) slow
+  // enough that the double-text lands mid-answer at any delay the slider offers;
+  // a short answer ends first, which shows that strategies only matter while the
+  // agent is answering. Tests may set window.__doubletextConfig.
+  const TOKEN_DELAY = 0.06;
   const ACTIVE = new Set(["pending", "running"]);
   const SVG = "http://www.w3.org/2000/svg";
 
@@ -21,6 +23,7 @@
   const second = $("second");
   const delay = $("delay");
   const delayValue = $("delay-value");
+  const length = $("length");
   const runButton = $("run");
   const progress = $("progress");
 
@@ -173,7 +176,8 @@
     }
 
     send(content, strategy) {
-      const config = window.__doubletextConfig || DEMO_CONFIG;
+      const config = window.__doubletextConfig ||
+        { configurable: { token_delay: TOKEN_DELAY, reply_words: Number(length.value) } };
       this.socket.send(JSON.stringify({ type: "message", content, strategy, config }));
     }
 
@@ -515,7 +519,7 @@
     clearInterval(ticker);
     for (const c of columns) c.render();
     runButton.disabled = false;
-    runButton.textContent = "Send again, to four new threads";
+    runButton.textContent = "Send again";
     progress.textContent = "Done. Compare the columns: the conversation each strategy left, and its runs.";
   }
 

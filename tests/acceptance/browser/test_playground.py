@@ -103,6 +103,8 @@ async def test_on_a_phone_with_the_keyboard_alone(open_page, screenshot, axe):
         await page.keyboard.press("ArrowRight")
     await expect(page.locator("#delay-value")).to_have_text("1.5 s")
     await page.keyboard.press("Tab")
+    await expect(page.locator("#length")).to_be_focused()
+    await page.keyboard.press("Tab")
     await expect(page.locator("#run")).to_be_focused()
     await page.keyboard.press("Enter")
     await expect(page.locator("#progress")).to_contain_text("1.5 s into each answer")
@@ -159,3 +161,21 @@ async def test_a_rate_limited_double_text_is_said_so_and_the_page_finishes(brows
     finally:
         await context.close()
         server.stop()
+
+
+async def test_a_double_text_after_a_short_answer_is_just_a_message(open_page):
+    """Strategies only matter while the agent answers: after a short first answer
+    the double-text is an ordinary message in all four threads."""
+    page = await open_page(DESKTOP)
+    await page.evaluate("delete window.__doubletextConfig")  # the page's own pace
+    await page.select_option("#length", "15")
+    await page.fill("#delay", "3")  # a range input takes fill()
+    await expect(page.locator("#delay-value")).to_have_text("3.0 s")
+    await page.click("#run")
+    await wait_done(page)
+    for strategy in ("reject", "enqueue", "interrupt", "rollback"):
+        each = column(page, strategy)
+        await expect(each.locator(".run.success")).to_have_count(2)
+        await expect(each.locator(".messages")).to_contain_text("The weather in sf")
+        await expect(each.locator(".message.ai .body").last).to_contain_text("The weather in nyc")
+        await expect(each.locator(".notices")).to_be_empty()
