@@ -179,3 +179,25 @@ async def test_a_double_text_after_a_short_answer_is_just_a_message(open_page):
         await expect(each.locator(".messages")).to_contain_text("The weather in sf")
         await expect(each.locator(".message.ai .body").last).to_contain_text("The weather in nyc")
         await expect(each.locator(".notices")).to_be_empty()
+
+
+async def test_a_signed_in_user_without_the_local_demo(browser, transactional_db):
+    """With the local demo off, the page asks to sign in, then works on the user's
+    own threads (session and CSRF for the API, the session for the websockets)."""
+    from tests.acceptance.browser.test_accounts import create_users, sign_in
+    from tests.conftest import orm
+    from tests.live_server import LiveServer
+
+    await orm(create_users)()
+    server = LiveServer(env={"LOCAL_DEMO": "false"})
+    try:
+        page = await sign_in(browser, server.url, "alice")
+        await page.goto("/playground/")
+        await expect(page.locator("h1")).to_have_text("Strategy playground")
+        await page.evaluate(PACE)
+        await page.click("#run")
+        await wait_done(page)
+        await check_each_strategy(page)
+        await page.context.close()
+    finally:
+        server.stop()
