@@ -187,34 +187,40 @@ class ThreadAdmin(admin.ModelAdmin):
         runs before it; rolled-back runs, gone, from their eraser's record."""
         latest = list(obj.runs.order_by("-seq")[:THREAD_PAGE_RUNS])[::-1]
         stoppers = stopped_by_map(latest)
-        rows = []
+        rows = []  # (seq, cells)
+
+        def erased(eraser_seq, records):
+            # Rolled-back runs, and those *they* had rolled back, from the records.
+            for record in records or []:
+                if record.get("action") != "rollback":
+                    continue
+                cells = (
+                    "dt-rolled-back",
+                    format_html("#{}", record.get("seq")),
+                    record.get("input") or "",
+                    record.get("strategy") or "-",
+                    "rolled back (deleted)",
+                    format_html("rolled back by #{}", eraser_seq),
+                )
+                rows.append((record.get("seq") or 0, cells))
+                erased(record.get("seq"), record.get("stopped"))
+
         for run in latest:
-            for record in run.stopped_runs or []:
-                if record.get("action") == "rollback":
-                    rows.append(
-                        (
-                            "dt-rolled-back",
-                            format_html("#{}", record.get("seq")),
-                            record.get("input") or "",
-                            record.get("strategy") or "-",
-                            "rolled back (deleted)",
-                            format_html("rolled back by #{}", run.seq),
-                        )
-                    )
+            erased(run.seq, run.stopped_runs)
             url = reverse("admin:runs_run_change", args=[run.pk])
             outcome = run.get_status_display()
             if run.error:
                 outcome = f"{outcome}: {(run.error or {}).get('message') or run.error}"
-            rows.append(
-                (
-                    f"dt-{run.status}",
-                    format_html('<a href="{}">#{}</a>', url, run.seq),
-                    input_excerpt(run.input, 120),
-                    run.multitask_strategy,
-                    outcome,
-                    render_effect(run, stoppers.get(str(run.pk))),
-                )
+            cells = (
+                f"dt-{run.status}",
+                format_html('<a href="{}">#{}</a>', url, run.seq),
+                input_excerpt(run.input, 120),
+                run.multitask_strategy,
+                outcome,
+                render_effect(run, stoppers.get(str(run.pk))),
             )
+            rows.append((run.seq, cells))
+        rows = [cells for _, cells in sorted(rows, key=lambda row: row[0])]
         if not rows:
             return "No runs."
         body = format_html_join(

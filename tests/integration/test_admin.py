@@ -231,3 +231,22 @@ async def test_pending_interrupts_are_shown_and_filtered(executor, transactional
     assert "get_weather" in page[page.index("dt-interrupts") :]
     assert str(thread.pk) in waiting and str(idle.pk) not in waiting
     assert str(idle.pk) in not_waiting and str(thread.pk) not in not_waiting
+
+
+def test_who_stopped_a_run_survives_a_chain_of_rollbacks(staff_client):
+    """#2 interrupts #1, #3 rolls back #2, #4 rolls back #3: #1 still says #2
+    stopped it, and #2 and #3 are listed as erased, through the records each
+    eraser keeps of what it erased."""
+    thread = make_thread()
+    run_service.create_run(thread.pk, input={"messages": ["one"]}, actor=SYSTEM)
+    for text, strategy in (("two", "interrupt"), ("three", "rollback"), ("four", "rollback")):
+        run_service.create_run(
+            thread.pk, input={"messages": [text]}, actor=SYSTEM, multitask_strategy=strategy
+        )
+    body = staff_client.get(reverse("admin:runs_thread_change", args=[thread.pk])).content
+    rows = body.decode().split('<table class="dt-runs">')[1].split("<tr")[2:]
+    assert len(rows) == 4  # #1, #2 and #3 (erased), #4
+    assert "interrupted by #2 (rolled back since)" in rows[0]
+    assert "dt-rolled-back" in rows[1] and "two" in rows[1] and "rolled back by #3" in rows[1]
+    assert "dt-rolled-back" in rows[2] and "three" in rows[2] and "rolled back by #4" in rows[2]
+    assert "rolled back #3 “three”" in rows[3]
