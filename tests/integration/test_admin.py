@@ -56,6 +56,14 @@ def test_pages_render_and_escape_message_html(staff_client, busy_thread):
         assert "<script>alert(1)</script>" not in body
     search = staff_client.get(urls[3]).content.decode()
     assert str(run.pk) in search
+    # From a checkpoint to its thread's page (the thread has no run of its own yet).
+    checkpoint_page = staff_client.get(urls[-1]).content.decode()
+    assert f'href="{urls[1]}"' in checkpoint_page
+    assert "the run that wrote it" not in checkpoint_page
+    # And to the run that wrote it, when a run did.
+    Checkpoint.objects.filter(pk=checkpoint.pk).update(run_id=str(run.pk))
+    checkpoint_page = staff_client.get(urls[-1]).content.decode()
+    assert f'<a href="{urls[4]}">the run that wrote it</a>' in checkpoint_page
 
 
 def test_cancel_actions_go_through_the_service(staff_client, busy_thread):
