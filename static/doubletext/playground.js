@@ -378,9 +378,13 @@
         const body = document.createElement("div");
         body.className = "body";
         if (item.mark !== null && item.mark !== undefined && item.mark <= text.length) {
+          // Its label is drawn by CSS and hidden from assistive technology: the
+          // answer's text stays whole (to read, copy or search), and the notices
+          // and the run timeline already say what the double-text did.
           const mark = document.createElement("span");
           mark.className = "sent-mark";
-          mark.textContent = "double-text sent";
+          mark.title = "the double-text was sent here";
+          mark.setAttribute("aria-hidden", "true");
           body.append(text.slice(0, item.mark), mark, text.slice(item.mark));
         } else {
           body.textContent = text;
