@@ -137,6 +137,11 @@ class Run(models.Model):
     # Cancellation request, written by the strategy service and read by the
     # executor between tokens; the executor also gets a channel-layer signal.
     cancel_action = models.CharField(max_length=16, choices=CancelAction, blank=True, default="")
+    # The run whose creation (a double-text with interrupt) cancelled this one;
+    # null when it was cancelled by hand or not at all. A plain id, not a
+    # foreign key: that run may itself be rolled back later, and the chat's
+    # timeline still names it (RolledBackRun keeps its id).
+    cancelled_by = models.UUIDField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
     # after_seconds: no worker claims the run before this time.
     not_before = models.DateTimeField(null=True, blank=True)
@@ -187,6 +192,44 @@ class Run(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_RUN_STATUSES
+
+
+class RolledBackRun(models.Model):
+    """A run that was rolled back. The run itself is deleted with every
+    checkpoint and write it made (its id answers 404, as on the platform);
+    this row remembers that it was there, so the chat's run timeline can
+    still show it, struck through, with the run that erased it."""
+
+    run_id = models.UUIDField(primary_key=True, editable=False)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="rolled_back_runs")
+    seq = models.PositiveBigIntegerField(editable=False)
+    multitask_strategy = models.CharField(max_length=16, choices=MultitaskStrategy)
+    input = models.JSONField(null=True, blank=True)
+    # What it was doing when it was erased: pending (queued) or running.
+    status = models.CharField(max_length=16, choices=RunStatus)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_at = models.DateTimeField(default=timezone.now)
+    # The run whose creation (a double-text with rollback) erased it; null when
+    # it was rolled back by hand (a cancel with action rollback).
+    rolled_back_by = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["thread", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["thread", "seq"], name="rolled_back_thread_seq_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=[RunStatus.PENDING, RunStatus.RUNNING]),
+                name="rolled_back_run_was_in_flight",
+            ),
+            models.CheckConstraint(
+                condition=Q(multitask_strategy__in=MultitaskStrategy.values),
+                name="rolled_back_strategy_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.run_id} (rolled back)"
 
 
 class Assistant(models.Model):

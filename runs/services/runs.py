@@ -14,6 +14,7 @@ cancelled with that action; `reject` refuses if any run is pending or running;
 what was queued, answer this now".
 """
 
+import uuid
 from datetime import timedelta
 
 from django.db import transaction
@@ -41,8 +42,11 @@ from runs.services.errors import (
     ThreadBusy,
 )
 from runs.services.ids import new_thread_id, parse_id
-from runs.services.representation import run_dict
+from runs.services.representation import iso, run_dict
 from runs.services.threads import create_thread, get_thread, lock_thread
+
+# The timeline's status of a run that was rolled back (no RunStatus: the run is gone).
+ROLLED_BACK = protocol.Lifecycle.ROLLED_BACK.value
 
 
 def validate_strategy(strategy) -> str:
@@ -66,10 +70,11 @@ def validate_action(action) -> str:
     return action
 
 
-def apply_strategy(thread: Thread, strategy: str) -> list[Run]:
+def apply_strategy(thread: Thread, strategy: str, *, by=None) -> list[Run]:
     """What a new run does to the runs in flight on its (locked) thread: the
     double-texting decision. Raises ThreadBusy for `reject` on a busy thread.
-    Returns the runs that were in flight."""
+    `by`: the new run's id, recorded on the runs it stops. Returns the runs
+    that were in flight."""
     in_flight = list(thread.in_flight_runs())
     if not in_flight or strategy == MultitaskStrategy.ENQUEUE:
         return in_flight
@@ -79,7 +84,7 @@ def apply_strategy(thread: Thread, strategy: str) -> list[Run]:
             "Thread is already running a run; the strategy is 'reject'.",
             field="multitask_strategy",
         )
-    cancel_locked(thread, in_flight, action=strategy)  # interrupt or rollback
+    cancel_locked(thread, in_flight, action=strategy, by=by)  # interrupt or rollback
     return in_flight
 
 
@@ -149,7 +154,9 @@ def create_run(
         if if_not_exists == "create" and not Thread.objects.filter(pk=thread_id).exists():
             create_thread(actor=actor, thread_id=thread_id, if_exists="do_nothing")
         thread = lock_thread(thread_id, actor=actor)
-        in_flight = apply_strategy(thread, strategy)
+        # Its id before it exists: the runs it stops record who stopped them.
+        run_id = uuid.uuid4()
+        in_flight = apply_strategy(thread, strategy, by=run_id)
         if in_flight:
             transaction.on_commit(lambda: metrics.double_text(strategy, "accepted"))
         run_kwargs = {**(kwargs or {}), "config": config, "context": context, "graph_id": graph_id}
@@ -164,6 +171,7 @@ def create_run(
         }
         thread.save(update_fields=["run_counter", "status", "metadata", "updated_at"])
         run = Run.objects.create(
+            id=run_id,
             thread=thread,
             seq=thread.run_counter,
             assistant_id=assistant.assistant_id,
@@ -304,3 +312,40 @@ def list_runs(thread_id, *, actor, limit: int = 10, offset: int = 0, status: str
     if status:
         runs = runs.filter(status=status)
     return list(runs.order_by("-seq")[offset : offset + limit])
+
+
+def timeline(thread_id, *, actor, limit: int = 50) -> list[dict]:
+    """The thread's last `limit` runs, oldest first, as the chat's timeline
+    shows them: each run as the API sends it, plus what stopped it
+    (`cancel_action`, `cancelled_by`: the run whose double-text did), and the
+    runs rolled back, which are gone from the API, as `rolled_back` entries
+    naming the run that erased them (`rolled_back_by`; null: by hand)."""
+    thread = get_thread(thread_id, actor=actor)
+    entries = [
+        {
+            **run_dict(run),
+            "seq": run.seq,
+            "cancel_action": run.cancel_action or None,
+            "cancelled_by": str(run.cancelled_by) if run.cancelled_by else None,
+        }
+        for run in thread.runs.order_by("-seq")[:limit]
+    ]
+    for gone in thread.rolled_back_runs.order_by("-seq")[:limit]:
+        entries.append(
+            {
+                "run_id": str(gone.run_id),
+                "thread_id": str(thread.pk),
+                "seq": gone.seq,
+                "status": ROLLED_BACK,
+                "multitask_strategy": gone.multitask_strategy,
+                "kwargs": {"input": gone.input},
+                "created_at": iso(gone.created_at),
+                "started_at": iso(gone.started_at),
+                "ended_at": iso(gone.rolled_back_at),
+                "was": gone.status,
+                "cancel_action": CancelAction.ROLLBACK,
+                "rolled_back_by": str(gone.rolled_back_by) if gone.rolled_back_by else None,
+            }
+        )
+    entries.sort(key=lambda entry: entry["seq"])
+    return entries[-limit:]

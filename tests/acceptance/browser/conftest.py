@@ -22,7 +22,11 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+ROOT = Path(__file__).resolve().parents[3]
+# At the repository root, gitignored (tests/test-artifacts was committed by mistake).
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+# axe-core, the accessibility engine, pinned in the JS tests' lockfile (npm ci installs it).
+AXE_JS = ROOT / "tests" / "acceptance" / "sdk" / "js" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture
@@ -57,3 +61,34 @@ def screenshot():
         await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return take
+
+
+@pytest.fixture
+def axe():
+    """`await axe(page)`: the serious and critical axe-core violations on the page,
+    as readable strings (an empty list when the page passes).
+
+    Minor and moderate findings are left out: the acceptance bar is "no serious or
+    critical violation", and the rest would make the assertion noisy."""
+    if not AXE_JS.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"axe-core not found at {AXE_JS}; .ci/run runs npm ci")
+        pytest.skip("axe-core is not installed (npm ci --prefix tests/acceptance/sdk/js)")
+
+    async def scan(page, selector=None):
+        await page.add_script_tag(path=str(AXE_JS))
+        results = await page.evaluate(
+            """async (selector) => {
+                const results = await axe.run(selector || document, {resultTypes: ["violations"]});
+                return results.violations;
+            }""",
+            selector,
+        )
+        return [
+            f"{v['impact']}: {v['id']} ({v['help']}) at "
+            + "; ".join(" ".join(node["target"]) for node in v["nodes"][:5])
+            for v in results
+            if v["impact"] in ("serious", "critical")
+        ]
+
+    return scan
