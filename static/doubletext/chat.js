@@ -825,7 +825,9 @@
   }
 
   async function loadAssistants() {
-    assistants = await api("/assistants/search", { limit: 100 });
+    // By name: a stable order (the platform's default, newest first, puts
+    // whichever default assistant was written last on top).
+    assistants = await api("/assistants/search", { limit: 100, sort_by: "name", sort_order: "asc" });
     const chosen = el.assistant.value;
     el.assistant.replaceChildren();
     for (const a of assistants) {
