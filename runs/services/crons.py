@@ -36,7 +36,7 @@ from django.utils import timezone as dj_timezone
 from runs.graphs import registry
 from runs.graphs.validation import check_options
 from runs.models import Cron, CronFiring, OnRunCompleted, Run
-from runs.services import actors, json_match
+from runs.services import actors, json_match, runs
 from runs.services import chat_messages as msgs
 from runs.services.errors import (
     AssistantNotFound,
@@ -468,8 +468,6 @@ def fire_cron(cron_id, tick: datetime, *, now: datetime, worker_id: str = "") ->
 
 
 def _create_run(cron: Cron) -> Run:
-    from runs.services import runs  # runs imports threads; crons is imported by neither
-
     payload = cron.payload
     metadata = {**cron.metadata, **(payload.get("metadata") or {})}
     kwargs = {name: payload[name] for name in EXECUTION_FIELDS if name in payload}
