@@ -430,17 +430,22 @@ def fire_cron(cron_id, tick: datetime, *, now: datetime, worker_id: str = "") ->
     The claim, the firing row and the run are one transaction."""
     try:
         with transaction.atomic():
+            # Locked, skipping a cron another worker is firing right now: it
+            # moves on to the next one instead of waiting for that one's run.
             cron = (
                 Cron.objects.select_related("owner")
+                .select_for_update(skip_locked=True, of=("self",))
                 .filter(_live(now), pk=cron_id, next_run_date=tick)
                 .first()
             )
             if cron is None:
                 return None
             following = next_run_date(cron.schedule, cron.timezone, max(now, tick))
-            # The claim: only one UPDATE matches the tick; a concurrent one
-            # waits for our row lock, then matches nothing (PostgreSQL re-reads
-            # the row; SQLite's writers are serialised).
+            # The claim, which does not rely on the lock above (SQLite has no
+            # row locks; a lock skipped is no guarantee): only one UPDATE
+            # matches the tick; a concurrent one waits for our row lock, then
+            # matches nothing (PostgreSQL re-reads the row; SQLite's writers
+            # are serialised).
             claimed = Cron.objects.filter(pk=cron.pk, next_run_date=tick).update(
                 next_run_date=following
             )
