@@ -1,9 +1,12 @@
-"""Admin: inspect threads and runs; cancel runs.
+"""Admin: inspect threads, runs and assistants; cancel runs; delete assistants.
 
 Runs are read-only here: editing a status by hand would break the invariants
 the strategy service keeps (one running run per thread). Cancelling goes
 through the service. A thread's checkpoints are in the `checkpoints` app's
-admin, decoded.
+admin, decoded. Assistants are read-only too: a change is a new version,
+written through the API (runs.services.assistants), and the graphs' default
+assistants are the server's; deleting one of a user's goes through the
+service, which interrupts its runs in flight.
 """
 
 import json
@@ -13,8 +16,17 @@ from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from runs.models import ACTIVE_RUN_STATUSES, Cron, CronFiring, Run, Thread, UserAPIKey
-from runs.services import crons, runs
+from runs.models import (
+    ACTIVE_RUN_STATUSES,
+    Assistant,
+    AssistantVersion,
+    Cron,
+    CronFiring,
+    Run,
+    Thread,
+    UserAPIKey,
+)
+from runs.services import assistants, crons, runs
 from runs.services.actors import SYSTEM
 from runs.services.errors import RunsError
 
@@ -154,7 +166,77 @@ class RunAdmin(admin.ModelAdmin):
         return pretty_json(obj.error)
 
 
-# API keys belong to users here; the library's user-less keys are not used.
+class AssistantVersionInline(ReadOnlyInline):
+    model = AssistantVersion
+    fields = ("version", "graph_id", "name", "pretty_config", "pretty_context", "created_at")
+    readonly_fields = fields
+    ordering = ("-version",)
+    show_change_link = False
+
+    @admin.display(description="config")
+    def pretty_config(self, obj):
+        return pretty_json(obj.config)
+
+    @admin.display(description="context")
+    def pretty_context(self, obj):
+        return pretty_json(obj.context)
+
+
+@admin.register(Assistant)
+class AssistantAdmin(admin.ModelAdmin):
+    list_display = ("name", "assistant_id", "graph_id", "owner_or_default", "version", "updated_at")
+    list_filter = ("graph_id",)
+    list_select_related = ("owner",)
+    search_fields = ("assistant_id", "name", "graph_id", "owner__username")
+    readonly_fields = (
+        "assistant_id",
+        "owner_or_default",
+        "graph_id",
+        "name",
+        "description",
+        "version",
+        "pretty_config",
+        "pretty_context",
+        "pretty_metadata",
+        "created_at",
+        "updated_at",
+    )
+    fields = readonly_fields
+    inlines = (AssistantVersionInline,)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or not obj.is_default
+
+    def delete_model(self, request, obj):
+        assistants.delete_assistant(obj.pk, actor=SYSTEM)
+
+    def delete_queryset(self, request, queryset):
+        for assistant in queryset.filter(owner__isnull=False):
+            assistants.delete_assistant(assistant.pk, actor=SYSTEM)
+
+    @admin.display(description="owner")
+    def owner_or_default(self, obj):
+        return obj.owner or "(the graph's default assistant)"
+
+    @admin.display(description="config")
+    def pretty_config(self, obj):
+        return pretty_json(obj.config)
+
+    @admin.display(description="context")
+    def pretty_context(self, obj):
+        return pretty_json(obj.context)
+
+    @admin.display(description="metadata")
+    def pretty_metadata(self, obj):
+        return pretty_json(obj.metadata)
+
+
 class CronFiringInline(ReadOnlyInline):
     model = CronFiring
     fields = ("scheduled_for", "fired_at", "run_id", "error", "worker_id")
@@ -218,6 +300,7 @@ class CronAdmin(admin.ModelAdmin):
             crons.set_enabled(obj.pk, obj.enabled, actor=SYSTEM)
 
 
+# API keys belong to users here; the library's user-less keys are not used.
 admin.site.unregister(APIKey)
 
 

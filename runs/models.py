@@ -1,4 +1,4 @@
-"""Threads and runs (and users' API keys).
+"""Threads and runs, assistants (and users' API keys).
 
 A thread's state lives in LangGraph checkpoints (the `checkpoints` app), each
 tagged with the run that wrote it, so rolling a run back is deleting the run
@@ -187,6 +187,93 @@ class Run(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_RUN_STATUSES
+
+
+class Assistant(models.Model):
+    """A configuration of a graph (LangGraph Platform's assistant): its config,
+    context and metadata, versioned. The current fields are those of one of
+    its versions (`version`), the latest unless set back (`set_latest`).
+
+    `owner` NULL: a graph's default assistant, the server's own (one per
+    graph of the registry, with the deterministic id the platform gives it),
+    visible to every user and changed by none."""
+
+    assistant_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="assistants",
+    )
+    graph_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=1024)
+    # NULL, not "": the platform sends null for an assistant without one.
+    description = models.TextField(null=True, blank=True)  # noqa: DJ001
+    config = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        # One per sort of POST /assistants/search that a user's list is read in
+        # (runs.services.assistants SORTS), the id breaking ties.
+        indexes = [
+            models.Index(
+                fields=["owner", "created_at", "assistant_id"], name="assistant_owner_created_idx"
+            ),
+            models.Index(
+                fields=["owner", "updated_at", "assistant_id"], name="assistant_owner_updated_idx"
+            ),
+            models.Index(fields=["owner", "graph_id"], name="assistant_owner_graph_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(version__gte=1), name="assistant_version_positive"),
+            models.CheckConstraint(condition=~Q(graph_id=""), name="assistant_graph_id_not_empty"),
+            models.CheckConstraint(condition=~Q(name=""), name="assistant_name_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.assistant_id})"
+
+    @property
+    def is_default(self) -> bool:
+        return self.owner_id is None
+
+
+class AssistantVersion(models.Model):
+    """One version of an assistant, as it was written (create, update): what
+    `set_latest` makes current again."""
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    graph_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=1024)
+    description = models.TextField(null=True, blank=True)  # noqa: DJ001
+    config = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["assistant", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assistant", "version"], name="assistant_version_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(version__gte=1), name="assistant_version_row_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(graph_id=""), name="assistant_version_graph_not_empty"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.assistant_id} v{self.version}"
 
 
 class UserAPIKeyManager(BaseAPIKeyManager):

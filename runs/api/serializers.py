@@ -1,13 +1,17 @@
 """Request bodies of the REST API. Unknown fields of the older endpoints
 (runs, threads) are ignored, as the platform ignores fields that do not
-apply; the crons' bodies (StrictSerializer) refuse them, naming the field."""
+apply; the assistants' and crons' bodies (`StrictSerializer`) refuse them,
+naming the field: the SDKs send only fields that Doubletext honours there, so
+anything else is a mistake worth naming."""
+
+from collections.abc import Mapping
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from runs.api.sse import STREAM_MODES
 from runs.models import CancelAction, MultitaskStrategy, ThreadStatus
-from runs.services import crons, json_paths, threads
+from runs.services import assistants, crons, json_paths, threads
 
 # Paging past this is refused (422) rather than overflowing a database integer.
 MAX_OFFSET = 2**31 - 1
@@ -58,11 +62,90 @@ class StreamModeField(serializers.JSONField):
         return modes
 
 
-class AssistantSearchSerializer(serializers.Serializer):
-    graph_id = serializers.CharField(required=False, allow_null=True)
+class StrictSerializer(serializers.Serializer):
+    """A body whose every field is honoured: a field it does not know is
+    refused (422 naming it), never silently dropped."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = [key for key in data if key not in self.fields]
+            if unknown:
+                raise serializers.ValidationError(
+                    {str(unknown[0]): [f"Unknown field; the fields are {sorted(self.fields)}."]}
+                )
+        return super().to_internal_value(data)
+
+
+def _text(max_length: int | None = None, **kwargs):
+    return serializers.CharField(
+        required=False,
+        allow_null=True,
+        trim_whitespace=False,
+        max_length=max_length,
+        **kwargs,
+    )
+
+
+class AssistantCreateSerializer(StrictSerializer):
+    graph_id = serializers.CharField(max_length=255)
+    assistant_id = serializers.UUIDField(required=False, allow_null=True)
+    config = JSONObjectField(required=False, allow_null=True)
+    context = JSONObjectField(required=False, allow_null=True)
+    metadata = JSONObjectField(required=False, allow_null=True)
+    if_exists = serializers.ChoiceField(
+        choices=assistants.IF_EXISTS, required=False, allow_null=True
+    )
+    name = _text(1024, allow_blank=True, help_text='Default "Untitled".')
+    description = _text(allow_blank=True)
+
+
+class AssistantPatchSerializer(StrictSerializer):
+    """A new version: what is given replaces the current value (metadata is merged)."""
+
+    graph_id = _text(255)
+    config = JSONObjectField(required=False, allow_null=True)
+    context = JSONObjectField(required=False, allow_null=True)
+    metadata = JSONObjectField(required=False, allow_null=True)
+    name = _text(1024, allow_blank=True)
+    description = _text(allow_blank=True)
+
+
+class AssistantCountSerializer(StrictSerializer):
+    metadata = JSONObjectField(required=False, allow_null=True)
+    graph_id = _text(255)
+    name = _text(1024, allow_blank=True, help_text="Part of the name, any case.")
+
+
+class AssistantSearchSerializer(AssistantCountSerializer):
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+    sort_by = serializers.ChoiceField(choices=assistants.SORTS, required=False, allow_null=True)
+    sort_order = serializers.ChoiceField(
+        choices=assistants.SORT_ORDERS, required=False, allow_null=True
+    )
+    select = serializers.ListField(
+        child=serializers.ChoiceField(choices=assistants.SELECTABLE),
+        required=False,
+        allow_null=True,
+    )
+
+
+class AssistantVersionsSerializer(StrictSerializer):
     metadata = JSONObjectField(required=False, allow_null=True)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+
+
+class AssistantLatestSerializer(StrictSerializer):
+    version = serializers.IntegerField(min_value=1, max_value=MAX_OFFSET)
+
+
+class AssistantDeleteQuerySerializer(serializers.Serializer):
+    delete_threads = serializers.BooleanField(default=False)
+
+
+class SubgraphsQuerySerializer(serializers.Serializer):
+    recurse = serializers.BooleanField(default=False)
 
 
 class GraphQuerySerializer(serializers.Serializer):
@@ -392,18 +475,6 @@ class JoinSerializer(serializers.Serializer):
 
 class JoinStreamSerializer(JoinSerializer):
     stream_mode = StreamModeField(required=False, allow_null=True)
-
-
-class StrictSerializer(serializers.Serializer):
-    """A body whose unknown fields are refused (422 naming the first), not
-    ignored: for the newer endpoints, where a typo should not pass."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({unknown[0]: ["Unknown field."]})
-        return super().to_internal_value(data)
 
 
 class CronRunFieldsSerializer(StrictSerializer):

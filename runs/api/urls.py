@@ -4,6 +4,7 @@ from django.urls import path
 
 from runs.api.views import assistants, crons, meta, runs, threads
 
+A = "assistants/<str:assistant_id>"
 T = "threads/<str:thread_id>"
 R = f"{T}/runs/<str:run_id>"
 
@@ -11,10 +12,20 @@ urlpatterns = [
     path("ok", meta.Ok.as_view(), name="api-ok"),
     path("info", meta.Info.as_view(), name="api-info"),
     path("metrics", meta.Metrics.as_view(), name="metrics"),
+    path("assistants", assistants.AssistantCreate.as_view(), name="assistant-create"),
     path("assistants/search", assistants.AssistantSearch.as_view(), name="assistant-search"),
-    path("assistants/<str:assistant_id>", assistants.AssistantDetail.as_view(), name="assistant"),
-    path("assistants/<str:assistant_id>/graph", assistants.AssistantGraph.as_view()),
-    path("assistants/<str:assistant_id>/schemas", assistants.AssistantSchemas.as_view()),
+    path("assistants/count", assistants.AssistantCount.as_view(), name="assistant-count"),
+    path(A, assistants.AssistantDetail.as_view(), name="assistant"),
+    path(f"{A}/versions", assistants.AssistantVersions.as_view(), name="assistant-versions"),
+    path(f"{A}/latest", assistants.AssistantLatest.as_view(), name="assistant-latest"),
+    path(f"{A}/graph", assistants.AssistantGraph.as_view(), name="assistant-graph"),
+    path(f"{A}/schemas", assistants.AssistantSchemas.as_view(), name="assistant-schemas"),
+    path(f"{A}/subgraphs", assistants.AssistantSubgraphs.as_view(), name="assistant-subgraphs"),
+    path(
+        f"{A}/subgraphs/<str:namespace>",
+        assistants.AssistantSubgraphsOf.as_view(),
+        name="assistant-subgraphs-of",
+    ),
     path("threads", threads.ThreadCreate.as_view(), name="thread-create"),
     path("threads/search", threads.ThreadSearch.as_view(), name="thread-search"),
     path("threads/count", threads.ThreadCount.as_view(), name="thread-count"),

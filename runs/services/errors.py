@@ -79,3 +79,23 @@ class GraphNotAssigned(RunsError):
 class CheckpointNotFound(RunsError):
     status_code = 404
     code = "checkpoint_not_found"
+
+
+class GraphNotFound(RunsError):
+    """A graph id the server does not serve (its langgraph.json lists the graphs)."""
+
+    status_code = 404
+    code = "graph_not_found"
+
+
+class AssistantReadOnly(RunsError):
+    """A change to a graph's default assistant: the server's own, visible to
+    every user, changed by none."""
+
+    status_code = 403
+    code = "assistant_read_only"
+
+
+class VersionNotFound(RunsError):
+    status_code = 404
+    code = "version_not_found"

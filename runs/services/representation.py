@@ -1,10 +1,10 @@
-"""Threads and runs as JSON-ready dicts, in LangGraph Platform's shapes.
+"""Threads, runs and assistants as JSON-ready dicts, in LangGraph Platform's shapes.
 
 One place for these shapes: the REST API, the websocket and the bus events
 all send them. (States: runs.graphs.serialization.)
 """
 
-from runs.models import Cron, Run, Thread
+from runs.models import Assistant, AssistantVersion, Cron, Run, Thread
 
 
 def iso(value):
@@ -58,6 +58,44 @@ def thread_dict(thread: Thread, fields=THREAD_FIELDS) -> dict:
         "interrupts": lambda: thread.interrupts,
     }
     return {name: read[name]() for name in THREAD_FIELDS if name in fields}
+
+
+ASSISTANT_FIELDS = (
+    "assistant_id",
+    "graph_id",
+    "config",
+    "context",
+    "created_at",
+    "updated_at",
+    "metadata",
+    "version",
+    "name",
+    "description",
+)
+# A version has no updated_at: it is never changed once written.
+ASSISTANT_VERSION_FIELDS = tuple(name for name in ASSISTANT_FIELDS if name != "updated_at")
+
+
+def assistant_dict(assistant: Assistant | AssistantVersion, fields=ASSISTANT_FIELDS) -> dict:
+    """An assistant (or one of its versions) as the platform sends it; only
+    `fields` of it, in the platform's order."""
+    read = {
+        "assistant_id": lambda: str(assistant.assistant_id),
+        "graph_id": lambda: assistant.graph_id,
+        "config": lambda: assistant.config,
+        "context": lambda: assistant.context,
+        "created_at": lambda: iso(assistant.created_at),
+        "updated_at": lambda: iso(assistant.updated_at),
+        "metadata": lambda: assistant.metadata,
+        "version": lambda: assistant.version,
+        "name": lambda: assistant.name,
+        "description": lambda: assistant.description,
+    }
+    return {name: read[name]() for name in ASSISTANT_FIELDS if name in fields}
+
+
+def assistant_version_dict(version: AssistantVersion) -> dict:
+    return assistant_dict(version, ASSISTANT_VERSION_FIELDS)
 
 
 CRON_FIELDS = (

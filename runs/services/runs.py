@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from runs.bus import protocol
 from runs.bus.publish import publish_sync, wake_workers_sync
-from runs.graphs import registry
 from runs.graphs.validation import check_options
 from runs.models import (
     ACTIVE_RUN_STATUSES,
@@ -32,11 +31,10 @@ from runs.models import (
     Thread,
     ThreadStatus,
 )
-from runs.services import actors, metrics
+from runs.services import actors, assistants, metrics
 from runs.services import chat_messages as msgs
 from runs.services.cancellation import cancel_locked, refresh_thread_status
 from runs.services.errors import (
-    AssistantNotFound,
     Conflict,
     InvalidRequest,
     RunNotFound,
@@ -102,8 +100,10 @@ def create_run(
 ) -> Run:
     """Create a run on a thread of `actor`, applying the double-texting strategy.
 
-    `assistant_id` names the graph (its id, or its default assistant's UUID);
-    the thread's metadata records it (`graph_id`, `assistant_id`), as the
+    `assistant_id` names the graph (its id, or its default assistant's UUID)
+    or an assistant of `actor`'s, whose config and context the run gets under
+    its own (`assistants.resolve`, `assistants.merged_options`); the run and
+    the thread's metadata record it (`graph_id`, `assistant_id`), as the
     platform does, so its state is read through that graph. `kwargs`: how the
     run executes and streams (stream_mode, stream_subgraphs, stream_resumable,
     command, interrupt_before/after, durability, on_completion).
@@ -123,9 +123,9 @@ def create_run(
     See runs.worker.transactions.claim_next_run.
     """
     strategy = validate_strategy(multitask_strategy)
-    graph_id = registry.resolve(assistant_id)
-    if graph_id is None:
-        raise AssistantNotFound(f"Assistant {assistant_id!r} not found.", field="assistant_id")
+    assistant = assistants.resolve(assistant_id, actor=actor)
+    graph_id = assistant.graph_id
+    config, context = assistants.merged_options(assistant, config, context)
     check_options(graph_id, config, context)
     config = dict(config or {})
     if checkpoint_id:
@@ -160,13 +160,13 @@ def create_run(
         thread.metadata = {
             **thread.metadata,
             "graph_id": graph_id,
-            "assistant_id": registry.assistant_uuid(graph_id),
+            "assistant_id": assistant.assistant_id,
         }
         thread.save(update_fields=["run_counter", "status", "metadata", "updated_at"])
         run = Run.objects.create(
             thread=thread,
             seq=thread.run_counter,
-            assistant_id=registry.assistant_uuid(graph_id),
+            assistant_id=assistant.assistant_id,
             multitask_strategy=strategy,
             input=run_input,
             kwargs=run_kwargs,

@@ -1,4 +1,5 @@
-"""The admin: browse threads, runs and checkpoints; cancel runs through the service."""
+"""The admin: browse threads, runs, assistants and checkpoints; cancel runs and
+delete assistants through the services."""
 
 import re
 from datetime import timedelta
@@ -9,8 +10,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from checkpoints.models import Checkpoint
-from runs.models import Cron, Run, RunStatus, UserAPIKey
-from runs.services import crons, state
+from runs.graphs import registry
+from runs.models import Assistant, Cron, Run, RunStatus, UserAPIKey
+from runs.services import assistants, crons, state
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
 from tests.conftest import make_thread, make_user
@@ -95,6 +97,33 @@ def test_an_api_key_made_in_the_admin_is_shown_once_and_works(staff_client):
     assert key not in changelist and "alice" in changelist
     api = APIClient(REMOTE_ADDR="203.0.113.9")
     assert api.post("/threads/search", {}, format="json", HTTP_X_API_KEY=key).status_code == 200
+
+
+def test_assistants_with_their_versions_and_delete_through_the_service(staff_client):
+    owner = make_user("alice")
+    made = assistants.create_assistant(
+        actor=owner, graph_id="agent", name="<b>bold</b>", context={"reply_words": 3}
+    )
+    assistants.update_assistant(made.pk, actor=owner, context={"reply_words": 4})
+    run = run_service.create_run(
+        make_thread(owner).pk, actor=owner, assistant_id=str(made.pk), input=None
+    )
+    changelist = staff_client.get(reverse("admin:runs_assistant_changelist"))
+    assert changelist.status_code == 200
+    page = staff_client.get(reverse("admin:runs_assistant_change", args=[made.pk]))
+    body = page.content.decode()
+    assert page.status_code == 200 and "&lt;b&gt;bold&lt;/b&gt;" in body
+    assert body.count("reply_words") >= 3  # the current context and both versions'
+
+    default = registry.assistant_uuid("agent")
+    refused = staff_client.post(reverse("admin:runs_assistant_delete", args=[default]))
+    assert refused.status_code == 403
+    deleted = staff_client.post(
+        reverse("admin:runs_assistant_delete", args=[made.pk]), {"post": "yes"}
+    )
+    assert deleted.status_code == 302
+    assert not Assistant.objects.filter(pk=made.pk).exists()
+    assert Run.objects.get(pk=run.pk).status == RunStatus.INTERRUPTED
 
 
 def test_crons_are_listed_and_enabled_is_editable_through_the_service(staff_client):

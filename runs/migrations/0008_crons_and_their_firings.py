@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('runs', '0006_thread_state_updated_at_error_sort_indexes'),
+        ('runs', '0007_assistants_and_their_versions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
