@@ -29,7 +29,14 @@ from django.db.models.functions import Lower
 
 from runs.graphs import registry
 from runs.graphs.validation import check_options
-from runs.models import ACTIVE_RUN_STATUSES, Assistant, AssistantVersion, CancelAction, Run
+from runs.models import (
+    ACTIVE_RUN_STATUSES,
+    Assistant,
+    AssistantVersion,
+    CancelAction,
+    Cron,
+    Run,
+)
 from runs.services import actors, json_match, threads
 from runs.services.cancellation import cancel_locked, refresh_thread_status
 from runs.services.errors import (
@@ -400,7 +407,7 @@ def set_latest(assistant_id, *, actor, version: int) -> Assistant:
 
 
 def delete_assistant(assistant_id, *, actor, delete_threads: bool = False) -> None:
-    """Delete an assistant of `actor` with its versions. Its runs in flight
+    """Delete an assistant of `actor` with its versions and crons. Its runs in flight
     are interrupted, as on the platform; with `delete_threads`, the actor's
     threads it last ran on (`metadata.assistant_id`) are deleted as DELETE
     /threads/{id} deletes them."""
@@ -424,6 +431,8 @@ def delete_assistant(assistant_id, *, actor, delete_threads: bool = False) -> No
             runs = list(thread.in_flight_runs().filter(assistant_id=key))
             cancel_locked(thread, runs, action=CancelAction.INTERRUPT)
             refresh_thread_status(thread)
+        # Its crons go with it, as on the platform: they would only fail now.
+        Cron.objects.filter(assistant_id=key).delete()
         assistant.delete()
 
 

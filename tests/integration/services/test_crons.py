@@ -9,7 +9,7 @@ import pytest
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
 from runs.models import Cron, CronFiring, Run, RunStatus, Thread, ThreadStatus
-from runs.services import crons, runs
+from runs.services import assistants, crons, runs
 from runs.services.actors import SYSTEM
 from runs.services.errors import (
     AssistantNotFound,
@@ -279,6 +279,33 @@ def test_update_merges_metadata_replaces_run_fields_and_reschedules(owner):
     with pytest.raises(InvalidRequest) as error:
         crons.update_cron(cron.pk, actor=owner, changes={"on_run_completed": "keep"})
     assert error.value.field == "on_run_completed"
+
+
+def test_a_cron_of_one_s_own_assistant_runs_it_and_goes_with_it(owner):
+    mine = assistants.create_assistant(
+        actor=owner, graph_id="agent", context={"reply_words": 7}, name="short"
+    )
+    thread = make_thread(owner)
+    cron = crons.create_cron(
+        actor=owner,
+        assistant_id=str(mine.pk),
+        schedule="* * * * *",
+        thread_id=thread.pk,
+        payload=HELLO,
+        now=T0,
+    )
+    assert cron.assistant_id == str(mine.pk)
+    assert crons.count_crons(actor=owner, assistant_id=str(mine.pk)) == 1
+    [firing] = crons.fire_due_crons(now=minute(1))
+    run = Run.objects.get(pk=firing.run_id)
+    assert run.assistant_id == str(mine.pk)
+    assert run.kwargs["context"] == {"reply_words": 7}  # the assistant's options
+    # Another user cannot schedule it.
+    with pytest.raises(AssistantNotFound):
+        crons.create_cron(actor=make_user("bob"), assistant_id=str(mine.pk), schedule="* * * * *")
+    # Its crons go with it.
+    assistants.delete_assistant(mine.pk, actor=owner)
+    assert not Cron.objects.filter(pk=cron.pk).exists()
 
 
 def test_others_crons_are_not_found(owner):
