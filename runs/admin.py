@@ -1,16 +1,20 @@
-"""Admin: inspect threads and runs; cancel runs.
+"""Admin: inspect threads, runs and assistants; cancel runs; delete assistants.
 
 Runs are read-only here: editing a status by hand would break the invariants
 the strategy service keeps (one running run per thread). Cancelling goes
 through the service. A thread's page shows its conversation as it stands (read
 through the state service as SYSTEM), its pending interrupts and its runs: per
-run, its input, strategy, outcome and what it did to the runs before it (a
-rolled-back run's row is gone: the run that erased it keeps its record,
-`Run.stopped_runs`). A thread's checkpoints are in the `checkpoints` app's
-admin, decoded.
+run, its input, strategy, outcome and what it did to the runs before it
+(`Run.cancelled_by`; a rolled-back run's row is gone, its `RolledBackRun`
+names the run that erased it). A thread's checkpoints are in the
+`checkpoints` app's admin, decoded. Assistants are read-only too: a change is
+a new version, written through the API (runs.services.assistants), and the
+graphs' default assistants are the server's; deleting one of a user's goes
+through the service, which interrupts its runs in flight.
 """
 
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from rest_framework_api_key.admin import APIKeyModelAdmin
@@ -23,8 +27,18 @@ from runs.admin_render import (
     render_interrupts,
     run_label,
 )
-from runs.models import ACTIVE_RUN_STATUSES, Run, Thread, UserAPIKey
-from runs.services import runs, state
+from runs.models import (
+    ACTIVE_RUN_STATUSES,
+    Assistant,
+    AssistantVersion,
+    Cron,
+    CronFiring,
+    RolledBackRun,
+    Run,
+    Thread,
+    UserAPIKey,
+)
+from runs.services import assistants, crons, runs, state
 from runs.services.actors import SYSTEM
 from runs.services.chat_messages import input_excerpt
 from runs.services.errors import RunsError
@@ -70,10 +84,13 @@ class StoppedRunsFilter(admin.SimpleListFilter):
         return [("yes", "interrupted or rolled back a run"), ("no", "nothing")]
 
     def queryset(self, request, queryset):
+        stopped = Exists(Run.objects.filter(cancelled_by=OuterRef("pk"))) | Exists(
+            RolledBackRun.objects.filter(rolled_back_by=OuterRef("pk"))
+        )
         if self.value() == "yes":
-            return queryset.exclude(stopped_runs=[])
+            return queryset.filter(stopped)
         if self.value() == "no":
-            return queryset.filter(stopped_runs=[])
+            return queryset.exclude(stopped)
         return queryset
 
 
@@ -85,29 +102,36 @@ def first_words(thread: Thread) -> str:
     return ""
 
 
-class ErasedRun:
-    """A rolled-back run (its row is gone) as its eraser's record describes it."""
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
 
-    pk = None
+    def has_add_permission(self, request, obj=None):
+        return False
 
-    def __init__(self, record: dict):
-        self.seq = record.get("seq")
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
-def stopped_by_map(thread_runs) -> dict:
-    """{run id: the run whose double-text stopped it} among a thread's runs; a
-    stopper since rolled back is an ErasedRun."""
-    stoppers = {}
+def what_it_did(run: Run) -> list:
+    """[(action, run)]: the runs a double-text stopped, the rolled-back ones as
+    their RolledBackRun. Only a run created with interrupt or rollback can have."""
+    if run.multitask_strategy not in ("interrupt", "rollback"):
+        return []
+    interrupted = [("interrupt", r) for r in Run.objects.filter(cancelled_by=run.pk)]
+    erased = [("rollback", r) for r in RolledBackRun.objects.filter(rolled_back_by=run.pk)]
+    return sorted(interrupted + erased, key=lambda pair: pair[1].seq)
 
-    def walk(stopper, records):
-        for record in records or []:
-            stoppers[record.get("run_id")] = stopper
-            if record.get("stopped"):
-                walk(ErasedRun(record), record["stopped"])
 
-    for run in thread_runs:
-        walk(run, run.stopped_runs)
-    return stoppers
+def stopped_by(stopper_id):
+    """The run (or RolledBackRun, if erased since) with this id, or None."""
+    if stopper_id is None:
+        return None
+    return (
+        Run.objects.filter(pk=stopper_id).first()
+        or RolledBackRun.objects.filter(run_id=stopper_id).first()
+    )
 
 
 @admin.register(Thread)
@@ -185,28 +209,29 @@ class ThreadAdmin(admin.ModelAdmin):
     def run_history(self, obj):
         """Each run (oldest first): input, strategy, outcome, what it did to the
         runs before it; rolled-back runs, gone, from their eraser's record."""
-        latest = list(obj.runs.order_by("-seq")[:THREAD_PAGE_RUNS])[::-1]
-        stoppers = stopped_by_map(latest)
-        rows = []  # (seq, cells)
-
-        def erased(eraser_seq, records):
-            # Rolled-back runs, and those *they* had rolled back, from the records.
-            for record in records or []:
-                if record.get("action") != "rollback":
-                    continue
-                cells = (
-                    "dt-rolled-back",
-                    format_html("#{}", record.get("seq")),
-                    record.get("input") or "",
-                    record.get("strategy") or "-",
-                    "rolled back (deleted)",
-                    format_html("rolled back by #{}", eraser_seq),
-                )
-                rows.append((record.get("seq") or 0, cells))
-                erased(record.get("seq"), record.get("stopped"))
-
+        latest = list(obj.runs.order_by("-seq")[:THREAD_PAGE_RUNS])
+        gone = list(obj.rolled_back_runs.order_by("-seq")[:THREAD_PAGE_RUNS])
+        known = {run.pk: run for run in latest} | {g.run_id: g for g in gone}
+        did: dict = {}
         for run in latest:
-            erased(run.seq, run.stopped_runs)
+            if run.cancelled_by in known:
+                did.setdefault(run.cancelled_by, []).append(("interrupt", run))
+        for g in gone:
+            if g.rolled_back_by in known:
+                did.setdefault(g.rolled_back_by, []).append(("rollback", g))
+        rows = []  # (seq, cells)
+        for g in gone:
+            by = known.get(g.rolled_back_by)
+            cells = (
+                "dt-rolled-back",
+                format_html("#{}", g.seq),
+                input_excerpt(g.input, 120),
+                g.multitask_strategy,
+                "rolled back (deleted)",
+                format_html("rolled back by #{}", by.seq) if by else "rolled back (cancelled)",
+            )
+            rows.append((g.seq, cells))
+        for run in latest:
             url = reverse("admin:runs_run_change", args=[run.pk])
             outcome = run.get_status_display()
             if run.error:
@@ -217,7 +242,7 @@ class ThreadAdmin(admin.ModelAdmin):
                 input_excerpt(run.input, 120),
                 run.multitask_strategy,
                 outcome,
-                render_effect(run, stoppers.get(str(run.pk))),
+                render_effect(run, did.get(run.pk, []), known.get(run.cancelled_by)),
             )
             rows.append((run.seq, cells))
         rows = [cells for _, cells in sorted(rows, key=lambda row: row[0])]
@@ -326,16 +351,12 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="double-text")
     def double_text(self, obj):
-        # Only runs that were stopped pay for the query (few on a page).
-        return render_effect(obj, self.stopped_by(obj) if obj.cancel_action else None)
-
-    def stopped_by(self, obj):
-        later = obj.thread.runs.filter(seq__gt=obj.seq).exclude(stopped_runs=[]).order_by("seq")
-        return stopped_by_map(later).get(str(obj.pk))
+        # Queries only for runs that can have stopped another, or were stopped.
+        return render_effect(obj, what_it_did(obj), stopped_by(obj.cancelled_by))
 
     @admin.display(description="what it did / what was done to it")
     def effect(self, obj):
-        return render_effect(obj, self.stopped_by(obj))
+        return render_effect(obj, what_it_did(obj), stopped_by(obj.cancelled_by))
 
     @admin.display(description="checkpoints")
     def run_checkpoints(self, obj):
@@ -368,6 +389,140 @@ class RunAdmin(admin.ModelAdmin):
     @admin.display(description="error")
     def pretty_error(self, obj):
         return pretty_json(obj.error)
+
+
+class AssistantVersionInline(ReadOnlyInline):
+    model = AssistantVersion
+    fields = ("version", "graph_id", "name", "pretty_config", "pretty_context", "created_at")
+    readonly_fields = fields
+    ordering = ("-version",)
+    show_change_link = False
+
+    @admin.display(description="config")
+    def pretty_config(self, obj):
+        return pretty_json(obj.config)
+
+    @admin.display(description="context")
+    def pretty_context(self, obj):
+        return pretty_json(obj.context)
+
+
+@admin.register(Assistant)
+class AssistantAdmin(admin.ModelAdmin):
+    list_display = ("name", "assistant_id", "graph_id", "owner_or_default", "version", "updated_at")
+    list_filter = ("graph_id",)
+    list_select_related = ("owner",)
+    search_fields = ("assistant_id", "name", "graph_id", "owner__username")
+    readonly_fields = (
+        "assistant_id",
+        "owner_or_default",
+        "graph_id",
+        "name",
+        "description",
+        "version",
+        "pretty_config",
+        "pretty_context",
+        "pretty_metadata",
+        "created_at",
+        "updated_at",
+    )
+    fields = readonly_fields
+    inlines = (AssistantVersionInline,)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or not obj.is_default
+
+    def delete_model(self, request, obj):
+        assistants.delete_assistant(obj.pk, actor=SYSTEM)
+
+    def delete_queryset(self, request, queryset):
+        for assistant in queryset.filter(owner__isnull=False):
+            assistants.delete_assistant(assistant.pk, actor=SYSTEM)
+
+    @admin.display(description="owner")
+    def owner_or_default(self, obj):
+        return obj.owner or "(the graph's default assistant)"
+
+    @admin.display(description="config")
+    def pretty_config(self, obj):
+        return pretty_json(obj.config)
+
+    @admin.display(description="context")
+    def pretty_context(self, obj):
+        return pretty_json(obj.context)
+
+    @admin.display(description="metadata")
+    def pretty_metadata(self, obj):
+        return pretty_json(obj.metadata)
+
+
+class CronFiringInline(ReadOnlyInline):
+    model = CronFiring
+    fields = ("scheduled_for", "fired_at", "run_id", "error", "worker_id")
+    readonly_fields = fields
+    show_change_link = False
+    ordering = ("-scheduled_for",)
+
+
+@admin.register(Cron)
+class CronAdmin(admin.ModelAdmin):
+    """Crons, their next tick and their latest firings. Only `enabled` is
+    editable (here and in the list); it goes through the service, which starts
+    a re-enabled cron from now rather than firing a tick long past."""
+
+    list_display = (
+        "id",
+        "schedule",
+        "timezone",
+        "next_run_date",
+        "enabled",
+        "thread",
+        "owner",
+        "end_time",
+    )
+    list_editable = ("enabled",)
+    list_filter = ("enabled",)
+    list_select_related = ("owner",)
+    search_fields = ("id", "owner__username", "thread__id", "schedule")
+    fields = (
+        "id",
+        "owner",
+        "thread",
+        "assistant_id",
+        "schedule",
+        "timezone",
+        "next_run_date",
+        "end_time",
+        "enabled",
+        "on_run_completed",
+        "pretty_payload",
+        "pretty_metadata",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = tuple(name for name in fields if name != "enabled")
+    inlines = [CronFiringInline]
+
+    def has_add_permission(self, request):
+        return False  # crons are created through the API, with their checks
+
+    @admin.display(description="payload")
+    def pretty_payload(self, obj):
+        return pretty_json(obj.payload)
+
+    @admin.display(description="metadata")
+    def pretty_metadata(self, obj):
+        return pretty_json(obj.metadata)
+
+    def save_model(self, request, obj, form, change):
+        if "enabled" in form.changed_data:
+            crons.set_enabled(obj.pk, obj.enabled, actor=SYSTEM)
 
 
 # API keys belong to users here; the library's user-less keys are not used.

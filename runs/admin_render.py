@@ -115,23 +115,25 @@ def run_label(seq, run_input) -> str:
     return f"#{seq} “{words}”" if words else f"#{seq} (no input)"
 
 
-def stopped_text(record: dict) -> str:
-    """`rolled back #1 “what's the weather in sf?”` (was running)."""
-    action = ACTIONS.get(record.get("action"), record.get("action"))
-    words = record.get("input") or ""
+def stopped_text(action: str, other) -> str:
+    """`rolled back #1 “what's the weather in sf?” (was running)`."""
+    words = input_excerpt(other.input, 60)
     quoted = f" “{words}”" if words else ""
-    return f"{action} #{record.get('seq')}{quoted} (was {record.get('status')})"
+    was = f" (was {other.status})" if action == "rollback" else ""
+    return f"{ACTIONS.get(action, action)} #{other.seq}{quoted}{was}"
 
 
-def render_effect(run, stopped_by=None) -> str:
-    """What a run did to the runs before it, and what a later run did to it."""
-    lines = [(stopped_text(record),) for record in run.stopped_runs or []]
+def render_effect(run, did: list, stopped_by=None) -> str:
+    """What a run did to the runs before it ([(action, run or RolledBackRun)]),
+    and what a later run did to it (`stopped_by`: a Run, or a RolledBackRun when
+    that run was erased since)."""
+    lines = [(stopped_text(action, other),) for action, other in did]
     action = ACTIONS.get(run.cancel_action, run.cancel_action)
     if stopped_by is None and run.cancel_action:
         # Stopped, but by no double-text: a cancel (the Stop button, the API, the admin).
         lines.append((f"{action} (cancelled)",))
     elif stopped_by is not None:
-        if stopped_by.pk is None:  # rolled back since: no page to link to
+        if hasattr(stopped_by, "rolled_back_at"):  # a RolledBackRun: no page to link to
             by = format_html("{} by #{} (rolled back since)", action, stopped_by.seq)
         else:
             url = reverse("admin:runs_run_change", args=[stopped_by.pk])

@@ -1,4 +1,4 @@
-"""Threads and runs (and users' API keys).
+"""Threads and runs, assistants (and users' API keys).
 
 A thread's state lives in LangGraph checkpoints (the `checkpoints` app), each
 tagged with the run that wrote it, so rolling a run back is deleting the run
@@ -137,13 +137,11 @@ class Run(models.Model):
     # Cancellation request, written by the strategy service and read by the
     # executor between tokens; the executor also gets a channel-layer signal.
     cancel_action = models.CharField(max_length=16, choices=CancelAction, blank=True, default="")
-    # What this run's strategy did to the runs in flight when it was created
-    # (interrupt or rollback): [{"run_id", "seq", "strategy", "action", "status",
-    # "input", "stopped"?}], `input` the first words of their message, `stopped`
-    # a rolled-back run's own record. Kept on this run because a
-    # rolled-back run's row is deleted with its output: this is its only trace
-    # (the admin shows it). Written once, by runs.services.runs.create_run.
-    stopped_runs = models.JSONField(default=list, blank=True, editable=False)
+    # The run whose creation (a double-text with interrupt) cancelled this one;
+    # null when it was cancelled by hand or not at all. A plain id, not a
+    # foreign key: that run may itself be rolled back later, and the chat's
+    # timeline still names it (RolledBackRun keeps its id).
+    cancelled_by = models.UUIDField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
     # after_seconds: no worker claims the run before this time.
     not_before = models.DateTimeField(null=True, blank=True)
@@ -196,6 +194,131 @@ class Run(models.Model):
         return self.status in ACTIVE_RUN_STATUSES
 
 
+class RolledBackRun(models.Model):
+    """A run that was rolled back. The run itself is deleted with every
+    checkpoint and write it made (its id answers 404, as on the platform);
+    this row remembers that it was there, so the chat's run timeline can
+    still show it, struck through, with the run that erased it."""
+
+    run_id = models.UUIDField(primary_key=True, editable=False)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="rolled_back_runs")
+    seq = models.PositiveBigIntegerField(editable=False)
+    multitask_strategy = models.CharField(max_length=16, choices=MultitaskStrategy)
+    input = models.JSONField(null=True, blank=True)
+    # What it was doing when it was erased: pending (queued) or running.
+    status = models.CharField(max_length=16, choices=RunStatus)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_at = models.DateTimeField(default=timezone.now)
+    # The run whose creation (a double-text with rollback) erased it; null when
+    # it was rolled back by hand (a cancel with action rollback).
+    rolled_back_by = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["thread", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["thread", "seq"], name="rolled_back_thread_seq_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=[RunStatus.PENDING, RunStatus.RUNNING]),
+                name="rolled_back_run_was_in_flight",
+            ),
+            models.CheckConstraint(
+                condition=Q(multitask_strategy__in=MultitaskStrategy.values),
+                name="rolled_back_strategy_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.run_id} (rolled back)"
+
+
+class Assistant(models.Model):
+    """A configuration of a graph (LangGraph Platform's assistant): its config,
+    context and metadata, versioned. The current fields are those of one of
+    its versions (`version`), the latest unless set back (`set_latest`).
+
+    `owner` NULL: a graph's default assistant, the server's own (one per
+    graph of the registry, with the deterministic id the platform gives it),
+    visible to every user and changed by none."""
+
+    assistant_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="assistants",
+    )
+    graph_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=1024)
+    # NULL, not "": the platform sends null for an assistant without one.
+    description = models.TextField(null=True, blank=True)  # noqa: DJ001
+    config = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        # One per sort of POST /assistants/search that a user's list is read in
+        # (runs.services.assistants SORTS), the id breaking ties.
+        indexes = [
+            models.Index(
+                fields=["owner", "created_at", "assistant_id"], name="assistant_owner_created_idx"
+            ),
+            models.Index(
+                fields=["owner", "updated_at", "assistant_id"], name="assistant_owner_updated_idx"
+            ),
+            models.Index(fields=["owner", "graph_id"], name="assistant_owner_graph_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(version__gte=1), name="assistant_version_positive"),
+            models.CheckConstraint(condition=~Q(graph_id=""), name="assistant_graph_id_not_empty"),
+            models.CheckConstraint(condition=~Q(name=""), name="assistant_name_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.assistant_id})"
+
+    @property
+    def is_default(self) -> bool:
+        return self.owner_id is None
+
+
+class AssistantVersion(models.Model):
+    """One version of an assistant, as it was written (create, update): what
+    `set_latest` makes current again."""
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    graph_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=1024)
+    description = models.TextField(null=True, blank=True)  # noqa: DJ001
+    config = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["assistant", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assistant", "version"], name="assistant_version_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(version__gte=1), name="assistant_version_row_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(graph_id=""), name="assistant_version_graph_not_empty"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.assistant_id} v{self.version}"
+
+
 class UserAPIKeyManager(BaseAPIKeyManager):
     def get_usable_keys(self):
         return super().get_usable_keys().select_related("user")
@@ -217,3 +340,100 @@ class UserAPIKey(AbstractAPIKey):
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
         verbose_name_plural = "API keys"
+
+
+class OnRunCompleted(models.TextChoices):
+    """What becomes of the thread a stateless cron creates for each run."""
+
+    DELETE = "delete"
+    KEEP = "keep"
+
+
+class Cron(models.Model):
+    """A run created on a schedule (a cron expression, croniter's syntax), on
+    one thread, or on a new thread each time (stateless: `thread` null).
+
+    `next_run_date` is the tick the workers fire next; a worker fires it by
+    moving it on with a conditional UPDATE, and records the tick in
+    `CronFiring`, whose unique constraint refuses a second firing of it
+    (runs.services.crons.fire_cron)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="crons"
+    )
+    # A thread's crons go with it, as on the platform.
+    thread = models.ForeignKey(
+        Thread, null=True, blank=True, on_delete=models.CASCADE, related_name="crons"
+    )
+    assistant_id = models.CharField(max_length=128)
+    schedule = models.CharField(max_length=256)
+    # An IANA name; blank: UTC (the API shows null, as the platform does).
+    timezone = models.CharField(max_length=64, blank=True, default="")
+    # The run's creation body as the client sent it (input, config, context,
+    # metadata, multitask_strategy, stream_mode, ...): what each run gets.
+    payload = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    # Stateless crons only ("delete" by default); blank for a thread's cron.
+    on_run_completed = models.CharField(
+        max_length=8, choices=OnRunCompleted, blank=True, default=""
+    )
+    next_run_date = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # What the workers look for at every poll: enabled and due.
+            models.Index(
+                fields=["next_run_date"],
+                condition=Q(enabled=True),
+                name="cron_due_idx",
+            ),
+            models.Index(fields=["owner", "created_at", "id"], name="cron_owner_created_idx"),
+            models.Index(fields=["owner", "thread", "id"], name="cron_owner_thread_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(schedule=""), name="cron_schedule_not_empty"),
+            models.CheckConstraint(
+                condition=(
+                    Q(thread__isnull=True, on_run_completed__in=OnRunCompleted.values)
+                    | Q(thread__isnull=False, on_run_completed="")
+                ),
+                name="cron_on_run_completed_stateless_only",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.id} ({self.schedule})"
+
+
+class CronFiring(models.Model):
+    """One tick of a cron that a worker fired: the database refuses a second
+    row for the same tick, so a tick creates at most one run however many
+    workers race for it. Kept RUNS_CRON_FIRINGS_RETENTION_SECONDS."""
+
+    cron = models.ForeignKey(Cron, on_delete=models.CASCADE, related_name="firings")
+    scheduled_for = models.DateTimeField()
+    # The run it created: an id, not a foreign key, so that deleting runs
+    # (a rollback) costs no statement here; the run may since be gone.
+    run_id = models.UUIDField(null=True, blank=True)
+    # Why no run was created (e.g. `reject` on a busy thread), as {"error", "detail"}.
+    error = models.JSONField(null=True, blank=True)
+    worker_id = models.CharField(max_length=128, blank=True, default="")
+    fired_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-scheduled_for"]
+        indexes = [models.Index(fields=["fired_at"], name="cron_firing_fired_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cron", "scheduled_for"], name="cron_fires_once_per_tick"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.cron_id} @ {self.scheduled_for.isoformat()}"

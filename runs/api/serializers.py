@@ -1,13 +1,17 @@
-"""Request bodies of the REST API. Unknown fields (the SDK sends many we do
-not use, e.g. webhook, interrupt_before, durability) are ignored, as the
-platform ignores fields that do not apply."""
+"""Request bodies of the REST API. Unknown fields of the older endpoints
+(runs, threads) are ignored, as the platform ignores fields that do not
+apply; the assistants' and crons' bodies (`StrictSerializer`) refuse them,
+naming the field: the SDKs send only fields that Doubletext honours there, so
+anything else is a mistake worth naming."""
+
+from collections.abc import Mapping
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from runs.api.sse import STREAM_MODES
 from runs.models import CancelAction, MultitaskStrategy, ThreadStatus
-from runs.services import json_paths, threads
+from runs.services import assistants, crons, json_paths, threads
 
 # Paging past this is refused (422) rather than overflowing a database integer.
 MAX_OFFSET = 2**31 - 1
@@ -58,11 +62,90 @@ class StreamModeField(serializers.JSONField):
         return modes
 
 
-class AssistantSearchSerializer(serializers.Serializer):
-    graph_id = serializers.CharField(required=False, allow_null=True)
+class StrictSerializer(serializers.Serializer):
+    """A body whose every field is honoured: a field it does not know is
+    refused (422 naming it), never silently dropped."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = [key for key in data if key not in self.fields]
+            if unknown:
+                raise serializers.ValidationError(
+                    {str(unknown[0]): [f"Unknown field; the fields are {sorted(self.fields)}."]}
+                )
+        return super().to_internal_value(data)
+
+
+def _text(max_length: int | None = None, **kwargs):
+    return serializers.CharField(
+        required=False,
+        allow_null=True,
+        trim_whitespace=False,
+        max_length=max_length,
+        **kwargs,
+    )
+
+
+class AssistantCreateSerializer(StrictSerializer):
+    graph_id = serializers.CharField(max_length=255)
+    assistant_id = serializers.UUIDField(required=False, allow_null=True)
+    config = JSONObjectField(required=False, allow_null=True)
+    context = JSONObjectField(required=False, allow_null=True)
+    metadata = JSONObjectField(required=False, allow_null=True)
+    if_exists = serializers.ChoiceField(
+        choices=assistants.IF_EXISTS, required=False, allow_null=True
+    )
+    name = _text(1024, allow_blank=True, help_text='Default "Untitled".')
+    description = _text(allow_blank=True)
+
+
+class AssistantPatchSerializer(StrictSerializer):
+    """A new version: what is given replaces the current value (metadata is merged)."""
+
+    graph_id = _text(255)
+    config = JSONObjectField(required=False, allow_null=True)
+    context = JSONObjectField(required=False, allow_null=True)
+    metadata = JSONObjectField(required=False, allow_null=True)
+    name = _text(1024, allow_blank=True)
+    description = _text(allow_blank=True)
+
+
+class AssistantCountSerializer(StrictSerializer):
+    metadata = JSONObjectField(required=False, allow_null=True)
+    graph_id = _text(255)
+    name = _text(1024, allow_blank=True, help_text="Part of the name, any case.")
+
+
+class AssistantSearchSerializer(AssistantCountSerializer):
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+    sort_by = serializers.ChoiceField(choices=assistants.SORTS, required=False, allow_null=True)
+    sort_order = serializers.ChoiceField(
+        choices=assistants.SORT_ORDERS, required=False, allow_null=True
+    )
+    select = serializers.ListField(
+        child=serializers.ChoiceField(choices=assistants.SELECTABLE),
+        required=False,
+        allow_null=True,
+    )
+
+
+class AssistantVersionsSerializer(StrictSerializer):
     metadata = JSONObjectField(required=False, allow_null=True)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+
+
+class AssistantLatestSerializer(StrictSerializer):
+    version = serializers.IntegerField(min_value=1, max_value=MAX_OFFSET)
+
+
+class AssistantDeleteQuerySerializer(serializers.Serializer):
+    delete_threads = serializers.BooleanField(default=False)
+
+
+class SubgraphsQuerySerializer(serializers.Serializer):
+    recurse = serializers.BooleanField(default=False)
 
 
 class GraphQuerySerializer(serializers.Serializer):
@@ -392,3 +475,69 @@ class JoinSerializer(serializers.Serializer):
 
 class JoinStreamSerializer(JoinSerializer):
     stream_mode = StreamModeField(required=False, allow_null=True)
+
+
+class CronRunFieldsSerializer(StrictSerializer):
+    """The fields of the run a cron creates (as in RunCreateSerializer)."""
+
+    input = RunInputField(required=False, allow_null=True)
+    config = JSONObjectField(required=False, allow_null=True)
+    context = JSONObjectField(required=False, allow_null=True)
+    metadata = JSONObjectField(required=False, allow_null=True)
+    interrupt_before = InterruptNodesField(required=False, allow_null=True)
+    interrupt_after = InterruptNodesField(required=False, allow_null=True)
+    durability = serializers.ChoiceField(
+        choices=["sync", "async", "exit"], required=False, allow_null=True
+    )
+    checkpoint_during = serializers.BooleanField(required=False, allow_null=True)
+    stream_mode = StreamModeField(required=False, allow_null=True)
+    stream_subgraphs = serializers.BooleanField(required=False, allow_null=True)
+    stream_resumable = serializers.BooleanField(required=False, allow_null=True)
+    webhook = RefusedField("Doubletext does not call webhooks.")
+    timezone = serializers.CharField(required=False, allow_null=True, max_length=64)
+    enabled = serializers.BooleanField(required=False, allow_null=True)
+    on_run_completed = serializers.ChoiceField(
+        choices=["delete", "keep"], required=False, allow_null=True
+    )
+
+    def validate(self, data):
+        # The deprecated flag, as LangGraph maps it, unless durability is given.
+        during = data.pop("checkpoint_during", None)
+        if data.get("durability") is None and during is not None:
+            data["durability"] = "async" if during else "exit"
+        return data
+
+
+class CronCreateSerializer(CronRunFieldsSerializer):
+    """POST /runs/crons and POST /threads/{id}/runs/crons."""
+
+    assistant_id = serializers.CharField(max_length=128)
+    schedule = serializers.CharField(max_length=256)
+    end_time = serializers.DateTimeField(required=False, allow_null=True)
+    multitask_strategy = serializers.ChoiceField(
+        choices=MultitaskStrategy.choices, required=False, allow_null=True
+    )
+
+
+class CronPatchSerializer(CronRunFieldsSerializer):
+    """PATCH /runs/crons/{id}: what is given changes; `end_time` null clears it."""
+
+    schedule = serializers.CharField(max_length=256, required=False, allow_null=True)
+    end_time = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class CronCountSerializer(StrictSerializer):
+    assistant_id = serializers.CharField(max_length=128, required=False, allow_null=True)
+    thread_id = serializers.UUIDField(required=False, allow_null=True)
+    metadata = JSONObjectField(required=False, allow_null=True)
+
+
+class CronSearchSerializer(CronCountSerializer):
+    enabled = serializers.BooleanField(required=False, allow_null=True)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+    sort_by = serializers.ChoiceField(choices=crons.SORTS, required=False, allow_null=True)
+    sort_order = serializers.ChoiceField(choices=crons.SORT_ORDERS, required=False, allow_null=True)
+    select = serializers.ListField(
+        child=serializers.ChoiceField(choices=crons.SELECTABLE), required=False, allow_null=True
+    )

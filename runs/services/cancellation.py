@@ -17,33 +17,55 @@ from django.utils import timezone
 
 from runs.bus import protocol
 from runs.bus.publish import publish_sync, send_sync
-from runs.models import CancelAction, Run, RunStatus, Thread, ThreadStatus
+from runs.models import CancelAction, RolledBackRun, Run, RunStatus, Thread, ThreadStatus
 from runs.services import persistence
 from runs.services.representation import run_dict
 
 
-def cancel_locked(thread: Thread, runs: list[Run], *, action: str) -> None:
-    """Cancel in-flight runs of a locked thread with `action` (CancelAction)."""
+def cancel_locked(thread: Thread, runs: list[Run], *, action: str, by=None) -> None:
+    """Cancel in-flight runs of a locked thread with `action` (CancelAction).
+    `by`: the id of the run being created whose strategy cancels them (None:
+    a cancel by hand); recorded so the timeline can say who stopped what."""
     now = timezone.now()
     rolled_back = []
     for run in runs:
         payload = run_dict(run)
         run_id = run.pk  # delete() below sets run.pk to None
         if action == CancelAction.ROLLBACK:
+            RolledBackRun.objects.create(
+                run_id=run_id,
+                thread=thread,
+                seq=run.seq,
+                multitask_strategy=run.multitask_strategy,
+                input=run.input,
+                status=run.status,
+                created_at=run.created_at,
+                started_at=run.started_at,
+                rolled_back_at=now,
+                rolled_back_by=by,
+            )
             run.delete()
             rolled_back.append(run_id)
             status = protocol.Lifecycle.ROLLED_BACK
+            payload["rolled_back_by"] = str(by) if by else None
         elif run.status == RunStatus.PENDING:
             run.status = RunStatus.INTERRUPTED
             run.cancel_action = action
+            run.cancelled_by = by
             run.ended_at = now
-            run.save(update_fields=["status", "cancel_action", "ended_at", "updated_at"])
+            run.save(
+                update_fields=["status", "cancel_action", "cancelled_by", "ended_at", "updated_at"]
+            )
             status = protocol.Lifecycle.INTERRUPTED
             payload = run_dict(run)
         else:
             run.cancel_action = action
-            run.save(update_fields=["cancel_action", "updated_at"])
+            run.cancelled_by = by
+            run.save(update_fields=["cancel_action", "cancelled_by", "updated_at"])
             status = protocol.Lifecycle.INTERRUPTING
+        if action != CancelAction.ROLLBACK:
+            # Watchers (the chat's timeline) learn at once which run stopped it.
+            payload["cancelled_by"] = str(by) if by else None
         transaction.on_commit(
             lambda run_id=run_id, payload=payload, status=status: _announce(
                 thread.pk, run_id, action, status, payload

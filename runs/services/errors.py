@@ -52,6 +52,11 @@ class AssistantNotFound(RunsError):
     code = "assistant_not_found"
 
 
+class CronNotFound(RunsError):
+    status_code = 404
+    code = "cron_not_found"
+
+
 class ThreadBusy(RunsError):
     """The thread has a run in flight and the strategy is `reject`."""
 
@@ -74,3 +79,23 @@ class GraphNotAssigned(RunsError):
 class CheckpointNotFound(RunsError):
     status_code = 404
     code = "checkpoint_not_found"
+
+
+class GraphNotFound(RunsError):
+    """A graph id the server does not serve (its langgraph.json lists the graphs)."""
+
+    status_code = 404
+    code = "graph_not_found"
+
+
+class AssistantReadOnly(RunsError):
+    """A change to a graph's default assistant: the server's own, visible to
+    every user, changed by none."""
+
+    status_code = 403
+    code = "assistant_read_only"
+
+
+class VersionNotFound(RunsError):
+    status_code = 404
+    code = "version_not_found"

@@ -14,6 +14,7 @@ cancelled with that action; `reject` refuses if any run is pending or running;
 what was queued, answer this now".
 """
 
+import uuid
 from datetime import timedelta
 
 from django.db import transaction
@@ -21,7 +22,6 @@ from django.utils import timezone
 
 from runs.bus import protocol
 from runs.bus.publish import publish_sync, wake_workers_sync
-from runs.graphs import registry
 from runs.graphs.validation import check_options
 from runs.models import (
     ACTIVE_RUN_STATUSES,
@@ -32,19 +32,21 @@ from runs.models import (
     Thread,
     ThreadStatus,
 )
-from runs.services import actors, metrics
+from runs.services import actors, assistants, metrics
 from runs.services import chat_messages as msgs
 from runs.services.cancellation import cancel_locked, refresh_thread_status
 from runs.services.errors import (
-    AssistantNotFound,
     Conflict,
     InvalidRequest,
     RunNotFound,
     ThreadBusy,
 )
 from runs.services.ids import new_thread_id, parse_id
-from runs.services.representation import run_dict
+from runs.services.representation import iso, run_dict
 from runs.services.threads import create_thread, get_thread, lock_thread
+
+# The timeline's status of a run that was rolled back (no RunStatus: the run is gone).
+ROLLED_BACK = protocol.Lifecycle.ROLLED_BACK.value
 
 
 def validate_strategy(strategy) -> str:
@@ -68,45 +70,22 @@ def validate_action(action) -> str:
     return action
 
 
-# How many characters of a stopped run's input its record keeps (enough to recognise it).
-STOPPED_INPUT_CHARS = 200
-
-
-def apply_strategy(thread: Thread, strategy: str) -> tuple[list[Run], list[dict]]:
+def apply_strategy(thread: Thread, strategy: str, *, by=None) -> list[Run]:
     """What a new run does to the runs in flight on its (locked) thread: the
     double-texting decision. Raises ThreadBusy for `reject` on a busy thread.
-    Returns the runs that were in flight, and what it did to them (the new
-    run's `stopped_runs`: empty unless it interrupted or rolled them back)."""
+    `by`: the new run's id, recorded on the runs it stops. Returns the runs
+    that were in flight."""
     in_flight = list(thread.in_flight_runs())
     if not in_flight or strategy == MultitaskStrategy.ENQUEUE:
-        return in_flight, []
+        return in_flight
     if strategy == MultitaskStrategy.REJECT:
         metrics.double_text(strategy, "rejected")
         raise ThreadBusy(
             "Thread is already running a run; the strategy is 'reject'.",
             field="multitask_strategy",
         )
-    # Recorded first: a rollback deletes the rows.
-    stopped = [stopped_record(run, strategy) for run in in_flight]
-    cancel_locked(thread, in_flight, action=strategy)  # interrupt or rollback
-    return in_flight, stopped
-
-
-def stopped_record(run: Run, action: str) -> dict:
-    """A run in flight that a double-text stopped, as the new run records it.
-    A rolled-back run's own record goes with it (`stopped`): the runs *it*
-    stopped still exist and would otherwise lose who stopped them."""
-    record = {
-        "run_id": str(run.pk),
-        "seq": run.seq,
-        "strategy": run.multitask_strategy,
-        "action": action,
-        "status": run.status,
-        "input": msgs.input_excerpt(run.input, STOPPED_INPUT_CHARS),
-    }
-    if action == MultitaskStrategy.ROLLBACK and run.stopped_runs:
-        record["stopped"] = run.stopped_runs
-    return record
+    cancel_locked(thread, in_flight, action=strategy, by=by)  # interrupt or rollback
+    return in_flight
 
 
 def create_run(
@@ -126,8 +105,10 @@ def create_run(
 ) -> Run:
     """Create a run on a thread of `actor`, applying the double-texting strategy.
 
-    `assistant_id` names the graph (its id, or its default assistant's UUID);
-    the thread's metadata records it (`graph_id`, `assistant_id`), as the
+    `assistant_id` names the graph (its id, or its default assistant's UUID)
+    or an assistant of `actor`'s, whose config and context the run gets under
+    its own (`assistants.resolve`, `assistants.merged_options`); the run and
+    the thread's metadata record it (`graph_id`, `assistant_id`), as the
     platform does, so its state is read through that graph. `kwargs`: how the
     run executes and streams (stream_mode, stream_subgraphs, stream_resumable,
     command, interrupt_before/after, durability, on_completion).
@@ -147,9 +128,9 @@ def create_run(
     See runs.worker.transactions.claim_next_run.
     """
     strategy = validate_strategy(multitask_strategy)
-    graph_id = registry.resolve(assistant_id)
-    if graph_id is None:
-        raise AssistantNotFound(f"Assistant {assistant_id!r} not found.", field="assistant_id")
+    assistant = assistants.resolve(assistant_id, actor=actor)
+    graph_id = assistant.graph_id
+    config, context = assistants.merged_options(assistant, config, context)
     check_options(graph_id, config, context)
     config = dict(config or {})
     if checkpoint_id:
@@ -173,7 +154,9 @@ def create_run(
         if if_not_exists == "create" and not Thread.objects.filter(pk=thread_id).exists():
             create_thread(actor=actor, thread_id=thread_id, if_exists="do_nothing")
         thread = lock_thread(thread_id, actor=actor)
-        in_flight, stopped = apply_strategy(thread, strategy)
+        # Its id before it exists: the runs it stops record who stopped them.
+        run_id = uuid.uuid4()
+        in_flight = apply_strategy(thread, strategy, by=run_id)
         if in_flight:
             transaction.on_commit(lambda: metrics.double_text(strategy, "accepted"))
         run_kwargs = {**(kwargs or {}), "config": config, "context": context, "graph_id": graph_id}
@@ -184,16 +167,16 @@ def create_run(
         thread.metadata = {
             **thread.metadata,
             "graph_id": graph_id,
-            "assistant_id": registry.assistant_uuid(graph_id),
+            "assistant_id": assistant.assistant_id,
         }
         thread.save(update_fields=["run_counter", "status", "metadata", "updated_at"])
         run = Run.objects.create(
+            id=run_id,
             thread=thread,
             seq=thread.run_counter,
-            assistant_id=registry.assistant_uuid(graph_id),
+            assistant_id=assistant.assistant_id,
             multitask_strategy=strategy,
             input=run_input,
-            stopped_runs=stopped,
             kwargs=run_kwargs,
             metadata=metadata or {},
             not_before=(
@@ -329,3 +312,40 @@ def list_runs(thread_id, *, actor, limit: int = 10, offset: int = 0, status: str
     if status:
         runs = runs.filter(status=status)
     return list(runs.order_by("-seq")[offset : offset + limit])
+
+
+def timeline(thread_id, *, actor, limit: int = 50) -> list[dict]:
+    """The thread's last `limit` runs, oldest first, as the chat's timeline
+    shows them: each run as the API sends it, plus what stopped it
+    (`cancel_action`, `cancelled_by`: the run whose double-text did), and the
+    runs rolled back, which are gone from the API, as `rolled_back` entries
+    naming the run that erased them (`rolled_back_by`; null: by hand)."""
+    thread = get_thread(thread_id, actor=actor)
+    entries = [
+        {
+            **run_dict(run),
+            "seq": run.seq,
+            "cancel_action": run.cancel_action or None,
+            "cancelled_by": str(run.cancelled_by) if run.cancelled_by else None,
+        }
+        for run in thread.runs.order_by("-seq")[:limit]
+    ]
+    for gone in thread.rolled_back_runs.order_by("-seq")[:limit]:
+        entries.append(
+            {
+                "run_id": str(gone.run_id),
+                "thread_id": str(thread.pk),
+                "seq": gone.seq,
+                "status": ROLLED_BACK,
+                "multitask_strategy": gone.multitask_strategy,
+                "kwargs": {"input": gone.input},
+                "created_at": iso(gone.created_at),
+                "started_at": iso(gone.started_at),
+                "ended_at": iso(gone.rolled_back_at),
+                "was": gone.status,
+                "cancel_action": CancelAction.ROLLBACK,
+                "rolled_back_by": str(gone.rolled_back_by) if gone.rolled_back_by else None,
+            }
+        )
+    entries.sort(key=lambda entry: entry["seq"])
+    return entries[-limit:]

@@ -21,9 +21,8 @@ from runs.bus import protocol
 from runs.graphs.serialization import INTERRUPT_KEY, message_text
 from runs.models import RunStatus
 from runs.services import accounts, chat_messages, metrics, rate_limit, runs, state, threads
-from runs.services.errors import RateLimited, RunsError, ThreadBusy
+from runs.services.errors import InvalidRequest, RateLimited, RunsError, ThreadBusy
 from runs.services.ids import parse_id
-from runs.services.representation import run_dict
 from runs.ws import frames
 from runs.ws.frames import ClientFrame, FrameError
 
@@ -74,20 +73,25 @@ class FrameBudget:
 
 @database_sync_to_async
 def thread_snapshot(thread_id, user) -> dict:
+    thread = threads.get_thread(thread_id, actor=user)
     messages = state.thread_messages(thread_id, actor=user)
-    recent = runs.list_runs(thread_id, actor=user, limit=TIMELINE_LENGTH)
-    active = next((r for r in recent if r.status == RunStatus.RUNNING), None)
+    timeline = runs.timeline(thread_id, actor=user, limit=TIMELINE_LENGTH)
+    active = next((r for r in timeline if r["status"] == RunStatus.RUNNING), None)
     if active is not None:
         # The running run's input may not be checkpointed yet (its `started`
         # came before this connection): the page shows it as sent either way.
         known = {m.get("id") for m in messages}
-        given = (active.input or {}).get("messages") or []
+        given = (active["kwargs"].get("input") or {}).get("messages") or []
         messages += [m for m in given if m.get("id") not in known]
     return frames.state(
         thread_id,
         messages,
-        [run_dict(r) for r in reversed(recent)],
-        run_dict(active) if active else None,
+        timeline,
+        active,
+        status=thread.status,
+        interrupts=[i for pending in thread.interrupts.values() for i in pending],
+        graph_id=thread.metadata.get("graph_id"),
+        assistant_id=thread.metadata.get("assistant_id"),
     )
 
 
@@ -202,10 +206,18 @@ class ThreadConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
             await self.send_json(frames.service_error(error))
 
     async def on_message(self, content):
-        if "input" in content:
+        kwargs = {}
+        if "command" in content:
+            # Resuming a run stopped at interrupt(): the page answers with a value.
+            kwargs["command"] = frames.resume_command(content["command"])
+            run_input = None
+        elif "input" in content:
             run_input = content["input"]
         else:
             run_input = chat_messages.user_input(content.get("content"), field="content")
+        checkpoint_id = content.get("checkpoint_id")
+        if checkpoint_id is not None and not isinstance(checkpoint_id, str):
+            raise InvalidRequest("checkpoint_id must be a string.", field="checkpoint_id")
         wait = await run_creation_wait(self.user)
         if wait is not None:
             raise RateLimited(
@@ -218,6 +230,8 @@ class ThreadConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
             input=run_input,
             multitask_strategy=content.get("strategy"),
             config=content.get("config"),
+            kwargs=kwargs,
+            checkpoint_id=checkpoint_id,
         )
 
     async def on_cancel(self, content):

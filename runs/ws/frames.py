@@ -2,17 +2,30 @@
 
 Client → server:
   {"type": "message", "content": "...", "strategy": "reject|enqueue|interrupt|rollback",
-   "config": {...optional run config...}, "assistant_id": "...optional..."}
-      (or "input": {...} instead of "content": a graph's own input, for graphs
-      whose state has no messages)
+   "config": {...optional run config...}, "assistant_id": "...optional...",
+   "checkpoint_id": "...optional..."}
+      (or "input": {...}|null instead of "content": a graph's own input, for graphs
+      whose state has no messages; null with a checkpoint_id regenerates from it;
+      or "command": {"resume": value} instead of either: answer the interrupt the
+      thread waits at, as LangGraph's Command(resume=value))
+      `checkpoint_id`: fork from that checkpoint of the thread's history (edit a
+      past message, regenerate an answer); the run's strategy applies as usual
   {"type": "cancel", "action": "interrupt|rollback", "run_id": "...optional..."}
   {"type": "ping"}
 
 Server → client:
-  {"type": "state", "thread_id", "messages": [...], "runs": [...], "active": {...}|null}
-      on connect, and after a rollback (the client reconciles its page with it)
+  {"type": "state", "thread_id", "status", "graph_id", "assistant_id", "messages": [...],
+   "runs": [...], "active": {...}|null, "interrupts": [{"id", "value"}]}
+      on connect, and after a rollback (the client reconciles its page with it).
+      `runs`: the timeline, oldest first (runs.services.runs.timeline): each run
+      with `seq`, `cancel_action` and `cancelled_by` (the run whose double-text
+      interrupted it), and the runs rolled back, `status` "rolled_back" with
+      `rolled_back_by` (the run that erased them; null: stopped by hand) and `was`
+      (pending or running). `interrupts`: what the thread waits for an answer to.
   {"type": "run", "event": "created|started|interrupting|interrupted|rolled_back|
       success|error", "run": {...}, "partial_message"?: {...}, "error"?: {...}}
+      (rolled_back: `run.rolled_back_by` names the run that erased it, interrupting:
+      `run.cancelled_by` the run that interrupted it; null: stopped by hand)
   {"type": "token", "run_id", "message_id", "text", "index", "ts"}
       (index: position in the message)
   {"type": "messages", "run_id", "node", "messages": [...]}   (a finished step; node
@@ -37,7 +50,7 @@ settings.RUNS_MAX_FRAME_BYTES.
 import json
 from enum import StrEnum
 
-from runs.services.errors import RunsError
+from runs.services.errors import InvalidRequest, RunsError
 from runs.services.payloads import PayloadError, check_json
 
 # The node name of the messages a run was started with.
@@ -101,13 +114,38 @@ def parse(text_data: str | None, bytes_data: bytes | None) -> dict:
     return content
 
 
-def state(thread_id, messages: list, runs: list, active: dict | None) -> dict:
+def resume_command(command) -> dict:
+    """The Command of a `message` frame: only `resume` (what the page sends to
+    answer an interrupt); LangGraph's goto and update are the REST API's."""
+    if not isinstance(command, dict) or set(command) != {"resume"}:
+        raise InvalidRequest(
+            'command must be {"resume": value}; goto and update are not taken here.',
+            field="command",
+        )
+    return {"resume": command["resume"]}
+
+
+def state(
+    thread_id,
+    messages: list,
+    runs: list,
+    active: dict | None,
+    *,
+    status: str = "idle",
+    interrupts: list | None = None,
+    graph_id: str | None = None,
+    assistant_id: str | None = None,
+) -> dict:
     return {
         "type": FrameType.STATE,
         "thread_id": str(thread_id),
+        "status": status,
+        "graph_id": graph_id,
+        "assistant_id": assistant_id,
         "messages": messages,
         "runs": runs,
         "active": active,
+        "interrupts": interrupts or [],
     }
 
 

@@ -1,15 +1,19 @@
-"""The admin: browse threads, runs and checkpoints; cancel runs through the service."""
+"""The admin: browse threads, runs, assistants and checkpoints; cancel runs and
+delete assistants through the services."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from checkpoints.models import Checkpoint
-from runs.models import Run, RunStatus, UserAPIKey
+from runs.graphs import registry
+from runs.models import Assistant, Cron, Run, RunStatus, UserAPIKey
+from runs.services import assistants, crons, state
 from runs.services import runs as run_service
-from runs.services import state
 from runs.services.actors import SYSTEM
 from tests.conftest import make_thread, make_user
 
@@ -258,3 +262,68 @@ def test_who_stopped_a_run_survives_a_chain_of_rollbacks(staff_client):
     assert "dt-rolled-back" in rows[1] and "two" in rows[1] and "rolled back by #3" in rows[1]
     assert "dt-rolled-back" in rows[2] and "three" in rows[2] and "rolled back by #4" in rows[2]
     assert "rolled back #3 “three”" in rows[3]
+
+
+def test_assistants_with_their_versions_and_delete_through_the_service(staff_client):
+    owner = make_user("alice")
+    made = assistants.create_assistant(
+        actor=owner, graph_id="agent", name="<b>bold</b>", context={"reply_words": 3}
+    )
+    assistants.update_assistant(made.pk, actor=owner, context={"reply_words": 4})
+    run = run_service.create_run(
+        make_thread(owner).pk, actor=owner, assistant_id=str(made.pk), input=None
+    )
+    changelist = staff_client.get(reverse("admin:runs_assistant_changelist"))
+    assert changelist.status_code == 200
+    page = staff_client.get(reverse("admin:runs_assistant_change", args=[made.pk]))
+    body = page.content.decode()
+    assert page.status_code == 200 and "&lt;b&gt;bold&lt;/b&gt;" in body
+    assert body.count("reply_words") >= 3  # the current context and both versions'
+
+    default = registry.assistant_uuid("agent")
+    refused = staff_client.post(reverse("admin:runs_assistant_delete", args=[default]))
+    assert refused.status_code == 403
+    deleted = staff_client.post(
+        reverse("admin:runs_assistant_delete", args=[made.pk]), {"post": "yes"}
+    )
+    assert deleted.status_code == 302
+    assert not Assistant.objects.filter(pk=made.pk).exists()
+    assert Run.objects.get(pk=run.pk).status == RunStatus.INTERRUPTED
+
+
+def test_crons_are_listed_and_enabled_is_editable_through_the_service(staff_client):
+    owner = make_user("alice")
+    thread = make_thread(owner)
+    long_ago = timezone.now() - timedelta(days=3)
+    cron = crons.create_cron(
+        actor=owner,
+        assistant_id="agent",
+        schedule="*/5 * * * *",
+        thread_id=thread.pk,
+        payload={"input": {"messages": ["<script>alert(1)</script>"]}},
+        enabled=False,
+        now=long_ago,
+    )
+    listing = staff_client.get(reverse("admin:runs_cron_changelist"))
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert "*/5 * * * *" in page and str(thread.pk) in page
+    detail = staff_client.get(reverse("admin:runs_cron_change", args=[cron.pk])).content.decode()
+    assert "&lt;script&gt;" in detail and "<script>alert(1)" not in detail
+    assert staff_client.get(reverse("admin:runs_cron_add")).status_code == 403
+
+    # Enabled from the list: through the service, which starts from now
+    # rather than firing a tick three days old.
+    response = staff_client.post(
+        reverse("admin:runs_cron_changelist"),
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": str(cron.pk),
+            "form-0-enabled": "on",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302
+    cron = Cron.objects.get(pk=cron.pk)
+    assert cron.enabled is True and cron.next_run_date > timezone.now()

@@ -1,89 +1,190 @@
-"""Assistants: the graphs the server runs, as LangGraph Platform's default
-assistants (one per graph, named after it). `/graph` and `/schemas` come from
-the graph itself."""
+"""Assistants: the graphs' default assistants and the users' own, versioned
+(runs.services.assistants). `/graph`, `/schemas` and `/subgraphs` describe an
+assistant's graph, built with the assistant's config (a graph factory gets it)."""
 
 import warnings
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from pydantic import create_model
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from runs.api import serializers as s
 from runs.api.responses import validated
-from runs.graphs import registry
+from runs.api.views.threads import PAGINATION_HEADERS
 from runs.graphs.registry import graph_sync
-from runs.services.errors import AssistantNotFound
+from runs.services import assistants
+from runs.services.representation import assistant_dict, assistant_version_dict
 
 OBJECT = OpenApiTypes.OBJECT
-# The default assistants exist as long as the server: no creation time of their own.
-SYSTEM_TIME = "2026-01-01T00:00:00+00:00"
+ASSISTANT_ID = OpenApiParameter(
+    "assistant_id",
+    str,
+    OpenApiParameter.PATH,
+    description="The assistant's UUID, or a graph id for its default assistant",
+)
+LIST = {200: {"type": "array", "items": {"type": "object"}}}
 
 
-def assistant_body(graph_id: str) -> dict:
-    spec = registry.registry().specs[graph_id]
-    return {
-        "assistant_id": registry.assistant_uuid(graph_id),
-        "graph_id": graph_id,
-        "name": graph_id,
-        "description": spec.description,
-        "config": {},
-        "context": {},
-        "metadata": {"created_by": "system"},
-        "version": 1,
-        "created_at": SYSTEM_TIME,
-        "updated_at": SYSTEM_TIME,
-    }
-
-
-def graph_id_of(assistant_id) -> str:
-    graph_id = registry.resolve(assistant_id)
-    if graph_id is None:
-        raise AssistantNotFound(f"Assistant {assistant_id!r} not found.", field="assistant_id")
-    return graph_id
+class AssistantCreate(APIView):
+    @extend_schema(
+        request=s.AssistantCreateSerializer, responses=OBJECT, summary="Create an assistant"
+    )
+    def post(self, request):
+        data = validated(s.AssistantCreateSerializer, request.data)
+        assistant = assistants.create_assistant(actor=request.user, **data)
+        return Response(assistant_dict(assistant))
 
 
 class AssistantSearch(APIView):
     @extend_schema(
-        request=s.AssistantSearchSerializer, responses=OBJECT, summary="Search assistants"
+        request=s.AssistantSearchSerializer,
+        parameters=PAGINATION_HEADERS,
+        responses=LIST,
+        summary="Search assistants",
     )
     def post(self, request):
         data = validated(s.AssistantSearchSerializer, request.data)
-        graph_id = data.get("graph_id")
-        found = [g for g in registry.registry().ids() if not graph_id or g == graph_id]
-        page = found[data["offset"] : data["offset"] + data["limit"]]
-        return Response([assistant_body(g) for g in page])
+        page = assistants.search_assistants(actor=request.user, **data)
+        response = Response(page.assistants)
+        response["x-pagination-total"] = str(page.total)
+        if page.next_offset is not None:
+            response["x-pagination-next"] = str(page.next_offset)
+        return response
+
+
+class AssistantCount(APIView):
+    @extend_schema(
+        request=s.AssistantCountSerializer, responses=OpenApiTypes.INT, summary="Count assistants"
+    )
+    def post(self, request):
+        data = validated(s.AssistantCountSerializer, request.data)
+        return Response(assistants.count_assistants(actor=request.user, **data))
 
 
 class AssistantDetail(APIView):
-    @extend_schema(responses=OBJECT, summary="Get an assistant")
+    @extend_schema(parameters=[ASSISTANT_ID], responses=OBJECT, summary="Get an assistant")
     def get(self, request, assistant_id):
-        return Response(assistant_body(graph_id_of(assistant_id)))
+        return Response(assistant_dict(assistants.get_assistant(assistant_id, actor=request.user)))
+
+    @extend_schema(
+        parameters=[ASSISTANT_ID],
+        request=s.AssistantPatchSerializer,
+        responses=OBJECT,
+        summary="Update an assistant: a new version",
+    )
+    def patch(self, request, assistant_id):
+        data = validated(s.AssistantPatchSerializer, request.data)
+        assistant = assistants.update_assistant(assistant_id, actor=request.user, **data)
+        return Response(assistant_dict(assistant))
+
+    @extend_schema(
+        parameters=[ASSISTANT_ID, OpenApiParameter("delete_threads", bool)],
+        responses={204: None},
+        summary="Delete an assistant and its versions",
+    )
+    def delete(self, request, assistant_id):
+        data = validated(s.AssistantDeleteQuerySerializer, request.query_params)
+        assistants.delete_assistant(
+            assistant_id, actor=request.user, delete_threads=data["delete_threads"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AssistantVersions(APIView):
+    @extend_schema(
+        parameters=[ASSISTANT_ID],
+        request=s.AssistantVersionsSerializer,
+        responses=LIST,
+        summary="An assistant's versions, newest first",
+    )
+    def post(self, request, assistant_id):
+        data = validated(s.AssistantVersionsSerializer, request.data)
+        versions = assistants.list_versions(assistant_id, actor=request.user, **data)
+        return Response([assistant_version_dict(version) for version in versions])
+
+
+class AssistantLatest(APIView):
+    @extend_schema(
+        parameters=[ASSISTANT_ID],
+        request=s.AssistantLatestSerializer,
+        responses=OBJECT,
+        summary="Make a version of an assistant its current one",
+    )
+    def post(self, request, assistant_id):
+        data = validated(s.AssistantLatestSerializer, request.data)
+        assistant = assistants.set_latest(assistant_id, actor=request.user, version=data["version"])
+        return Response(assistant_dict(assistant))
+
+
+def assistant_graph(request, assistant_id):
+    """`with assistant_graph(...) as (assistant, graph)`: the graph built with
+    the assistant's config, as the platform builds it to describe it."""
+    assistant = assistants.get_assistant(assistant_id, actor=request.user)
+    config = {**assistant.config, "configurable": dict(assistant.config.get("configurable") or {})}
+    return assistant, graph_sync(assistant.graph_id, config)
 
 
 class AssistantGraph(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("xray", str)],
+        parameters=[ASSISTANT_ID, OpenApiParameter("xray", str)],
         responses=OBJECT,
         summary="An assistant's graph: nodes and edges",
     )
     def get(self, request, assistant_id):
-        graph_id = graph_id_of(assistant_id)
         data = validated(s.GraphQuerySerializer, request.query_params)
-        with graph_sync(graph_id, {"configurable": {}}) as graph:
+        _, built = assistant_graph(request, assistant_id)
+        with built as graph:
             drawable = graph.get_graph(xray=data["xray"])
         return Response(drawable.to_json())
 
 
 class AssistantSchemas(APIView):
     @extend_schema(
-        responses=OBJECT, summary="An assistant's input, output, state and context schemas"
+        parameters=[ASSISTANT_ID],
+        responses=OBJECT,
+        summary="An assistant's input, output, state and context schemas",
     )
     def get(self, request, assistant_id):
-        graph_id = graph_id_of(assistant_id)
-        with graph_sync(graph_id, {"configurable": {}}) as graph:
-            return Response({"graph_id": graph_id, **graph_schemas(graph, graph_id)})
+        assistant, built = assistant_graph(request, assistant_id)
+        with built as graph:
+            schemas = graph_schemas(graph, assistant.graph_id)
+        return Response({"graph_id": assistant.graph_id, **schemas})
+
+
+class AssistantSubgraphs(APIView):
+    @extend_schema(
+        parameters=[ASSISTANT_ID, OpenApiParameter("recurse", bool)],
+        responses=OBJECT,
+        summary="The schemas of an assistant's subgraphs, by namespace",
+    )
+    def get(self, request, assistant_id):
+        return self.subgraphs(request, assistant_id, None)
+
+    def subgraphs(self, request, assistant_id, namespace):
+        data = validated(s.SubgraphsQuerySerializer, request.query_params)
+        _, built = assistant_graph(request, assistant_id)
+        with built as graph:
+            found = {
+                name: graph_schemas(subgraph, name.replace("|", "_"))
+                for name, subgraph in graph.get_subgraphs(
+                    namespace=namespace, recurse=data["recurse"]
+                )
+            }
+        return Response(found)
+
+
+class AssistantSubgraphsOf(AssistantSubgraphs):
+    @extend_schema(
+        parameters=[ASSISTANT_ID, OpenApiParameter("recurse", bool)],
+        responses=OBJECT,
+        summary="The schemas of an assistant's subgraphs under a namespace",
+        operation_id="assistants_subgraphs_of_namespace",
+    )
+    def get(self, request, assistant_id, namespace):
+        return self.subgraphs(request, assistant_id, namespace)
 
 
 def graph_schemas(graph, graph_id: str) -> dict:

@@ -64,8 +64,9 @@ async def test_state_history_and_update(sdk):
 
 async def test_assistants(sdk):
     found = await sdk.assistants.search()
-    assert [a["graph_id"] for a in found] == ["agent", "hitl"]  # the project's langgraph.json
-    assistant = await sdk.assistants.get(found[0]["assistant_id"])
+    # The project's langgraph.json; newest first, as on the platform.
+    assert [a["graph_id"] for a in found] == ["hitl", "agent"]
+    assistant = await sdk.assistants.get(found[1]["assistant_id"])
     assert assistant["graph_id"] == "agent"
     # A run may name the assistant by its UUID too.
     thread = await sdk.threads.create()

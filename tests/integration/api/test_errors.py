@@ -113,7 +113,9 @@ def test_bad_cancel_action(api, thread_id):
 def test_assistant_search_validates_paging(api):
     response = post(api, "/assistants/search", {"limit": "many"})
     assert response.status_code == 422 and response.json()["field"] == "limit"
-    assert post(api, "/assistants/search", {"limit": 5}).json()[0]["graph_id"] == "agent"
+    # Newest first, as on the platform: the defaults in the reverse of langgraph.json's order.
+    found = post(api, "/assistants/search", {"limit": 5}).json()
+    assert [a["graph_id"] for a in found] == ["hitl", "agent"]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ executor running the demo graph at a small delay."""
 import pytest
 
 from checkpoints.models import Checkpoint, CheckpointWrite
-from runs.models import Run, RunStatus, Thread, ThreadStatus
+from runs.models import RolledBackRun, Run, RunStatus, Thread, ThreadStatus
 from runs.services import persistence
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
@@ -20,7 +20,6 @@ from tests.conftest import (
     FAST,
     SLOW,
     get_run,
-    make_thread,
     make_user,
     messages_of,
     orm,
@@ -161,6 +160,25 @@ async def test_rollback_deletes_first_run_and_restores_state(executor, thread):
     assert second_rows[0].parent_checkpoint_id == head
 
 
+async def test_rollback_remembers_the_rolled_back_runs_and_who_erased_them(executor, thread):
+    first = await create_run(thread.pk, input=SF, config=SLOW)
+    queued = await create_run(thread.pk, input={"messages": ["hello"]}, config=SLOW)
+    await wait_streaming(executor, first.pk)
+    third = await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="rollback")
+    await wait_status(third.pk, RunStatus.SUCCESS)
+    gone = await orm(lambda: list(RolledBackRun.objects.filter(thread=thread).order_by("seq")))()
+    assert [(g.run_id, g.status, g.rolled_back_by) for g in gone] == [
+        (first.pk, RunStatus.RUNNING, third.pk),
+        (queued.pk, RunStatus.PENDING, third.pk),
+    ]
+    assert gone[0].input["messages"][0]["content"] == "what's the weather in sf?"
+    timeline = await orm(run_service.timeline)(thread.pk, actor=SYSTEM)
+    assert [e["status"] for e in timeline] == ["rolled_back", "rolled_back", "success"]
+    # Deleting the thread deletes what it remembers.
+    await orm(Thread.objects.filter(pk=thread.pk).delete)()
+    assert not await orm(RolledBackRun.objects.exists)()
+
+
 async def test_rollback_with_nothing_streamed_yet_restores_state(executor, thread):
     """Rollback of a run still pending (enqueued behind another) deletes it too."""
     first = await create_run(thread.pk, input=SF, config=SLOW)
@@ -183,6 +201,9 @@ async def test_interrupt_also_interrupts_queued_runs(executor, thread):
     await wait_status(third.pk, RunStatus.SUCCESS)
     assert (await get_run(queued.pk)).status == RunStatus.INTERRUPTED
     assert (await get_run(first.pk)).status == RunStatus.INTERRUPTED
+    # Each records the run whose double-text stopped it.
+    assert (await get_run(queued.pk)).cancelled_by == third.pk
+    assert (await get_run(first.pk)).cancelled_by == third.pk
     humans = [m["content"] for m in await messages_of(thread.pk) if m["type"] == "human"]
     assert humans == ["what's the weather in sf?", "what's the weather in nyc?"]
 
@@ -199,6 +220,14 @@ async def test_cancel_run_interrupt_and_rollback(executor, thread):
         is None
     )
     assert await get_run(second.pk) is None
+    assert (await get_run(first.pk)).cancelled_by is None  # stopped by hand
+    # The rolled-back run is gone from the API but remembered for the timeline.
+    timeline = await orm(run_service.timeline)(thread.pk, actor=SYSTEM)
+    assert [(e["run_id"], e["status"]) for e in timeline] == [
+        (str(first.pk), "interrupted"),
+        (str(second.pk), "rolled_back"),
+    ]
+    assert timeline[1]["rolled_back_by"] is None  # by hand, not by a double-text
     messages = await messages_of(thread.pk)
     assert [m["content"] for m in messages if m["type"] == "human"] == ["what's the weather in sf?"]
 
@@ -271,52 +300,3 @@ async def test_unknown_cancel_action(thread):
     with pytest.raises(InvalidRequest) as raised:
         await orm(run_service.cancel_thread_runs)(thread.pk, action="explode", actor=SYSTEM)
     assert raised.value.field == "action"
-
-
-def test_a_double_text_records_what_it_did_to_the_runs_in_flight(db):
-    """The new run keeps a record of the runs it stopped: a rolled-back run's row
-    is gone, and this record is what the admin shows of it."""
-    thread = make_thread()
-    first = run_service.create_run(thread.pk, input=SF, actor=SYSTEM)
-    queued = run_service.create_run(thread.pk, input=NYC, actor=SYSTEM)
-    assert queued.stopped_runs == []  # enqueue stops nothing
-    interrupting = run_service.create_run(
-        thread.pk, input={"messages": ["stop"]}, actor=SYSTEM, multitask_strategy="interrupt"
-    )
-    assert interrupting.stopped_runs == [
-        {
-            "run_id": str(first.pk),
-            "seq": 1,
-            "strategy": "enqueue",
-            "action": "interrupt",
-            "status": "pending",
-            "input": "what's the weather in sf?",
-        },
-        {
-            "run_id": str(queued.pk),
-            "seq": 2,
-            "strategy": "enqueue",
-            "action": "interrupt",
-            "status": "pending",
-            "input": "what's the weather in nyc?",
-        },
-    ]
-    erasing = run_service.create_run(
-        thread.pk, input={"messages": ["again"]}, actor=SYSTEM, multitask_strategy="rollback"
-    )
-    assert not Run.objects.filter(pk=interrupting.pk).exists()
-    stored = Run.objects.get(pk=erasing.pk).stopped_runs
-    assert stored == [
-        {
-            "run_id": str(interrupting.pk),
-            "seq": 3,
-            "strategy": "interrupt",
-            "action": "rollback",
-            "status": "pending",
-            "input": "stop",
-            # What the erased run had done, so #1 and #2 still say who stopped them.
-            "stopped": interrupting.stopped_runs,
-        }
-    ]
-    with pytest.raises(ThreadBusy):
-        run_service.create_run(thread.pk, input=NYC, actor=SYSTEM, multitask_strategy="reject")

@@ -8,6 +8,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from runs.models import Run, RunStatus
+from runs.services import state
 from runs.ws.routing import websocket_urlpatterns
 from tests.conftest import SLOW, make_thread, orm
 
@@ -114,10 +115,21 @@ async def test_rollback_announces_and_sends_the_restored_state(connect, thread_i
     rolled = [f for f in frames if f["type"] == "run" and f["event"] == "rolled_back"]
     assert len(rolled) == 1
     first_run = rolled[0]["run"]["run_id"]
+    # The rolled-back run names the run whose double-text erased it.
+    second_run = rolled[0]["run"]["rolled_back_by"]
     restored = frames[-1]
     assert all("sf" not in str(m["content"]) for m in restored["messages"])
-    assert first_run not in {r["run_id"] for r in restored["runs"]}
-    frames = await frames_until(ws, run_event("success"))
+    # It stays in the timeline, before the run that erased it, as rolled back.
+    gone, *rest = restored["runs"]
+    assert (gone["run_id"], gone["status"], gone["rolled_back_by"], gone["was"]) == (
+        first_run,
+        "rolled_back",
+        second_run,
+        "running",
+    )
+    assert gone["kwargs"]["input"]["messages"][0]["content"] == "what's the weather in sf?"
+    assert [r["run_id"] for r in rest] == [second_run]
+    frames = await frames_until(ws, run_event("success", second_run))
     # Nothing more of the rolled-back run is streamed once it is rolled back.
     assert all(f.get("run_id") != first_run for f in frames if f["type"] == "token")
     assert not await orm(Run.objects.filter(pk=first_run).exists)()
@@ -133,8 +145,60 @@ async def test_interrupt_sends_the_kept_partial_answer(connect, thread_id):
     interrupted = frames[-1]
     assert interrupted["partial_message"]["response_metadata"]["interrupted"] is True
     assert interrupted["partial_message"]["content"].startswith("The weather in sf")
-    assert any(f["type"] == "run" and f["event"] == "interrupting" for f in frames)
+    interrupting = next(f for f in frames if run_event("interrupting")(f))
+    done = await frames_until(ws, run_event("success"))
+    # The run that interrupted it is named as it happens, and on a new connection.
+    assert interrupting["run"]["cancelled_by"] == done[-1]["run"]["run_id"]
+    # A new connection's timeline says which run interrupted which.
+    again = await connect(thread_id)
+    first, second = (await again.receive_json_from())["runs"]
+    assert (first["status"], first["cancel_action"]) == ("interrupted", "interrupt")
+    assert first["cancelled_by"] == second["run_id"]
+    assert second["multitask_strategy"] == "interrupt" and second["cancelled_by"] is None
+
+
+async def test_an_interrupt_is_shown_and_answered_with_a_resume_command(connect, thread_id):
+    ws = await connect(thread_id)
+    await ws.receive_json_from()
+    await ws.send_json_to(
+        {"type": "message", "content": "weather in sf?", "assistant_id": "hitl", "config": FAST}
+    )
+    asked = (await frames_until(ws, lambda f: f["type"] == "interrupt"))[-1]
+    assert asked["interrupts"][0]["value"]["question"] == "Call get_weather?"
     await frames_until(ws, run_event("success"))
+    # A page that connects now sees the thread waiting, and what for.
+    again = await connect(thread_id)
+    waiting = await again.receive_json_from()
+    assert (waiting["status"], waiting["graph_id"]) == ("interrupted", "hitl")
+    assert waiting["interrupts"] == asked["interrupts"]
+    await ws.send_json_to(
+        {"type": "message", "command": {"resume": "yes"}, "assistant_id": "hitl", "config": FAST}
+    )
+    done = await frames_until(ws, run_event("success"))
+    answer = [f for f in done if f["type"] == "messages"][-1]["messages"][0]["content"]
+    assert answer.startswith("The weather in sf is sunny")
+
+
+async def test_a_message_forks_from_a_checkpoint(connect, thread_id, user):
+    ws = await connect(thread_id)
+    await ws.receive_json_from()
+    await say(ws, "first question")
+    await frames_until(ws, run_event("success"))
+    history = await orm(state.history)(thread_id, actor=user, limit=100)
+    # The checkpoint the first run started from: before its question.
+    before = next(h for h in reversed(history) if h["metadata"]["source"] == "input")
+    await ws.send_json_to(
+        {
+            "type": "message",
+            "content": "edited question",
+            "checkpoint_id": before["checkpoint"]["checkpoint_id"],
+            "config": FAST,
+        }
+    )
+    await frames_until(ws, run_event("success"))
+    again = await connect(thread_id)
+    messages = (await again.receive_json_from())["messages"]
+    assert [m["content"] for m in messages if m["type"] == "human"] == ["edited question"]
 
 
 async def test_enqueue_and_reject(connect, thread_id):
@@ -203,6 +267,9 @@ async def test_second_tab_sees_the_same_stream_and_a_reload_reattaches(connect, 
         ({"type": "message", "content": "hi", "config": "fast"}, "config"),
         ({"type": "message", "content": "x" * 100_000}, "input.messages[0].content"),
         ({"type": "cancel", "action": "explode"}, "action"),
+        ({"type": "message", "command": {"goto": "model"}}, "command"),
+        ({"type": "message", "command": "yes"}, "command"),
+        ({"type": "message", "content": "hi", "checkpoint_id": 7}, "checkpoint_id"),
         ({"type": "cancel", "action": "interrupt", "run_id": "nope"}, "run_id"),
         ({"type": "message", "content": "a\x00b"}, "content"),
         ({"type": "message", "content": "hi", "config": {"k": "\ud800"}}, "config.k"),
