@@ -70,14 +70,16 @@ def validate_action(action) -> str:
     return action
 
 
-def apply_strategy(thread: Thread, strategy: str, *, by=None) -> list[Run]:
+def apply_strategy(thread: Thread, strategy: str, *, by=None) -> list[str]:
     """What a new run does to the runs in flight on its (locked) thread: the
     double-texting decision. Raises ThreadBusy for `reject` on a busy thread.
-    `by`: the new run's id, recorded on the runs it stops. Returns the runs
-    that were in flight."""
+    `by`: the new run's id, recorded on the runs it stops. Returns the ids of
+    the runs that were in flight (taken first: deleting a rolled-back run
+    clears its instance's pk)."""
     in_flight = list(thread.in_flight_runs())
+    ids = [str(run.pk) for run in in_flight]
     if not in_flight or strategy == MultitaskStrategy.ENQUEUE:
-        return in_flight
+        return ids
     if strategy == MultitaskStrategy.REJECT:
         metrics.double_text(strategy, "rejected")
         raise ThreadBusy(
@@ -85,7 +87,7 @@ def apply_strategy(thread: Thread, strategy: str, *, by=None) -> list[Run]:
             field="multitask_strategy",
         )
     cancel_locked(thread, in_flight, action=strategy, by=by)  # interrupt or rollback
-    return in_flight
+    return ids
 
 
 def create_run(
@@ -161,7 +163,7 @@ def create_run(
             transaction.on_commit(lambda: metrics.double_text(strategy, "accepted"))
         run_kwargs = {**(kwargs or {}), "config": config, "context": context, "graph_id": graph_id}
         if forking and in_flight:
-            run_kwargs["fork_guard"] = [str(run.pk) for run in in_flight]
+            run_kwargs["fork_guard"] = in_flight
         thread.run_counter += 1
         thread.status = ThreadStatus.BUSY
         thread.metadata = {
