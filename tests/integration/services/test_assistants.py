@@ -126,8 +126,11 @@ def test_another_users_assistant_is_not_found(alice, bob):
     assert assistants.count_assistants(actor=bob) == 2  # the defaults
     assert assistants.count_assistants(actor=alice) == 3
     assert assistants.get_assistant(mine.pk, actor=SYSTEM) == mine
-    with pytest.raises(AssistantNotFound):
-        assistants.get_assistant("not-an-id", actor=alice)
+    for bad in ("not-an-id", {"a": 1}, ["agent"], 7):
+        with pytest.raises(AssistantNotFound):
+            assistants.get_assistant(bad, actor=alice)
+        with pytest.raises(AssistantNotFound):
+            assistants.resolve(bad, actor=alice)
 
 
 def test_an_update_is_a_new_version_and_set_latest_goes_back(alice):
