@@ -294,6 +294,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BulkCancelStatusEnum": ["pending", "running", "all"],
         "ThreadStatusEnum": "runs.models.ThreadStatus",
+        # A run's on_completion and a cron's on_run_completed: one choice set.
+        "CompletionEnum": ["delete", "keep"],
     },
 }
 
@@ -345,7 +347,16 @@ if OPENAI_BASE_URL:
 # Prometheus scraper sending `Authorization: Bearer <METRICS_TOKEN>`.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Optional parts that are switched on (reported by /info).
-RUNS_FEATURES: set[str] = set()
+RUNS_FEATURES: set[str] = {"crons"}
+# How often each worker looks for due crons (runs.services.crons); a tick
+# fires at most this late. Each look is one indexed query.
+RUNS_CRON_POLL_SECONDS = float(os.environ.get("RUNS_CRON_POLL_SECONDS", "1"))
+# Crons one user may have (409 beyond).
+RUNS_MAX_CRONS_PER_USER = int(os.environ.get("RUNS_MAX_CRONS_PER_USER", "100"))
+# How long a cron's firings (one row per tick fired) are kept.
+RUNS_CRON_FIRINGS_RETENTION_SECONDS = float(
+    os.environ.get("RUNS_CRON_FIRINGS_RETENTION_SECONDS", str(24 * 3600))
+)
 # --- Limits on what clients send ---------------------------------------------
 # Largest accepted message content, in characters (422 beyond).
 RUNS_MAX_MESSAGE_CHARS = int(os.environ.get("RUNS_MAX_MESSAGE_CHARS", "20000"))

@@ -16,8 +16,17 @@ from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from runs.models import ACTIVE_RUN_STATUSES, Assistant, AssistantVersion, Run, Thread, UserAPIKey
-from runs.services import assistants, runs
+from runs.models import (
+    ACTIVE_RUN_STATUSES,
+    Assistant,
+    AssistantVersion,
+    Cron,
+    CronFiring,
+    Run,
+    Thread,
+    UserAPIKey,
+)
+from runs.services import assistants, crons, runs
 from runs.services.actors import SYSTEM
 from runs.services.errors import RunsError
 
@@ -226,6 +235,69 @@ class AssistantAdmin(admin.ModelAdmin):
     @admin.display(description="metadata")
     def pretty_metadata(self, obj):
         return pretty_json(obj.metadata)
+
+
+class CronFiringInline(ReadOnlyInline):
+    model = CronFiring
+    fields = ("scheduled_for", "fired_at", "run_id", "error", "worker_id")
+    readonly_fields = fields
+    show_change_link = False
+    ordering = ("-scheduled_for",)
+
+
+@admin.register(Cron)
+class CronAdmin(admin.ModelAdmin):
+    """Crons, their next tick and their latest firings. Only `enabled` is
+    editable (here and in the list); it goes through the service, which starts
+    a re-enabled cron from now rather than firing a tick long past."""
+
+    list_display = (
+        "id",
+        "schedule",
+        "timezone",
+        "next_run_date",
+        "enabled",
+        "thread",
+        "owner",
+        "end_time",
+    )
+    list_editable = ("enabled",)
+    list_filter = ("enabled",)
+    list_select_related = ("owner",)
+    search_fields = ("id", "owner__username", "thread__id", "schedule")
+    fields = (
+        "id",
+        "owner",
+        "thread",
+        "assistant_id",
+        "schedule",
+        "timezone",
+        "next_run_date",
+        "end_time",
+        "enabled",
+        "on_run_completed",
+        "pretty_payload",
+        "pretty_metadata",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = tuple(name for name in fields if name != "enabled")
+    inlines = [CronFiringInline]
+
+    def has_add_permission(self, request):
+        return False  # crons are created through the API, with their checks
+
+    @admin.display(description="payload")
+    def pretty_payload(self, obj):
+        return pretty_json(obj.payload)
+
+    @admin.display(description="metadata")
+    def pretty_metadata(self, obj):
+        return pretty_json(obj.metadata)
+
+    def save_model(self, request, obj, form, change):
+        if "enabled" in form.changed_data:
+            crons.set_enabled(obj.pk, obj.enabled, actor=SYSTEM)
 
 
 # API keys belong to users here; the library's user-less keys are not used.

@@ -297,3 +297,100 @@ class UserAPIKey(AbstractAPIKey):
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
         verbose_name_plural = "API keys"
+
+
+class OnRunCompleted(models.TextChoices):
+    """What becomes of the thread a stateless cron creates for each run."""
+
+    DELETE = "delete"
+    KEEP = "keep"
+
+
+class Cron(models.Model):
+    """A run created on a schedule (a cron expression, croniter's syntax), on
+    one thread, or on a new thread each time (stateless: `thread` null).
+
+    `next_run_date` is the tick the workers fire next; a worker fires it by
+    moving it on with a conditional UPDATE, and records the tick in
+    `CronFiring`, whose unique constraint refuses a second firing of it
+    (runs.services.crons.fire_cron)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="crons"
+    )
+    # A thread's crons go with it, as on the platform.
+    thread = models.ForeignKey(
+        Thread, null=True, blank=True, on_delete=models.CASCADE, related_name="crons"
+    )
+    assistant_id = models.CharField(max_length=128)
+    schedule = models.CharField(max_length=256)
+    # An IANA name; blank: UTC (the API shows null, as the platform does).
+    timezone = models.CharField(max_length=64, blank=True, default="")
+    # The run's creation body as the client sent it (input, config, context,
+    # metadata, multitask_strategy, stream_mode, ...): what each run gets.
+    payload = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    # Stateless crons only ("delete" by default); blank for a thread's cron.
+    on_run_completed = models.CharField(
+        max_length=8, choices=OnRunCompleted, blank=True, default=""
+    )
+    next_run_date = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # What the workers look for at every poll: enabled and due.
+            models.Index(
+                fields=["next_run_date"],
+                condition=Q(enabled=True),
+                name="cron_due_idx",
+            ),
+            models.Index(fields=["owner", "created_at", "id"], name="cron_owner_created_idx"),
+            models.Index(fields=["owner", "thread", "id"], name="cron_owner_thread_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(schedule=""), name="cron_schedule_not_empty"),
+            models.CheckConstraint(
+                condition=(
+                    Q(thread__isnull=True, on_run_completed__in=OnRunCompleted.values)
+                    | Q(thread__isnull=False, on_run_completed="")
+                ),
+                name="cron_on_run_completed_stateless_only",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.id} ({self.schedule})"
+
+
+class CronFiring(models.Model):
+    """One tick of a cron that a worker fired: the database refuses a second
+    row for the same tick, so a tick creates at most one run however many
+    workers race for it. Kept RUNS_CRON_FIRINGS_RETENTION_SECONDS."""
+
+    cron = models.ForeignKey(Cron, on_delete=models.CASCADE, related_name="firings")
+    scheduled_for = models.DateTimeField()
+    # The run it created: an id, not a foreign key, so that deleting runs
+    # (a rollback) costs no statement here; the run may since be gone.
+    run_id = models.UUIDField(null=True, blank=True)
+    # Why no run was created (e.g. `reject` on a busy thread), as {"error", "detail"}.
+    error = models.JSONField(null=True, blank=True)
+    worker_id = models.CharField(max_length=128, blank=True, default="")
+    fired_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-scheduled_for"]
+        indexes = [models.Index(fields=["fired_at"], name="cron_firing_fired_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cron", "scheduled_for"], name="cron_fires_once_per_tick"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.cron_id} @ {self.scheduled_for.isoformat()}"

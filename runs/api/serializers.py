@@ -1,7 +1,8 @@
-"""Request bodies of the REST API. Unknown fields of a run's creation are
-ignored, as the platform ignores fields that do not apply; the assistants'
-bodies are strict (`StrictSerializer`): the SDKs send only fields that
-Doubletext honours, so anything else is a mistake worth naming."""
+"""Request bodies of the REST API. Unknown fields of the older endpoints
+(runs, threads) are ignored, as the platform ignores fields that do not
+apply; the assistants' and crons' bodies (`StrictSerializer`) refuse them,
+naming the field: the SDKs send only fields that Doubletext honours there, so
+anything else is a mistake worth naming."""
 
 from collections.abc import Mapping
 
@@ -10,7 +11,7 @@ from rest_framework import serializers
 
 from runs.api.sse import STREAM_MODES
 from runs.models import CancelAction, MultitaskStrategy, ThreadStatus
-from runs.services import assistants, json_paths, threads
+from runs.services import assistants, crons, json_paths, threads
 
 # Paging past this is refused (422) rather than overflowing a database integer.
 MAX_OFFSET = 2**31 - 1
@@ -485,3 +486,69 @@ class JoinSerializer(serializers.Serializer):
 
 class JoinStreamSerializer(JoinSerializer):
     stream_mode = StreamModeField(required=False, allow_null=True)
+
+
+class CronRunFieldsSerializer(StrictSerializer):
+    """The fields of the run a cron creates (as in RunCreateSerializer)."""
+
+    input = RunInputField(required=False, allow_null=True)
+    config = JSONObjectField(required=False, allow_null=True)
+    context = JSONObjectField(required=False, allow_null=True)
+    metadata = JSONObjectField(required=False, allow_null=True)
+    interrupt_before = InterruptNodesField(required=False, allow_null=True)
+    interrupt_after = InterruptNodesField(required=False, allow_null=True)
+    durability = serializers.ChoiceField(
+        choices=["sync", "async", "exit"], required=False, allow_null=True
+    )
+    checkpoint_during = serializers.BooleanField(required=False, allow_null=True)
+    stream_mode = StreamModeField(required=False, allow_null=True)
+    stream_subgraphs = serializers.BooleanField(required=False, allow_null=True)
+    stream_resumable = serializers.BooleanField(required=False, allow_null=True)
+    webhook = RefusedField("Doubletext does not call webhooks.")
+    timezone = serializers.CharField(required=False, allow_null=True, max_length=64)
+    enabled = serializers.BooleanField(required=False, allow_null=True)
+    on_run_completed = serializers.ChoiceField(
+        choices=["delete", "keep"], required=False, allow_null=True
+    )
+
+    def validate(self, data):
+        # The deprecated flag, as LangGraph maps it, unless durability is given.
+        during = data.pop("checkpoint_during", None)
+        if data.get("durability") is None and during is not None:
+            data["durability"] = "async" if during else "exit"
+        return data
+
+
+class CronCreateSerializer(CronRunFieldsSerializer):
+    """POST /runs/crons and POST /threads/{id}/runs/crons."""
+
+    assistant_id = serializers.CharField(max_length=128)
+    schedule = serializers.CharField(max_length=256)
+    end_time = serializers.DateTimeField(required=False, allow_null=True)
+    multitask_strategy = serializers.ChoiceField(
+        choices=MultitaskStrategy.choices, required=False, allow_null=True
+    )
+
+
+class CronPatchSerializer(CronRunFieldsSerializer):
+    """PATCH /runs/crons/{id}: what is given changes; `end_time` null clears it."""
+
+    schedule = serializers.CharField(max_length=256, required=False, allow_null=True)
+    end_time = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class CronCountSerializer(StrictSerializer):
+    assistant_id = serializers.CharField(max_length=128, required=False, allow_null=True)
+    thread_id = serializers.UUIDField(required=False, allow_null=True)
+    metadata = JSONObjectField(required=False, allow_null=True)
+
+
+class CronSearchSerializer(CronCountSerializer):
+    enabled = serializers.BooleanField(required=False, allow_null=True)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+    sort_by = serializers.ChoiceField(choices=crons.SORTS, required=False, allow_null=True)
+    sort_order = serializers.ChoiceField(choices=crons.SORT_ORDERS, required=False, allow_null=True)
+    select = serializers.ListField(
+        child=serializers.ChoiceField(choices=crons.SELECTABLE), required=False, allow_null=True
+    )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from runs.api.views import assistants, meta, runs, threads
+from runs.api.views import assistants, crons, meta, runs, threads
 
 A = "assistants/<str:assistant_id>"
 T = "threads/<str:thread_id>"
@@ -44,6 +44,8 @@ urlpatterns = [
     path(f"{T}/stream", runs.ThreadStream.as_view(), name="thread-stream"),
     path(f"{T}/runs", runs.RunCollection.as_view(), name="runs"),
     path(f"{T}/runs/stream", runs.RunStream.as_view(), name="run-stream"),
+    # Before runs/<run_id>: "crons" is this route, not a run id.
+    path(f"{T}/runs/crons", crons.ThreadCronCreate.as_view(), name="thread-cron-create"),
     path(f"{T}/runs/wait", runs.RunWait.as_view(), name="run-wait"),
     path(R, runs.RunDetail.as_view(), name="run"),
     path(f"{R}/cancel", runs.RunCancel.as_view(), name="run-cancel"),
@@ -58,4 +60,8 @@ urlpatterns = [
     path("runs/batch", runs.RunBatch.as_view(), name="run-batch"),
     path("runs/cancel", runs.RunCancelMany.as_view(), name="run-cancel-many"),
     path("runs/wait", runs.RunWait.as_view(), name="stateless-run-wait"),
+    path("runs/crons", crons.CronCreate.as_view(), name="cron-create"),
+    path("runs/crons/search", crons.CronSearch.as_view(), name="cron-search"),
+    path("runs/crons/count", crons.CronCount.as_view(), name="cron-count"),
+    path("runs/crons/<str:cron_id>", crons.CronDetail.as_view(), name="cron"),
 ]

@@ -9,6 +9,7 @@ admin and the worker), so a caller cannot forget the ownership check.
 - `runs`: create runs with a double-texting strategy (`apply_strategy`, the
   one function that decides one), cancel, read, delete runs;
 - `cancellation`: what cancelling does to in-flight runs (shared by both);
+- `crons`: runs on a schedule, and firing each tick once across workers;
 - `state`: a thread's state and history, manual updates;
 - `assistants`: the graphs' default assistants and the users' own, their
   versions; `resolve`, what a run of an assistant runs with;

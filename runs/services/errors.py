@@ -52,6 +52,11 @@ class AssistantNotFound(RunsError):
     code = "assistant_not_found"
 
 
+class CronNotFound(RunsError):
+    status_code = 404
+    code = "cron_not_found"
+
+
 class ThreadBusy(RunsError):
     """The thread has a run in flight and the strategy is `reject`."""
 

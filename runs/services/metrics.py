@@ -11,6 +11,10 @@ Two kinds, because runs are executed by worker processes that serve no HTTP:
   scraped target: open websockets, and double-texts (a run created while its
   thread had one in flight) by strategy and outcome (accepted, or rejected by
   `reject`). Scrape every server process to add them up.
+
+Crons are read from the database too: how many (enabled or not), how late the
+most overdue enabled one is (growing: no worker is firing them), and the
+ticks fired in the last RUN_WINDOW_SECONDS with a run or an error.
 """
 
 from datetime import timedelta
@@ -20,7 +24,7 @@ from django.utils import timezone
 from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 
-from runs.models import Run, RunStatus
+from runs.models import Cron, CronFiring, Run, RunStatus
 
 RUN_WINDOW_SECONDS = 3600
 DURATION_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800)
@@ -64,6 +68,8 @@ class DatabaseCollector:
             value=waited,
         )
 
+        yield from self.crons(now)
+
         ended = Run.objects.filter(
             ended_at__gte=now - timedelta(seconds=RUN_WINDOW_SECONDS), started_at__isnull=False
         ).annotate(took=F("ended_at") - F("started_at"))
@@ -80,6 +86,37 @@ class DatabaseCollector:
             buckets=buckets,
             gsum_value=sum(durations),
         )
+
+    def crons(self, now):
+        count = GaugeMetricFamily("doubletext_crons", "Crons, enabled or not.", labels=["enabled"])
+        counts = dict(Cron.objects.values_list("enabled").annotate(n=Count("pk")))
+        for enabled in (True, False):
+            count.add_metric([str(enabled).lower()], counts.get(enabled, 0))
+        yield count
+        oldest = (
+            Cron.objects.filter(enabled=True, next_run_date__lte=now, owner__is_active=True)
+            .filter(Q(end_time__isnull=True) | Q(end_time__gt=now))
+            .aggregate(due=Min("next_run_date"))["due"]
+        )
+        yield GaugeMetricFamily(
+            "doubletext_crons_overdue_seconds",
+            "How long ago the most overdue enabled cron's tick was (0: none due).",
+            value=(now - oldest).total_seconds() if oldest else 0.0,
+        )
+        recent = CronFiring.objects.filter(
+            fired_at__gte=now - timedelta(seconds=RUN_WINDOW_SECONDS)
+        ).aggregate(
+            runs=Count("pk", filter=Q(run_id__isnull=False)),
+            errors=Count("pk", filter=Q(error__isnull=False)),
+        )
+        fired = GaugeMetricFamily(
+            "doubletext_recent_cron_firings",
+            f"Cron ticks fired in the last {RUN_WINDOW_SECONDS} s, by outcome.",
+            labels=["outcome"],
+        )
+        fired.add_metric(["run"], recent["runs"])
+        fired.add_metric(["error"], recent["errors"])
+        yield fired
 
 
 _registered = False

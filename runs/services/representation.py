@@ -4,7 +4,7 @@ One place for these shapes: the REST API, the websocket and the bus events
 all send them. (States: runs.graphs.serialization.)
 """
 
-from runs.models import Assistant, AssistantVersion, Run, Thread
+from runs.models import Assistant, AssistantVersion, Cron, Run, Thread
 
 
 def iso(value):
@@ -96,3 +96,44 @@ def assistant_dict(assistant: Assistant | AssistantVersion, fields=ASSISTANT_FIE
 
 def assistant_version_dict(version: AssistantVersion) -> dict:
     return assistant_dict(version, ASSISTANT_VERSION_FIELDS)
+
+
+CRON_FIELDS = (
+    "cron_id",
+    "assistant_id",
+    "thread_id",
+    "on_run_completed",
+    "end_time",
+    "schedule",
+    "timezone",
+    "created_at",
+    "updated_at",
+    "payload",
+    "user_id",
+    "next_run_date",
+    "metadata",
+    "enabled",
+)
+
+
+def cron_dict(cron: Cron, fields=CRON_FIELDS) -> dict:
+    """A cron as the platform sends it (only `fields` of it): `user_id` is
+    its owner's username, `timezone` null for UTC, `on_run_completed`
+    null for a thread's cron."""
+    read = {
+        "cron_id": lambda: str(cron.pk),
+        "assistant_id": lambda: cron.assistant_id,
+        "thread_id": lambda: str(cron.thread_id) if cron.thread_id else None,
+        "on_run_completed": lambda: cron.on_run_completed or None,
+        "end_time": lambda: iso(cron.end_time),
+        "schedule": lambda: cron.schedule,
+        "timezone": lambda: cron.timezone or None,
+        "created_at": lambda: iso(cron.created_at),
+        "updated_at": lambda: iso(cron.updated_at),
+        "payload": lambda: cron.payload,
+        "user_id": lambda: cron.owner.get_username(),
+        "next_run_date": lambda: iso(cron.next_run_date),
+        "metadata": lambda: cron.metadata,
+        "enabled": lambda: cron.enabled,
+    }
+    return {name: read[name]() for name in CRON_FIELDS if name in fields}

@@ -30,6 +30,7 @@ from chatapp.platform.db_threads import DatabaseThreads
 from runs.bus import protocol
 from runs.bus.publish import publish, retry_once, wake_workers
 from runs.models import CancelAction
+from runs.services import crons
 from runs.worker import transactions
 from runs.worker.graph_run import ActiveRun, Outcome, drive
 from store.backend import sweep_expired
@@ -176,20 +177,36 @@ class Executor:
     async def _schedule(self) -> None:
         recover_every = max(settings.RUNS_LEASE_SECONDS / 3, 0.2)
         loop = asyncio.get_running_loop()
-        next_recovery = 0.0
+        next_recovery = next_crons = 0.0
         while not self._stopping:
             self.wakeup.clear()
             try:
                 if loop.time() >= next_recovery:
                     next_recovery = loop.time() + recover_every
                     await self._recover()
+                if loop.time() >= next_crons:
+                    next_crons = loop.time() + settings.RUNS_CRON_POLL_SECONDS
+                    try:
+                        await self.fire_crons()
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        # Runs to claim must not wait on crons that fail.
+                        logger.exception("firing crons failed; retrying at the next poll")
                 await self.fill()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("run scheduling failed; retrying")
+            timeout = min(settings.RUNS_POLL_SECONDS, max(next_crons - loop.time(), 0.01))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), settings.RUNS_POLL_SECONDS)
+                await asyncio.wait_for(self.wakeup.wait(), timeout)
+
+    async def fire_crons(self) -> None:
+        """Create the runs of the crons that are due. Every worker does this;
+        each tick is fired once (runs.services.crons.fire_cron), and its run
+        is claimed like any other (the creation wakes the workers up)."""
+        await self.db.run(crons.fire_due_crons, worker_id=self.worker_id)
 
     async def _recover(self) -> None:
         for payload, told in await self.db.run(transactions.recover_expired_runs):
@@ -197,6 +214,7 @@ class Executor:
             await wake_workers()
         await self.db.run(transactions.delete_expired_threads)
         await self.db.run(sweep_expired)  # store items past their TTL
+        await self.db.run(crons.sweep_firings, settings.RUNS_CRON_FIRINGS_RETENTION_SECONDS)
 
     async def fill(self, thread_id=None) -> None:
         """Claim and start runs while there is capacity."""

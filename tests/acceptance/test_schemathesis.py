@@ -32,10 +32,10 @@ SEED = os.environ.get("SCHEMATHESIS_SEED", "20261125")
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 
 
-async def fixtures(url: str, key: str) -> tuple[list, list, list, list]:
-    """Threads with a finished run each: their thread, run and checkpoint ids;
-    assistants' ids."""
-    threads, runs, checkpoints = [], [], []
+async def fixtures(url: str, key: str) -> tuple[list, list, list, list, list]:
+    """Threads with a finished run and a cron each: their thread, run,
+    checkpoint and cron ids; assistants' ids."""
+    threads, runs, checkpoints, crons = [], [], [], []
     async with httpx.AsyncClient(base_url=url, headers={"x-api-key": key}, timeout=30) as api:
         made = await api.post("/assistants", json={"graph_id": "agent", "name": "fuzzed"})
         assistants = [made.json()["assistant_id"], "agent", registry.assistant_uuid("hitl")]
@@ -47,10 +47,13 @@ async def fixtures(url: str, key: str) -> tuple[list, list, list, list]:
             runs.append((await api.get(f"/threads/{thread_id}/runs")).json()[0]["run_id"])
             threads.append(thread_id)
             checkpoints.append(state["checkpoint"]["checkpoint_id"])
-    return threads, runs, checkpoints, assistants
+            cron = {"assistant_id": "agent", "schedule": "0 0 1 1 *"}
+            cron = (await api.post(f"/threads/{thread_id}/runs/crons", json=cron)).json()
+            crons.append(cron["cron_id"])
+    return threads, runs, checkpoints, assistants, crons
 
 
-def config(threads, runs, checkpoints, assistants) -> str:
+def config(threads, runs, checkpoints, assistants, crons) -> str:
     def values(items):
         return "[" + ", ".join(f'"{item}"' for item in items) + "]"
 
@@ -63,11 +66,14 @@ values = {values(runs)}
 values = {values(checkpoints)}
 [dictionaries.assistants]
 values = {values(assistants)}
+[dictionaries.crons]
+values = {values(crons)}
 [parameters]
 "path.thread_id" = {{ dictionary = "threads", probability = 0.6 }}
 "path.run_id" = {{ dictionary = "runs", probability = 0.6 }}
 "path.checkpoint_id" = {{ dictionary = "checkpoints", probability = 0.6 }}
 "path.assistant_id" = {{ dictionary = "assistants", probability = 0.6 }}
+"path.cron_id" = {{ dictionary = "crons", probability = 0.6 }}
 """
 
 

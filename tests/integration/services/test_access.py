@@ -50,6 +50,7 @@ THREAD_ENDPOINTS = [
     ("POST", f"/threads/{T}/runs/{R}/cancel?action=rollback", None),
     ("DELETE", f"/threads/{T}/runs/{R}", None),
     ("POST", f"/threads/{T}/copy", None),
+    ("POST", f"/threads/{T}/runs/crons", {"assistant_id": "agent", "schedule": "0 0 1 1 *"}),
     ("DELETE", f"/threads/{T}", None),
 ]
 
