@@ -33,10 +33,9 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
-from runs.graphs import registry
 from runs.graphs.validation import check_options
 from runs.models import Cron, CronFiring, OnRunCompleted, Run
-from runs.services import actors, json_match
+from runs.services import actors, assistants, json_match
 from runs.services import chat_messages as msgs
 from runs.services.errors import (
     AssistantNotFound,
@@ -161,17 +160,13 @@ def get_cron(cron_id, *, actor) -> Cron:
     return cron
 
 
-def _assistant(assistant_id) -> tuple[str, str]:
-    """(the graph, the assistant id kept): a UUID as given (an assistant of
-    the graph), a graph id as its default assistant's UUID, as the platform
-    keeps it. AssistantNotFound when it names nothing."""
-    graph_id = registry.resolve(assistant_id)
-    if graph_id is None:
-        raise AssistantNotFound(f"Assistant {assistant_id!r} not found.", field="assistant_id")
-    try:
-        return graph_id, str(uuid.UUID(str(assistant_id)))
-    except ValueError:
-        return graph_id, registry.assistant_uuid(graph_id)
+def _assistant(assistant_id, *, actor) -> tuple[str, str]:
+    """(the graph, the assistant id kept), as a run resolves it
+    (assistants.resolve): a graph id as its default assistant's UUID, an
+    assistant of `actor`'s as its own, whose config and context the cron's
+    runs get. AssistantNotFound when it names nothing `actor` sees."""
+    resolved = assistants.resolve(assistant_id, actor=actor)
+    return resolved.graph_id, resolved.assistant_id
 
 
 def _run_payload(fields: dict, graph_id: str) -> dict:
@@ -220,7 +215,7 @@ def create_cron(
     now = now or dj_timezone.now()
     schedule = check_schedule(schedule)
     tz = check_timezone(timezone)
-    graph_id, kept_assistant = _assistant(assistant_id)
+    graph_id, kept_assistant = _assistant(assistant_id, actor=actor)
     fields = _run_payload({**(payload or {}), "assistant_id": kept_assistant}, graph_id)
     thread = None
     if thread_id is not None:
@@ -309,7 +304,9 @@ def update_cron(cron_id, *, actor, changes: dict, now: datetime | None = None) -
             if name in RUN_FIELDS and name != "assistant_id" and value is not None
         }
         if run_changes:
-            graph_id, _ = _assistant(cron.payload.get("assistant_id", cron.assistant_id))
+            graph_id, _ = _assistant(
+                cron.payload.get("assistant_id", cron.assistant_id), actor=actor
+            )
             merged = {**cron.payload, **run_changes}
             merged = _run_payload(merged, graph_id)
             cron.payload = _with_cron_id(merged, cron.pk)
@@ -343,7 +340,7 @@ def _matching(actor, *, assistant_id=None, thread_id=None, enabled=None, metadat
     crons = visible_crons(actor)
     if assistant_id is not None:
         try:
-            crons = crons.filter(assistant_id=_assistant(assistant_id)[1])
+            crons = crons.filter(assistant_id=_assistant(assistant_id, actor=actor)[1])
         except AssistantNotFound:
             return crons.none()
     if thread_id is not None:
