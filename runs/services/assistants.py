@@ -29,7 +29,14 @@ from django.db.models.functions import Lower
 
 from runs.graphs import registry
 from runs.graphs.validation import check_options
-from runs.models import ACTIVE_RUN_STATUSES, Assistant, AssistantVersion, CancelAction, Run
+from runs.models import (
+    ACTIVE_RUN_STATUSES,
+    Assistant,
+    AssistantVersion,
+    CancelAction,
+    Cron,
+    Run,
+)
 from runs.services import actors, json_match, threads
 from runs.services.cancellation import cancel_locked, refresh_thread_status
 from runs.services.errors import (
@@ -404,10 +411,10 @@ def set_latest(assistant_id, *, actor, version: int) -> Assistant:
 
 
 def delete_assistant(assistant_id, *, actor, delete_threads: bool = False) -> None:
-    """Delete an assistant of `actor` with its versions. Its runs in flight
-    are interrupted, as on the platform; with `delete_threads`, the actor's
-    threads it last ran on (`metadata.assistant_id`) are deleted as DELETE
-    /threads/{id} deletes them."""
+    """Delete an assistant of `actor` with its versions and the crons that
+    run it. Its runs in flight are interrupted, as on the platform; with
+    `delete_threads`, the actor's threads it last ran on
+    (`metadata.assistant_id`) are deleted as DELETE /threads/{id} deletes them."""
     with transaction.atomic():
         assistant = _lock_own(assistant_id, actor=actor)
         key = str(assistant.pk)
@@ -428,6 +435,8 @@ def delete_assistant(assistant_id, *, actor, delete_threads: bool = False) -> No
             runs = list(thread.in_flight_runs().filter(assistant_id=key))
             cancel_locked(thread, runs, action=CancelAction.INTERRUPT)
             refresh_thread_status(thread)
+        # Its crons would only fail on every tick from now on.
+        Cron.objects.filter(assistant_id=key).delete()
         assistant.delete()
 
 

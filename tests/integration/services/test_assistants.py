@@ -9,7 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from runs.graphs import registry
-from runs.models import Assistant, AssistantVersion, Run, RunStatus, Thread
+from runs.models import Assistant, AssistantVersion, Cron, Run, RunStatus, Thread
 from runs.services import assistants, crons
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
@@ -332,3 +332,6 @@ def test_a_cron_of_an_assistant_fires_runs_with_its_options(alice, bob):
         crons.create_cron(
             actor=bob, assistant_id=str(terse.pk), schedule="* * * * *", thread_id=None
         )
+    # Deleting the assistant deletes its crons.
+    assistants.delete_assistant(terse.pk, actor=alice)
+    assert not Cron.objects.filter(pk=cron.pk).exists()
