@@ -57,7 +57,10 @@ class StreamModeField(serializers.JSONField):
 
     def to_internal_value(self, data):
         modes = [data] if isinstance(data, str) else data
-        if not isinstance(modes, list) or not all(m in STREAM_MODES for m in modes):
+        # Strings only: a list of objects must be refused, not hashed for the lookup.
+        if not isinstance(modes, list) or not all(
+            isinstance(m, str) and m in STREAM_MODES for m in modes
+        ):
             self.fail("invalid_mode")
         return modes
 
