@@ -154,6 +154,8 @@ def _not_found(assistant_id) -> AssistantNotFound:
 def _pk(assistant_id) -> uuid.UUID:
     """The UUID an assistant id names: a graph id names its default assistant;
     anything else that is not a UUID is simply not found."""
+    if not isinstance(assistant_id, str | uuid.UUID):
+        raise _not_found(assistant_id)
     graph_id = registry.resolve(assistant_id)
     if graph_id is not None:
         sync_defaults()
@@ -191,6 +193,8 @@ def resolve(assistant_id, *, actor) -> Resolved:
     """The graph and options a run of `assistant_id` (a graph id, a default
     assistant's UUID, or an assistant of `actor`'s) runs with. A default
     assistant needs no query: it has no options of its own."""
+    if not isinstance(assistant_id, str | uuid.UUID):  # a websocket frame's JSON, say
+        raise AssistantNotFound(f"Assistant {assistant_id!r} not found.", field="assistant_id")
     graph_id = registry.resolve(assistant_id)
     if graph_id is not None:
         return Resolved(registry.assistant_uuid(graph_id), graph_id)

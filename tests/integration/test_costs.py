@@ -11,15 +11,16 @@ import threading
 import pytest
 from django.db import connection
 from django.db.backends.signals import connection_created
+from django.test.utils import CaptureQueriesContext
 
 from runs.models import Run
+from runs.services import assistants, state
 from runs.services import runs as run_service
-from runs.services import state
 from runs.services.actors import SYSTEM
 from runs.services.errors import ThreadBusy
 from runs.worker import transactions as queue
 from runs.worker.executor import Executor
-from tests.conftest import make_thread, orm
+from tests.conftest import make_thread, make_user, orm
 
 USER = {"messages": [{"role": "user", "content": "hello"}]}
 
@@ -144,6 +145,20 @@ def test_double_text_statement_budget(transactional_db, django_assert_max_num_qu
                 )
             except ThreadBusy:
                 assert strategy == "reject"
+
+
+def test_a_run_of_an_assistant_reads_it_once(transactional_db):
+    """A default assistant costs a run nothing (no options of its own); a
+    user's costs one index probe, its options read with it."""
+    owner = make_user("alice")
+    mine = assistants.create_assistant(actor=owner, graph_id="agent", context={"reply_words": 3})
+    counts = {}
+    for assistant_id in ("agent", str(mine.pk)):
+        thread = make_thread(owner)
+        with CaptureQueriesContext(connection) as captured:
+            run_service.create_run(thread.pk, assistant_id=assistant_id, input=USER, actor=owner)
+        counts[assistant_id] = len(captured)
+    assert counts[str(mine.pk)] == counts["agent"] + 1
 
 
 @pytest.mark.django_db(transaction=True)

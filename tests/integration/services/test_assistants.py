@@ -1,6 +1,7 @@
 """runs.services.assistants: the defaults, a user's assistants and their
 versions, who sees which, and what a run of an assistant runs with."""
 
+import datetime
 import json
 import uuid
 
@@ -8,8 +9,8 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from runs.graphs import registry
-from runs.models import Assistant, AssistantVersion, Run, RunStatus, Thread
-from runs.services import assistants
+from runs.models import Assistant, AssistantVersion, Cron, Run, RunStatus, Thread
+from runs.services import assistants, crons
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
 from runs.services.errors import (
@@ -126,8 +127,11 @@ def test_another_users_assistant_is_not_found(alice, bob):
     assert assistants.count_assistants(actor=bob) == 2  # the defaults
     assert assistants.count_assistants(actor=alice) == 3
     assert assistants.get_assistant(mine.pk, actor=SYSTEM) == mine
-    with pytest.raises(AssistantNotFound):
-        assistants.get_assistant("not-an-id", actor=alice)
+    for bad in ("not-an-id", {"a": 1}, ["agent"], 7):
+        with pytest.raises(AssistantNotFound):
+            assistants.get_assistant(bad, actor=alice)
+        with pytest.raises(AssistantNotFound):
+            assistants.resolve(bad, actor=alice)
 
 
 def test_an_update_is_a_new_version_and_set_latest_goes_back(alice):
@@ -301,3 +305,33 @@ def test_a_default_assistant_follows_its_graph_s_description(alice, settings, tm
     serve("second")
     assert assistants.get_assistant("agent", actor=alice).description == "second"
     assert [v.description for v in assistants.list_versions("agent", actor=alice)] == ["second"]
+
+
+def test_a_cron_of_an_assistant_fires_runs_with_its_options(alice, bob):
+    """Crons resolve their assistant as runs do (assistants.resolve)."""
+    terse = assistants.create_assistant(actor=alice, graph_id="hitl", context={"reply_words": 4})
+    thread = make_thread(alice)
+    now = datetime.datetime(2026, 3, 1, 10, 0, 30, tzinfo=datetime.UTC)
+    cron = crons.create_cron(
+        actor=alice,
+        assistant_id=str(terse.pk),
+        schedule="* * * * *",
+        thread_id=thread.pk,
+        payload={"input": {"messages": ["tick"]}, "context": {"token_delay": 0}},
+        now=now,
+    )
+    assert cron.assistant_id == str(terse.pk)
+    found = crons.search_crons(actor=alice, assistant_id=str(terse.pk))
+    assert [c["cron_id"] for c in found.crons] == [str(cron.pk)]
+    [firing] = crons.fire_due_crons(now=now + datetime.timedelta(minutes=1))
+    run = Run.objects.get(pk=firing.run_id)
+    assert run.assistant_id == str(terse.pk) and run.kwargs["graph_id"] == "hitl"
+    assert run.kwargs["context"] == {"reply_words": 4, "token_delay": 0}
+    # Another user's assistant is not theirs to schedule.
+    with pytest.raises(AssistantNotFound):
+        crons.create_cron(
+            actor=bob, assistant_id=str(terse.pk), schedule="* * * * *", thread_id=None
+        )
+    # Deleting the assistant deletes its crons.
+    assistants.delete_assistant(terse.pk, actor=alice)
+    assert not Cron.objects.filter(pk=cron.pk).exists()
