@@ -262,6 +262,11 @@ REST_FRAMEWORK = {
 }
 # The header langgraph-sdk sends its API key in.
 API_KEY_CUSTOM_HEADER = "HTTP_X_API_KEY"
+# How long a process trusts an API key it verified (runs/services/accounts.py).
+# A key revoked, or its user deactivated, is refused at once by the process
+# that saved the change, and by the others within these seconds. 0: verify
+# every request.
+API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))
 
 # Browser apps on other origins that may call the API (django-cors-headers):
 # none by default; in the local demo, the dev servers of agent-chat-ui and
