@@ -44,7 +44,7 @@ from runs.services.errors import (
 )
 from runs.services.ids import new_thread_id, parse_id
 from runs.services.representation import run_dict
-from runs.services.threads import create_thread, get_thread, lock_thread
+from runs.services.threads import STATE_FIELDS, create_thread, get_thread, lock_thread
 
 
 def validate_strategy(strategy) -> str:
@@ -148,7 +148,9 @@ def create_run(
     with transaction.atomic():
         if if_not_exists == "create" and not Thread.objects.filter(pk=thread_id).exists():
             create_thread(actor=actor, thread_id=thread_id, if_exists="do_nothing")
-        thread = lock_thread(thread_id, actor=actor)
+        # Not its state: decoding the whole conversation on every message
+        # grew with the thread; a rollback rewrites it without reading it.
+        thread = lock_thread(thread_id, actor=actor, defer=STATE_FIELDS)
         in_flight = apply_strategy(thread, strategy)
         if in_flight:
             transaction.on_commit(lambda: metrics.double_text(strategy, "accepted"))
