@@ -43,7 +43,7 @@ from runs.services.errors import (
 )
 from runs.services.ids import new_thread_id, parse_id
 from runs.services.representation import iso, run_dict
-from runs.services.threads import create_thread, get_thread, lock_thread
+from runs.services.threads import STATE_FIELDS, create_thread, get_thread, lock_thread
 
 # The timeline's status of a run that was rolled back (no RunStatus: the run is gone).
 ROLLED_BACK = protocol.Lifecycle.ROLLED_BACK.value
@@ -155,7 +155,9 @@ def create_run(
     with transaction.atomic():
         if if_not_exists == "create" and not Thread.objects.filter(pk=thread_id).exists():
             create_thread(actor=actor, thread_id=thread_id, if_exists="do_nothing")
-        thread = lock_thread(thread_id, actor=actor)
+        # Not its state: decoding the whole conversation on every message
+        # grew with the thread; a rollback rewrites it without reading it.
+        thread = lock_thread(thread_id, actor=actor, defer=STATE_FIELDS)
         # Its id before it exists: the runs it stops record who stopped them.
         run_id = uuid.uuid4()
         in_flight = apply_strategy(thread, strategy, by=run_id)

@@ -22,11 +22,17 @@ def _not_found(thread_id) -> ThreadNotFound:
     return ThreadNotFound(f"Thread {thread_id} not found.", field="thread_id")
 
 
-def lock_thread(thread_id, *, actor) -> Thread:
+# The thread's copy of its state: the whole conversation, as JSON.
+STATE_FIELDS = ("values", "interrupts")
+
+
+def lock_thread(thread_id, *, actor, defer: tuple[str, ...] = ()) -> Thread:
     """The thread, locked for the rest of the transaction (FOR UPDATE).
-    Another user's thread is not found."""
+    Another user's thread is not found. `defer`: fields not read now (read
+    on access), e.g. STATE_FIELDS for a caller that does not read the state."""
     pk = parse_id(thread_id, field="thread_id")
-    thread = actors.visible_threads(actor).select_for_update().filter(pk=pk).first()
+    threads = actors.visible_threads(actor).select_for_update().filter(pk=pk)
+    thread = (threads.defer(*defer) if defer else threads).first()
     if thread is None:
         raise _not_found(thread_id)
     return thread

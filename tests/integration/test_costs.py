@@ -161,6 +161,20 @@ def test_a_run_of_an_assistant_reads_it_once(transactional_db):
     assert counts[str(mine.pk)] == counts["agent"] + 1
 
 
+def test_creating_a_run_does_not_read_the_thread_state(transactional_db):
+    """A message on a long conversation does not decode the conversation (the
+    thread's copy of its state) to lock the thread, whatever the strategy."""
+    for strategy in ("enqueue", "interrupt", "rollback"):
+        thread = make_thread(metadata={"graph_id": "agent"})
+        state.update_state(thread.pk, values=USER, actor=SYSTEM)
+        run_service.create_run(thread.pk, input=USER, actor=SYSTEM)
+        assert queue.claim_next_run("elsewhere", thread.pk) is not None
+        with CaptureQueriesContext(connection) as queries:
+            run_service.create_run(thread.pk, input=USER, multitask_strategy=strategy, actor=SYSTEM)
+        reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+        assert reads and not [sql for sql in reads if '"runs_thread"."values"' in sql], reads
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_streamed_tokens_do_not_hop_to_the_sync_thread(monkeypatch):
     """Channels' consumers run close_old_connections on the shared sync thread
