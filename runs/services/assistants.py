@@ -48,6 +48,7 @@ from runs.services.errors import (
     VersionNotFound,
 )
 from runs.services.ids import parse_id
+from runs.services.paging import Page, fetch_page
 from runs.services.representation import ASSISTANT_FIELDS, assistant_dict
 
 # POST /assistants/search's orders (the platform's); names and graph ids
@@ -70,17 +71,6 @@ class Resolved:
     graph_id: str
     config: dict = field(default_factory=dict)
     context: dict = field(default_factory=dict)
-
-
-@dataclass
-class AssistantPage:
-    """A page of search results and where it stands, as for threads:
-    `total` is offset + the page + 1 when more follow (not a count), and
-    `next_offset` None on the last page."""
-
-    assistants: list[dict]
-    total: int
-    next_offset: int | None
 
 
 # --- who sees what --------------------------------------------------------
@@ -500,7 +490,7 @@ def search_assistants(
     sort_by: str | None = None,
     sort_order: str | None = None,
     select: list[str] | None = None,
-) -> AssistantPage:
+) -> Page:
     """The assistants `actor` sees that match: each `metadata` key with that
     value (compared whole, as for threads), of `graph_id`, whose name contains
     `name` (case-insensitive); a page of them, as dicts of the `select`ed
@@ -508,13 +498,8 @@ def search_assistants(
     found = _matching(actor, metadata=metadata, graph_id=graph_id, name=name)
     fields = _selected(select)
     found = found.order_by(*_ordering(sort_by, sort_order))
-    page = list(found[offset : offset + limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
-    return AssistantPage(
-        assistants=[assistant_dict(assistant, fields) for assistant in page],
-        total=offset + len(page) + (1 if more else 0),
-        next_offset=offset + len(page) if more else None,
+    return fetch_page(
+        found, offset=offset, limit=limit, render=lambda row: assistant_dict(row, fields)
     )
 
 

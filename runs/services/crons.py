@@ -23,7 +23,6 @@ instead of waiting for it.
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -45,6 +44,7 @@ from runs.services.errors import (
     RunsError,
 )
 from runs.services.ids import parse_id
+from runs.services.paging import Page, fetch_page
 from runs.services.representation import cron_dict
 from runs.services.threads import get_thread
 
@@ -328,15 +328,6 @@ def set_enabled(cron_id, enabled: bool, *, actor, now: datetime | None = None) -
     return update_cron(cron_id, actor=actor, changes={"enabled": enabled}, now=now)
 
 
-@dataclass
-class CronPage:
-    """A page of search results and where it stands (threads' paging headers)."""
-
-    crons: list[dict]
-    total: int
-    next_offset: int | None
-
-
 def _matching(actor, *, assistant_id=None, thread_id=None, enabled=None, metadata=None):
     crons = visible_crons(actor)
     if assistant_id is not None:
@@ -365,7 +356,7 @@ def search_crons(
     sort_by: str | None = None,
     sort_order: str | None = None,
     select: list[str] | None = None,
-) -> CronPage:
+) -> Page:
     """The actor's crons matching the filters, newest first unless sorted."""
     sort_by = sort_by or "created_at"
     sort_order = sort_order or "desc"
@@ -385,13 +376,11 @@ def search_crons(
     sign = "-" if sort_order == "desc" else ""
     column = _SORT_COLUMNS.get(sort_by, sort_by)
     order = [f"{sign}{column}"] + ([] if column == "pk" else [f"{sign}pk"])
-    page = list(crons.order_by(*order)[offset : offset + limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
-    return CronPage(
-        crons=[cron_dict(cron, fields) for cron in page],
-        total=offset + len(page) + (1 if more else 0),
-        next_offset=offset + len(page) if more else None,
+    return fetch_page(
+        crons.order_by(*order),
+        offset=offset,
+        limit=limit,
+        render=lambda row: cron_dict(row, fields),
     )
 
 

@@ -39,12 +39,12 @@ def bob():
 
 
 def ids(page) -> list[str]:
-    return [a["assistant_id"] for a in page.assistants]
+    return [a["assistant_id"] for a in page.items]
 
 
 def test_each_graph_has_a_default_assistant_that_nobody_changes(alice):
     found = assistants.search_assistants(actor=alice)
-    assert sorted(a["graph_id"] for a in found.assistants) == ["agent", "hitl"]
+    assert sorted(a["graph_id"] for a in found.items) == ["agent", "hitl"]
     default = assistants.get_assistant("agent", actor=alice)
     assert str(default.pk) == AGENT and default.owner is None
     assert default.metadata == {"created_by": "system"} and default.name == "agent"
@@ -195,16 +195,16 @@ def test_search_filters_sorts_pages_and_selects(alice):
 
     newest_first = ids(search(actor=alice))
     assert newest_first[:2] == [str(blue.pk), str(red.pk)]
-    by_name = [a["name"] for a in search(actor=alice, sort_by="name", sort_order="asc").assistants]
+    by_name = [a["name"] for a in search(actor=alice, sort_by="name", sort_order="asc").items]
     assert by_name == sorted(by_name, key=str.lower)
     page = search(actor=alice, limit=3, offset=0)
-    assert len(page.assistants) == 3 and page.next_offset == 3 and page.total == 4
+    assert len(page.items) == 3 and page.next_offset == 3 and page.total == 4
     last = search(actor=alice, limit=3, offset=3)
-    assert len(last.assistants) == 1 and last.next_offset is None and last.total == 4
+    assert len(last.items) == 1 and last.next_offset is None and last.total == 4
     assert set(ids(page) + ids(last)) == set(newest_first)
 
     picked = search(actor=alice, select=["assistant_id", "name"], limit=1)
-    assert picked.assistants == [{"assistant_id": str(blue.pk), "name": "blue whale"}]
+    assert picked.items == [{"assistant_id": str(blue.pk), "name": "blue whale"}]
     with pytest.raises(InvalidRequest) as bad:
         search(actor=alice, select=["secret"])
     assert bad.value.field == "select"
@@ -216,9 +216,7 @@ def test_assistants_of_a_graph_no_longer_served_are_hidden(alice, settings):
     made = assistants.create_assistant(actor=alice, graph_id="hitl")
     settings.LANGGRAPH_CONFIG = None
     settings.RUNS_GRAPHS = {"agent": "runs.graphs.demo:graph"}
-    assert [a["graph_id"] for a in assistants.search_assistants(actor=alice).assistants] == [
-        "agent"
-    ]
+    assert [a["graph_id"] for a in assistants.search_assistants(actor=alice).items] == ["agent"]
     with pytest.raises(AssistantNotFound):
         assistants.get_assistant(made.pk, actor=alice)
 
@@ -322,7 +320,7 @@ def test_a_cron_of_an_assistant_fires_runs_with_its_options(alice, bob):
     )
     assert cron.assistant_id == str(terse.pk)
     found = crons.search_crons(actor=alice, assistant_id=str(terse.pk))
-    assert [c["cron_id"] for c in found.crons] == [str(cron.pk)]
+    assert [c["cron_id"] for c in found.items] == [str(cron.pk)]
     [firing] = crons.fire_due_crons(now=now + datetime.timedelta(minutes=1))
     run = Run.objects.get(pk=firing.run_id)
     assert run.assistant_id == str(terse.pk) and run.kwargs["graph_id"] == "hitl"

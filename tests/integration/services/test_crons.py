@@ -319,7 +319,7 @@ def test_others_crons_are_not_found(owner):
     ):
         with pytest.raises(CronNotFound):
             call()
-    assert crons.search_crons(actor=bob).crons == []
+    assert crons.search_crons(actor=bob).items == []
     assert crons.count_crons(actor=bob) == 0
     assert crons.count_crons(actor=SYSTEM) == 1
     crons.delete_cron(cron.pk, actor=owner)
@@ -332,17 +332,17 @@ def test_search_filters_sorts_pages_and_selects(owner):
         actor=owner, assistant_id="agent", schedule="0 * * * *", payload=HELLO, now=T0
     )
     page = crons.search_crons(actor=owner, thread_id=thread.pk)
-    assert [c["cron_id"] for c in page.crons] == [str(first.pk)]
+    assert [c["cron_id"] for c in page.items] == [str(first.pk)]
     assert crons.count_crons(actor=owner, metadata={"team": "a"}) == 1
     assert crons.count_crons(actor=owner, assistant_id="agent") == 2
     assert crons.count_crons(actor=owner, assistant_id=first.assistant_id) == 2
     assert crons.count_crons(actor=owner, assistant_id="nope") == 0
     by_next = crons.search_crons(actor=owner, sort_by="next_run_date", sort_order="asc")
-    assert [c["cron_id"] for c in by_next.crons] == [str(first.pk), str(second.pk)]
+    assert [c["cron_id"] for c in by_next.items] == [str(first.pk), str(second.pk)]
     one = crons.search_crons(actor=owner, limit=1, select=["cron_id", "schedule"])
-    assert set(one.crons[0]) == {"cron_id", "schedule"}
+    assert set(one.items[0]) == {"cron_id", "schedule"}
     assert one.next_offset == 1 and one.total == 2
-    assert len(crons.search_crons(actor=owner, enabled=False).crons) == 0
+    assert len(crons.search_crons(actor=owner, enabled=False).items) == 0
     with pytest.raises(InvalidRequest) as error:
         crons.search_crons(actor=owner, select=["now"])
     assert error.value.field == "select"
