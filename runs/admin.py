@@ -21,6 +21,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from runs.admin_render import (
+    json_column,
     pretty_json,
     render_conversation,
     render_effect,
@@ -265,9 +266,7 @@ class ThreadAdmin(admin.ModelAdmin):
         url = reverse("admin:checkpoints_checkpoint_changelist")
         return format_html('<a href="{}?q={}">its checkpoints, decoded</a>', url, obj.pk)
 
-    @admin.display(description="values (latest checkpoint)")
-    def pretty_values(self, obj):
-        return pretty_json(obj.values)
+    pretty_values = json_column("values", "values (latest checkpoint)")
 
 
 @admin.action(description="Cancel selected runs (interrupt: keep partial output)")
@@ -374,21 +373,10 @@ class RunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="input (JSON)")
-    def pretty_input(self, obj):
-        return pretty_json(obj.input)
-
-    @admin.display(description="kwargs")
-    def pretty_kwargs(self, obj):
-        return pretty_json(obj.kwargs)
-
-    @admin.display(description="metadata")
-    def pretty_metadata(self, obj):
-        return pretty_json(obj.metadata)
-
-    @admin.display(description="error")
-    def pretty_error(self, obj):
-        return pretty_json(obj.error)
+    pretty_input = json_column("input", "input (JSON)")
+    pretty_kwargs = json_column("kwargs")
+    pretty_metadata = json_column("metadata")
+    pretty_error = json_column("error")
 
 
 class AssistantVersionInline(ReadOnlyInline):
@@ -398,13 +386,8 @@ class AssistantVersionInline(ReadOnlyInline):
     ordering = ("-version",)
     show_change_link = False
 
-    @admin.display(description="config")
-    def pretty_config(self, obj):
-        return pretty_json(obj.config)
-
-    @admin.display(description="context")
-    def pretty_context(self, obj):
-        return pretty_json(obj.context)
+    pretty_config = json_column("config")
+    pretty_context = json_column("context")
 
 
 @admin.register(Assistant)
@@ -449,17 +432,9 @@ class AssistantAdmin(admin.ModelAdmin):
     def owner_or_default(self, obj):
         return obj.owner or "(the graph's default assistant)"
 
-    @admin.display(description="config")
-    def pretty_config(self, obj):
-        return pretty_json(obj.config)
-
-    @admin.display(description="context")
-    def pretty_context(self, obj):
-        return pretty_json(obj.context)
-
-    @admin.display(description="metadata")
-    def pretty_metadata(self, obj):
-        return pretty_json(obj.metadata)
+    pretty_config = json_column("config")
+    pretty_context = json_column("context")
+    pretty_metadata = json_column("metadata")
 
 
 class CronFiringInline(ReadOnlyInline):
@@ -512,13 +487,8 @@ class CronAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # crons are created through the API, with their checks
 
-    @admin.display(description="payload")
-    def pretty_payload(self, obj):
-        return pretty_json(obj.payload)
-
-    @admin.display(description="metadata")
-    def pretty_metadata(self, obj):
-        return pretty_json(obj.metadata)
+    pretty_payload = json_column("payload")
+    pretty_metadata = json_column("metadata")
 
     def save_model(self, request, obj, form, change):
         if "enabled" in form.changed_data:

@@ -7,6 +7,7 @@ holds (it may carry HTML) is shown as text, never run.
 
 import json
 
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -21,6 +22,16 @@ ACTIONS = {"interrupt": "interrupted", "rollback": "rolled back"}
 def pretty_json(value) -> str:
     text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
     return format_html('<pre class="dt-json">{}</pre>', text)
+
+
+def json_column(field: str, description: str | None = None):
+    """An admin column (or read-only field) showing `field` as escaped, pretty JSON."""
+
+    @admin.display(description=description or field)
+    def column(model_admin, obj):
+        return pretty_json(getattr(obj, field))
+
+    return column
 
 
 def tool_call_text(call: dict) -> str:
