@@ -2,10 +2,15 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatapp.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from chatapp.platform.asgi_handler import OneHopASGIHandler  # noqa: E402
+
+# Django's ASGI handler, with each request's sync part in one thread hop.
+django_asgi_app = OneHopASGIHandler()
 
 from django.urls import get_resolver  # noqa: E402
 

@@ -121,6 +121,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # the busy timeout and fails concurrent tests with "table is locked".
     # Named per test process, so that two test sessions never share one.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")}
+    # Connections persist: a request runs on one of a few long-lived request
+    # threads (chatapp/platform/asgi_handler.py), and opening a connection
+    # (with the PRAGMAs above) was ~1 ms of every request. A connection left
+    # broken or in a transaction is still closed after each request.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
 else:
     # One test database per test process (several sessions may run at once).
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
@@ -257,6 +262,11 @@ REST_FRAMEWORK = {
 }
 # The header langgraph-sdk sends its API key in.
 API_KEY_CUSTOM_HEADER = "HTTP_X_API_KEY"
+# How long a process trusts an API key it verified (runs/services/accounts.py).
+# A key revoked, or its user deactivated, is refused at once by the process
+# that saved the change, and by the others within these seconds. 0: verify
+# every request.
+API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))
 
 # Browser apps on other origins that may call the API (django-cors-headers):
 # none by default; in the local demo, the dev servers of agent-chat-ui and
@@ -318,6 +328,11 @@ RUNS_WORKER_CONCURRENCY = int(os.environ.get("RUNS_WORKER_CONCURRENCY", "50"))
 # Threads (each keeping one database connection) for the executor's database
 # calls; 0: 1 on SQLite, 4 on PostgreSQL (chatapp/platform/db_threads.py).
 RUNS_DB_THREADS = int(os.environ.get("RUNS_DB_THREADS", "0"))
+# Threads a server process runs its requests' sync part in (views, middleware:
+# chatapp/platform/asgi_handler.py), each keeping its database connection on
+# SQLite. With the PostgreSQL pool, keep REQUEST_THREADS + RUNS_DB_THREADS
+# within DATABASE_POOL_SIZE, or requests wait for a connection.
+REQUEST_THREADS = int(os.environ.get("REQUEST_THREADS", "6"))
 # A run whose worker died is resumed by another worker from its last
 # checkpoint; after this many executions it ends `error` (WorkerLost).
 RUNS_MAX_ATTEMPTS = int(os.environ.get("RUNS_MAX_ATTEMPTS", "3"))

@@ -7,10 +7,11 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
-from runs.web.views import chat
+from runs.web.views import chat, playground
 
 urlpatterns = [
     path("", chat, name="chat"),
+    path("playground/", playground, name="playground"),
     path("admin/", admin.site.urls),
     path(
         "accounts/login/",

@@ -22,7 +22,7 @@ from uuid import UUID
 
 from django.contrib import admin
 from django.db.models import Q
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
@@ -188,9 +188,22 @@ class CheckpointAdmin(admin.ModelAdmin):
     @admin.display(description="thread")
     def thread_history(self, obj):
         url = reverse("admin:checkpoints_checkpoint_changelist")
-        return format_html(
-            '<a href="{}?q={}">all checkpoints of the thread</a>', url, obj.thread_id
-        )
+        links = [
+            format_html('<a href="{}?q={}">all checkpoints of the thread</a>', url, obj.thread_id)
+        ]
+        # The thread's and the run's own pages, when the app that runs graphs
+        # has them (this app stores checkpoints for any thread id, and knows no runs).
+        for name, value, text in (
+            ("admin:runs_thread_change", obj.thread_id, "the thread (its conversation)"),
+            ("admin:runs_run_change", obj.run_id, "the run that wrote it"),
+        ):
+            if not value:
+                continue
+            try:
+                links.append(format_html('<a href="{}">{}</a>', reverse(name, args=[value]), text))
+            except NoReverseMatch:
+                pass
+        return format_html_join(" · ", "{}", ((link,) for link in links))
 
     @admin.display(description="metadata")
     def metadata_display(self, obj):

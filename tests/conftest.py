@@ -41,6 +41,15 @@ def own_cache(settings):
 
 
 @pytest.fixture(autouse=True)
+def no_verified_api_keys():
+    """Each test verifies its API keys afresh (a key changed with a queryset
+    update, which sends no signal, would otherwise be trusted for seconds)."""
+    from runs.services.accounts import forget_verified_api_keys
+
+    forget_verified_api_keys()
+
+
+@pytest.fixture(autouse=True)
 def own_channel_layer():
     """A fresh channel layer object for each test.
 

@@ -16,6 +16,8 @@ a patch is caught by CI instead of silently undoing it.
   lock instead of SQLite's sleeping busy handler.
 - `middleware`: Django middleware whose I/O-free hooks run on the event loop
   under ASGI instead of a thread hop each.
+- `asgi_handler`: Django's ASGI handler running a request's signals,
+  middleware, view and rendering in one hop to a long-lived request thread.
 - `db_threads`: database calls from async code on threads that keep their
   connection, checked like `close_old_connections` would.
 """

@@ -6,8 +6,10 @@ import json
 
 from django.http import StreamingHttpResponse
 from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from runs.services.paging import Page
 from runs.services.rate_limit import RunCreationThrottle
 
 
@@ -31,6 +33,15 @@ class CreatesRuns(APIView):
 
 class SSEView(APIView):
     renderer_classes = [JSONRenderer, EventStreamRenderer]
+
+
+def paged(page: Page) -> Response:
+    """A page of search results with the platform's paging headers."""
+    response = Response(page.items)
+    response["x-pagination-total"] = str(page.total)
+    if page.next_offset is not None:
+        response["x-pagination-next"] = str(page.next_offset)
+    return response
 
 
 def validated(serializer_class, data) -> dict:

@@ -57,7 +57,10 @@ class StreamModeField(serializers.JSONField):
 
     def to_internal_value(self, data):
         modes = [data] if isinstance(data, str) else data
-        if not isinstance(modes, list) or not all(m in STREAM_MODES for m in modes):
+        # Strings only: a list of objects must be refused, not hashed for the lookup.
+        if not isinstance(modes, list) or not all(
+            isinstance(m, str) and m in STREAM_MODES for m in modes
+        ):
             self.fail("invalid_mode")
         return modes
 
@@ -87,6 +90,8 @@ def _text(max_length: int | None = None, **kwargs):
 
 
 class AssistantCreateSerializer(StrictSerializer):
+    """A new assistant of the caller's, at version 1; unknown fields refused."""
+
     graph_id = serializers.CharField(max_length=255)
     assistant_id = serializers.UUIDField(required=False, allow_null=True)
     config = JSONObjectField(required=False, allow_null=True)
@@ -100,7 +105,8 @@ class AssistantCreateSerializer(StrictSerializer):
 
 
 class AssistantPatchSerializer(StrictSerializer):
-    """A new version: what is given replaces the current value (metadata is merged)."""
+    """A new version: what is given replaces the current value (metadata is
+    merged); unknown fields refused."""
 
     graph_id = _text(255)
     config = JSONObjectField(required=False, allow_null=True)
@@ -111,12 +117,16 @@ class AssistantPatchSerializer(StrictSerializer):
 
 
 class AssistantCountSerializer(StrictSerializer):
+    """Assistants the caller sees that match; unknown fields refused."""
+
     metadata = JSONObjectField(required=False, allow_null=True)
     graph_id = _text(255)
     name = _text(1024, allow_blank=True, help_text="Part of the name, any case.")
 
 
 class AssistantSearchSerializer(AssistantCountSerializer):
+    """A page of the assistants the caller sees that match; unknown fields refused."""
+
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
     sort_by = serializers.ChoiceField(choices=assistants.SORTS, required=False, allow_null=True)
@@ -131,12 +141,16 @@ class AssistantSearchSerializer(AssistantCountSerializer):
 
 
 class AssistantVersionsSerializer(StrictSerializer):
+    """An assistant's versions, newest first; unknown fields refused."""
+
     metadata = JSONObjectField(required=False, allow_null=True)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class AssistantLatestSerializer(StrictSerializer):
+    """The version to make current; unknown fields refused."""
+
     version = serializers.IntegerField(min_value=1, max_value=MAX_OFFSET)
 
 

@@ -29,7 +29,14 @@ from django.db.models.functions import Lower
 
 from runs.graphs import registry
 from runs.graphs.validation import check_options
-from runs.models import ACTIVE_RUN_STATUSES, Assistant, AssistantVersion, CancelAction, Run
+from runs.models import (
+    ACTIVE_RUN_STATUSES,
+    Assistant,
+    AssistantVersion,
+    CancelAction,
+    Cron,
+    Run,
+)
 from runs.services import actors, json_match, threads
 from runs.services.cancellation import cancel_locked, refresh_thread_status
 from runs.services.errors import (
@@ -41,6 +48,7 @@ from runs.services.errors import (
     VersionNotFound,
 )
 from runs.services.ids import parse_id
+from runs.services.paging import Page, fetch_page
 from runs.services.representation import ASSISTANT_FIELDS, assistant_dict
 
 # POST /assistants/search's orders (the platform's); names and graph ids
@@ -63,17 +71,6 @@ class Resolved:
     graph_id: str
     config: dict = field(default_factory=dict)
     context: dict = field(default_factory=dict)
-
-
-@dataclass
-class AssistantPage:
-    """A page of search results and where it stands, as for threads:
-    `total` is offset + the page + 1 when more follow (not a count), and
-    `next_offset` None on the last page."""
-
-    assistants: list[dict]
-    total: int
-    next_offset: int | None
 
 
 # --- who sees what --------------------------------------------------------
@@ -147,6 +144,8 @@ def _not_found(assistant_id) -> AssistantNotFound:
 def _pk(assistant_id) -> uuid.UUID:
     """The UUID an assistant id names: a graph id names its default assistant;
     anything else that is not a UUID is simply not found."""
+    if not isinstance(assistant_id, str | uuid.UUID):
+        raise _not_found(assistant_id)
     graph_id = registry.resolve(assistant_id)
     if graph_id is not None:
         sync_defaults()
@@ -184,6 +183,8 @@ def resolve(assistant_id, *, actor) -> Resolved:
     """The graph and options a run of `assistant_id` (a graph id, a default
     assistant's UUID, or an assistant of `actor`'s) runs with. A default
     assistant needs no query: it has no options of its own."""
+    if not isinstance(assistant_id, str | uuid.UUID):  # a websocket frame's JSON, say
+        raise AssistantNotFound(f"Assistant {assistant_id!r} not found.", field="assistant_id")
     graph_id = registry.resolve(assistant_id)
     if graph_id is not None:
         return Resolved(registry.assistant_uuid(graph_id), graph_id)
@@ -400,7 +401,7 @@ def set_latest(assistant_id, *, actor, version: int) -> Assistant:
 
 
 def delete_assistant(assistant_id, *, actor, delete_threads: bool = False) -> None:
-    """Delete an assistant of `actor` with its versions. Its runs in flight
+    """Delete an assistant of `actor` with its versions and crons. Its runs in flight
     are interrupted, as on the platform; with `delete_threads`, the actor's
     threads it last ran on (`metadata.assistant_id`) are deleted as DELETE
     /threads/{id} deletes them."""
@@ -424,6 +425,8 @@ def delete_assistant(assistant_id, *, actor, delete_threads: bool = False) -> No
             runs = list(thread.in_flight_runs().filter(assistant_id=key))
             cancel_locked(thread, runs, action=CancelAction.INTERRUPT)
             refresh_thread_status(thread)
+        # Its crons go with it, as on the platform: they would only fail now.
+        Cron.objects.filter(assistant_id=key).delete()
         assistant.delete()
 
 
@@ -487,7 +490,7 @@ def search_assistants(
     sort_by: str | None = None,
     sort_order: str | None = None,
     select: list[str] | None = None,
-) -> AssistantPage:
+) -> Page:
     """The assistants `actor` sees that match: each `metadata` key with that
     value (compared whole, as for threads), of `graph_id`, whose name contains
     `name` (case-insensitive); a page of them, as dicts of the `select`ed
@@ -495,13 +498,8 @@ def search_assistants(
     found = _matching(actor, metadata=metadata, graph_id=graph_id, name=name)
     fields = _selected(select)
     found = found.order_by(*_ordering(sort_by, sort_order))
-    page = list(found[offset : offset + limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
-    return AssistantPage(
-        assistants=[assistant_dict(assistant, fields) for assistant in page],
-        total=offset + len(page) + (1 if more else 0),
-        next_offset=offset + len(page) if more else None,
+    return fetch_page(
+        found, offset=offset, limit=limit, render=lambda row: assistant_dict(row, fields)
     )
 
 

@@ -9,6 +9,7 @@ was sent. `langchain_core.messages.convert_to_messages` reads them, as the
 graphs' `add_messages` reducer does.
 """
 
+import json
 import uuid
 from typing import Any
 
@@ -108,3 +109,23 @@ def normalise_input(raw: Any) -> dict[str, Any] | None:
             normalise_message(m, f"input.messages[{i}]") for i, m in enumerate(messages)
         ]
     return values
+
+
+def input_excerpt(run_input: Any, limit: int = 80) -> str:
+    """The text of a run's input as a person recognises it: its last message's
+    text (what was typed), else the input as JSON; at most `limit` characters."""
+    if not run_input:
+        return ""
+    messages = run_input.get("messages") if isinstance(run_input, dict) else None
+    if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
+        content = messages[-1].get("content", "")
+        if isinstance(content, list):
+            content = " ".join(
+                part if isinstance(part, str) else str(part.get("text", ""))
+                for part in content
+                if isinstance(part, str | dict)
+            )
+        text = " ".join(str(content).split())
+    else:
+        text = json.dumps(run_input, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

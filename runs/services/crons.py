@@ -23,7 +23,6 @@ instead of waiting for it.
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,10 +32,9 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
-from runs.graphs import registry
 from runs.graphs.validation import check_options
 from runs.models import Cron, CronFiring, OnRunCompleted, Run
-from runs.services import actors, json_match
+from runs.services import actors, assistants, json_match, runs
 from runs.services import chat_messages as msgs
 from runs.services.errors import (
     AssistantNotFound,
@@ -46,6 +44,7 @@ from runs.services.errors import (
     RunsError,
 )
 from runs.services.ids import parse_id
+from runs.services.paging import Page, fetch_page
 from runs.services.representation import cron_dict
 from runs.services.threads import get_thread
 
@@ -161,26 +160,25 @@ def get_cron(cron_id, *, actor) -> Cron:
     return cron
 
 
-def _assistant(assistant_id) -> tuple[str, str]:
-    """(the graph, the assistant id kept): a UUID as given (an assistant of
-    the graph), a graph id as its default assistant's UUID, as the platform
-    keeps it. AssistantNotFound when it names nothing."""
-    graph_id = registry.resolve(assistant_id)
-    if graph_id is None:
-        raise AssistantNotFound(f"Assistant {assistant_id!r} not found.", field="assistant_id")
-    try:
-        return graph_id, str(uuid.UUID(str(assistant_id)))
-    except ValueError:
-        return graph_id, registry.assistant_uuid(graph_id)
+def _assistant(assistant_id, *, actor) -> assistants.Resolved:
+    """The assistant a cron's runs run, resolved as a run's creation resolves
+    it (a graph id, a default assistant's UUID, or an assistant of `actor`'s);
+    the cron keeps its UUID, as the platform does. AssistantNotFound when it
+    names nothing `actor` may use."""
+    return assistants.resolve(assistant_id, actor=actor)
 
 
-def _run_payload(fields: dict, graph_id: str) -> dict:
-    """The run's fields, checked now as a run's creation would check them,
-    so a bad cron is a 4xx now rather than failed runs later."""
+def _run_payload(fields: dict, assistant: assistants.Resolved) -> dict:
+    """The run's fields, checked now as a run's creation would check them
+    (under the assistant's options), so a bad cron is a 4xx now rather than
+    failed runs later."""
     payload = {name: fields[name] for name in RUN_FIELDS if fields.get(name) is not None}
     if "metadata" in payload and not isinstance(payload["metadata"], dict):
         raise InvalidRequest("metadata must be an object.", field="metadata")
-    check_options(graph_id, payload.get("config"), payload.get("context"))
+    config, context = assistants.merged_options(
+        assistant, payload.get("config"), payload.get("context")
+    )
+    check_options(assistant.graph_id, config, context)
     try:
         msgs.normalise_input(payload.get("input"))
     except msgs.MessageError as error:
@@ -220,8 +218,9 @@ def create_cron(
     now = now or dj_timezone.now()
     schedule = check_schedule(schedule)
     tz = check_timezone(timezone)
-    graph_id, kept_assistant = _assistant(assistant_id)
-    fields = _run_payload({**(payload or {}), "assistant_id": kept_assistant}, graph_id)
+    assistant = _assistant(assistant_id, actor=actor)
+    kept_assistant = assistant.assistant_id
+    fields = _run_payload({**(payload or {}), "assistant_id": kept_assistant}, assistant)
     thread = None
     if thread_id is not None:
         if on_run_completed is not None:
@@ -309,9 +308,8 @@ def update_cron(cron_id, *, actor, changes: dict, now: datetime | None = None) -
             if name in RUN_FIELDS and name != "assistant_id" and value is not None
         }
         if run_changes:
-            graph_id, _ = _assistant(cron.payload.get("assistant_id", cron.assistant_id))
-            merged = {**cron.payload, **run_changes}
-            merged = _run_payload(merged, graph_id)
+            assistant = _assistant(cron.assistant_id, actor=cron.owner)
+            merged = _run_payload({**cron.payload, **run_changes}, assistant)
             cron.payload = _with_cron_id(merged, cron.pk)
             if "metadata" in run_changes:
                 cron.metadata = {**cron.metadata, **run_changes["metadata"]}
@@ -330,20 +328,11 @@ def set_enabled(cron_id, enabled: bool, *, actor, now: datetime | None = None) -
     return update_cron(cron_id, actor=actor, changes={"enabled": enabled}, now=now)
 
 
-@dataclass
-class CronPage:
-    """A page of search results and where it stands (threads' paging headers)."""
-
-    crons: list[dict]
-    total: int
-    next_offset: int | None
-
-
 def _matching(actor, *, assistant_id=None, thread_id=None, enabled=None, metadata=None):
     crons = visible_crons(actor)
     if assistant_id is not None:
         try:
-            crons = crons.filter(assistant_id=_assistant(assistant_id)[1])
+            crons = crons.filter(assistant_id=_assistant(assistant_id, actor=actor).assistant_id)
         except AssistantNotFound:
             return crons.none()
     if thread_id is not None:
@@ -367,7 +356,7 @@ def search_crons(
     sort_by: str | None = None,
     sort_order: str | None = None,
     select: list[str] | None = None,
-) -> CronPage:
+) -> Page:
     """The actor's crons matching the filters, newest first unless sorted."""
     sort_by = sort_by or "created_at"
     sort_order = sort_order or "desc"
@@ -387,13 +376,11 @@ def search_crons(
     sign = "-" if sort_order == "desc" else ""
     column = _SORT_COLUMNS.get(sort_by, sort_by)
     order = [f"{sign}{column}"] + ([] if column == "pk" else [f"{sign}pk"])
-    page = list(crons.order_by(*order)[offset : offset + limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
-    return CronPage(
-        crons=[cron_dict(cron, fields) for cron in page],
-        total=offset + len(page) + (1 if more else 0),
-        next_offset=offset + len(page) if more else None,
+    return fetch_page(
+        crons.order_by(*order),
+        offset=offset,
+        limit=limit,
+        render=lambda row: cron_dict(row, fields),
     )
 
 
@@ -430,17 +417,22 @@ def fire_cron(cron_id, tick: datetime, *, now: datetime, worker_id: str = "") ->
     The claim, the firing row and the run are one transaction."""
     try:
         with transaction.atomic():
+            # Locked, skipping a cron another worker is firing right now: it
+            # moves on to the next one instead of waiting for that one's run.
             cron = (
                 Cron.objects.select_related("owner")
+                .select_for_update(skip_locked=True, of=("self",))
                 .filter(_live(now), pk=cron_id, next_run_date=tick)
                 .first()
             )
             if cron is None:
                 return None
             following = next_run_date(cron.schedule, cron.timezone, max(now, tick))
-            # The claim: only one UPDATE matches the tick; a concurrent one
-            # waits for our row lock, then matches nothing (PostgreSQL re-reads
-            # the row; SQLite's writers are serialised).
+            # The claim, which does not rely on the lock above (SQLite has no
+            # row locks; a lock skipped is no guarantee): only one UPDATE
+            # matches the tick; a concurrent one waits for our row lock, then
+            # matches nothing (PostgreSQL re-reads the row; SQLite's writers
+            # are serialised).
             claimed = Cron.objects.filter(pk=cron.pk, next_run_date=tick).update(
                 next_run_date=following
             )
@@ -468,8 +460,6 @@ def fire_cron(cron_id, tick: datetime, *, now: datetime, worker_id: str = "") ->
 
 
 def _create_run(cron: Cron) -> Run:
-    from runs.services import runs  # runs imports threads; crons is imported by neither
-
     payload = cron.payload
     metadata = {**cron.metadata, **(payload.get("metadata") or {})}
     kwargs = {name: payload[name] for name in EXECUTION_FIELDS if name in payload}

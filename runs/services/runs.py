@@ -43,7 +43,7 @@ from runs.services.errors import (
 )
 from runs.services.ids import new_thread_id, parse_id
 from runs.services.representation import iso, run_dict
-from runs.services.threads import create_thread, get_thread, lock_thread
+from runs.services.threads import STATE_FIELDS, create_thread, get_thread, lock_thread
 
 # The timeline's status of a run that was rolled back (no RunStatus: the run is gone).
 ROLLED_BACK = protocol.Lifecycle.ROLLED_BACK.value
@@ -70,14 +70,16 @@ def validate_action(action) -> str:
     return action
 
 
-def apply_strategy(thread: Thread, strategy: str, *, by=None) -> list[Run]:
+def apply_strategy(thread: Thread, strategy: str, *, by=None) -> list[str]:
     """What a new run does to the runs in flight on its (locked) thread: the
     double-texting decision. Raises ThreadBusy for `reject` on a busy thread.
-    `by`: the new run's id, recorded on the runs it stops. Returns the runs
-    that were in flight."""
+    `by`: the new run's id, recorded on the runs it stops. Returns the ids of
+    the runs that were in flight (taken first: deleting a rolled-back run
+    clears its instance's pk)."""
     in_flight = list(thread.in_flight_runs())
+    ids = [str(run.pk) for run in in_flight]
     if not in_flight or strategy == MultitaskStrategy.ENQUEUE:
-        return in_flight
+        return ids
     if strategy == MultitaskStrategy.REJECT:
         metrics.double_text(strategy, "rejected")
         raise ThreadBusy(
@@ -85,7 +87,7 @@ def apply_strategy(thread: Thread, strategy: str, *, by=None) -> list[Run]:
             field="multitask_strategy",
         )
     cancel_locked(thread, in_flight, action=strategy, by=by)  # interrupt or rollback
-    return in_flight
+    return ids
 
 
 def create_run(
@@ -153,7 +155,9 @@ def create_run(
     with transaction.atomic():
         if if_not_exists == "create" and not Thread.objects.filter(pk=thread_id).exists():
             create_thread(actor=actor, thread_id=thread_id, if_exists="do_nothing")
-        thread = lock_thread(thread_id, actor=actor)
+        # Not its state: decoding the whole conversation on every message
+        # grew with the thread; a rollback rewrites it without reading it.
+        thread = lock_thread(thread_id, actor=actor, defer=STATE_FIELDS)
         # Its id before it exists: the runs it stops record who stopped them.
         run_id = uuid.uuid4()
         in_flight = apply_strategy(thread, strategy, by=run_id)
@@ -161,7 +165,7 @@ def create_run(
             transaction.on_commit(lambda: metrics.double_text(strategy, "accepted"))
         run_kwargs = {**(kwargs or {}), "config": config, "context": context, "graph_id": graph_id}
         if forking and in_flight:
-            run_kwargs["fork_guard"] = [str(run.pk) for run in in_flight]
+            run_kwargs["fork_guard"] = in_flight
         thread.run_counter += 1
         thread.status = ThreadStatus.BUSY
         thread.metadata = {

@@ -6,8 +6,6 @@ IMMEDIATE), so strategy decisions, executor steps and deletions never
 interleave.
 """
 
-from dataclasses import dataclass
-
 from django.db import transaction
 
 from runs.models import ACTIVE_RUN_STATUSES, CancelAction, Run, Thread, ThreadStatus
@@ -15,6 +13,7 @@ from runs.services import actors, json_match, json_paths, persistence
 from runs.services.cancellation import cancel_locked
 from runs.services.errors import Conflict, InvalidRequest, ThreadNotFound
 from runs.services.ids import new_thread_id, parse_id
+from runs.services.paging import Page, fetch_page
 from runs.services.representation import THREAD_FIELDS, thread_dict
 
 
@@ -22,11 +21,17 @@ def _not_found(thread_id) -> ThreadNotFound:
     return ThreadNotFound(f"Thread {thread_id} not found.", field="thread_id")
 
 
-def lock_thread(thread_id, *, actor) -> Thread:
+# The thread's copy of its state: the whole conversation, as JSON.
+STATE_FIELDS = ("values", "interrupts")
+
+
+def lock_thread(thread_id, *, actor, defer: tuple[str, ...] = ()) -> Thread:
     """The thread, locked for the rest of the transaction (FOR UPDATE).
-    Another user's thread is not found."""
+    Another user's thread is not found. `defer`: fields not read now (read
+    on access), e.g. STATE_FIELDS for a caller that does not read the state."""
     pk = parse_id(thread_id, field="thread_id")
-    thread = actors.visible_threads(actor).select_for_update().filter(pk=pk).first()
+    threads = actors.visible_threads(actor).select_for_update().filter(pk=pk)
+    thread = (threads.defer(*defer) if defer else threads).first()
     if thread is None:
         raise _not_found(thread_id)
     return thread
@@ -93,18 +98,6 @@ SORT_ORDERS = ("asc", "desc")
 SELECTABLE = tuple(name for name in THREAD_FIELDS if name != "error")
 # The model fields each returned field reads (what `.only()` loads).
 _COLUMNS = {"thread_id": "id", "config": None}
-
-
-@dataclass
-class ThreadPage:
-    """A page of search results, as JSON-ready dicts, and where it stands:
-    `total` and `next_offset` are the platform's `x-pagination-total` (the
-    threads up to this page, plus one if there are more: not the count) and
-    `x-pagination-next` (None on the last page)."""
-
-    threads: list[dict]
-    total: int
-    next_offset: int | None
 
 
 def _json_object(value, field: str) -> dict:
@@ -180,7 +173,7 @@ def search_threads(
     sort_order: str | None = None,
     select: list[str] | None = None,
     extract: dict | None = None,
-) -> ThreadPage:
+) -> Page:
     """The actor's threads matching the filters, a page of them in the given
     order, as dicts of the `select`ed fields (all by default) plus
     `extracted`: {alias: the value at its path} for each `extract` path."""
@@ -192,11 +185,8 @@ def search_threads(
     if select is not None:
         columns = {_COLUMNS.get(name, name) for name in (*fields, *roots)} - {None}
         threads = threads.only("id", *columns)
-    page = list(threads[offset : offset + limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
-    items = []
-    for thread in page:
+
+    def render(thread):
         item = thread_dict(thread, fields)
         if paths:
             whole = thread_dict(thread, roots)
@@ -204,12 +194,9 @@ def search_threads(
                 alias: json_paths.follow(whole[root], steps)
                 for alias, (root, steps) in paths.items()
             }
-        items.append(item)
-    return ThreadPage(
-        threads=items,
-        total=offset + len(page) + (1 if more else 0),
-        next_offset=offset + len(page) if more else None,
-    )
+        return item
+
+    return fetch_page(threads, offset=offset, limit=limit, render=render)
 
 
 def count_threads(*, actor, metadata=None, values=None, status=None) -> int:

@@ -32,3 +32,26 @@ class ChatView(TemplateView):
 
 
 chat = ensure_csrf_cookie(ChatView.as_view())
+
+
+class PlaygroundView(ChatView):
+    """The strategy playground: one first message and one double-text sent to four
+    fresh threads, one per strategy, with the same timing, side by side. Same access
+    as the chat (ChatView.dispatch); the page talks to the same API and websocket."""
+
+    template_name = "runs/playground.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Columns in the order a person reads them: from "nothing changes" to "erased".
+        context["strategies"] = [
+            (MultitaskStrategy.REJECT, "The new message is refused (409); the answer goes on."),
+            (MultitaskStrategy.ENQUEUE, "The new message waits; both are answered, in order."),
+            (MultitaskStrategy.INTERRUPT, "The answer stops; its partial text is kept."),
+            (MultitaskStrategy.ROLLBACK, "The first exchange is erased; only the new one stays."),
+        ]
+        context["max_chars"] = settings.RUNS_MAX_MESSAGE_CHARS
+        return context
+
+
+playground = ensure_csrf_cookie(PlaygroundView.as_view())

@@ -839,9 +839,9 @@
   }
 
   async function loadAssistants() {
-    assistants = await api("/assistants/search", { limit: 100 });
-    // By name, so the list reads the same whatever order the server keeps.
-    assistants.sort((a, b) => (a.name || a.graph_id).localeCompare(b.name || b.graph_id));
+    // By name: a stable order (the platform's default, newest first, puts
+    // whichever default assistant was written last on top).
+    assistants = await api("/assistants/search", { limit: 100, sort_by: "name", sort_order: "asc" });
     // Unless the person chose, new threads are on the demo agent, as before the picker.
     const chosen = el.assistant.value ||
       ((assistants.find((a) => a.graph_id === "agent") || assistants[0] || {}).assistant_id);

@@ -11,15 +11,16 @@ import threading
 import pytest
 from django.db import connection
 from django.db.backends.signals import connection_created
+from django.test.utils import CaptureQueriesContext
 
 from runs.models import Run
+from runs.services import assistants, state
 from runs.services import runs as run_service
-from runs.services import state
 from runs.services.actors import SYSTEM
 from runs.services.errors import ThreadBusy
 from runs.worker import transactions as queue
 from runs.worker.executor import Executor
-from tests.conftest import make_thread, orm
+from tests.conftest import make_thread, make_user, orm
 
 USER = {"messages": [{"role": "user", "content": "hello"}]}
 
@@ -130,8 +131,9 @@ def test_double_text_statement_budget(transactional_db, django_assert_max_num_qu
     flight, cancel them, append the new run."""
     # BEGIN (SQLite), the statements, COMMIT or ROLLBACK.
     # Rollback also deletes the run's checkpoints and writes and reads the
-    # thread's restored state for its values.
-    budgets = {"reject": 4, "interrupt": 7, "rollback": 12, "enqueue": 6}
+    # thread's restored state for its values, and remembers the erased run
+    # for the timeline (one INSERT into RolledBackRun).
+    budgets = {"reject": 4, "interrupt": 7, "rollback": 13, "enqueue": 6}
     for strategy, budget in budgets.items():
         thread = make_thread()
         run_service.create_run(thread.pk, input=USER, actor=SYSTEM)
@@ -143,6 +145,34 @@ def test_double_text_statement_budget(transactional_db, django_assert_max_num_qu
                 )
             except ThreadBusy:
                 assert strategy == "reject"
+
+
+def test_a_run_of_an_assistant_reads_it_once(transactional_db):
+    """A default assistant costs a run nothing (no options of its own); a
+    user's costs one index probe, its options read with it."""
+    owner = make_user("alice")
+    mine = assistants.create_assistant(actor=owner, graph_id="agent", context={"reply_words": 3})
+    counts = {}
+    for assistant_id in ("agent", str(mine.pk)):
+        thread = make_thread(owner)
+        with CaptureQueriesContext(connection) as captured:
+            run_service.create_run(thread.pk, assistant_id=assistant_id, input=USER, actor=owner)
+        counts[assistant_id] = len(captured)
+    assert counts[str(mine.pk)] == counts["agent"] + 1
+
+
+def test_creating_a_run_does_not_read_the_thread_state(transactional_db):
+    """A message on a long conversation does not decode the conversation (the
+    thread's copy of its state) to lock the thread, whatever the strategy."""
+    for strategy in ("enqueue", "interrupt", "rollback"):
+        thread = make_thread(metadata={"graph_id": "agent"})
+        state.update_state(thread.pk, values=USER, actor=SYSTEM)
+        run_service.create_run(thread.pk, input=USER, actor=SYSTEM)
+        assert queue.claim_next_run("elsewhere", thread.pk) is not None
+        with CaptureQueriesContext(connection) as queries:
+            run_service.create_run(thread.pk, input=USER, multitask_strategy=strategy, actor=SYSTEM)
+        reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+        assert reads and not [sql for sql in reads if '"runs_thread"."values"' in sql], reads
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from runs.api import serializers as s
-from runs.api.responses import validated
+from runs.api.responses import paged, validated
 from runs.api.views.threads import PAGINATION_HEADERS
 from runs.graphs.registry import graph_sync
 from runs.services import assistants
@@ -48,11 +48,7 @@ class AssistantSearch(APIView):
     def post(self, request):
         data = validated(s.AssistantSearchSerializer, request.data)
         page = assistants.search_assistants(actor=request.user, **data)
-        response = Response(page.assistants)
-        response["x-pagination-total"] = str(page.total)
-        if page.next_offset is not None:
-            response["x-pagination-next"] = str(page.next_offset)
-        return response
+        return paged(page)
 
 
 class AssistantCount(APIView):

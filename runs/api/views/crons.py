@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from runs.api import serializers as s
-from runs.api.responses import validated
+from runs.api.responses import paged, validated
 from runs.api.views.threads import PAGINATION_HEADERS
 from runs.services import crons
 from runs.services.representation import cron_dict
@@ -78,11 +78,7 @@ class CronSearch(APIView):
     def post(self, request):
         data = validated(s.CronSearchSerializer, request.data)
         page = crons.search_crons(actor=request.user, **data)
-        response = Response(page.crons)
-        response["x-pagination-total"] = str(page.total)
-        if page.next_offset is not None:
-            response["x-pagination-next"] = str(page.next_offset)
-        return response
+        return paged(page)
 
 
 class CronCount(APIView):

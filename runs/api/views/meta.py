@@ -1,7 +1,8 @@
 """Server information: `/ok`, `/info` (no authentication), `/metrics`."""
 
+import functools
 import hmac
-from importlib.metadata import version
+from importlib import metadata
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -15,6 +16,13 @@ from rest_framework.views import APIView
 
 from runs.services import accounts, metrics
 from runs.services.representation import iso
+
+
+@functools.cache
+def version(package: str) -> str:
+    """An installed package's version, read once: importlib.metadata scans
+    the installed distributions on each call, half of a `GET /info`."""
+    return metadata.version(package)
 
 
 class Ok(APIView):

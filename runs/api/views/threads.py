@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from runs.api import serializers as s
-from runs.api.responses import validated
+from runs.api.responses import paged, validated
 from runs.services import state, threads
 from runs.services.representation import thread_dict
 
@@ -54,11 +54,7 @@ class ThreadSearch(APIView):
     def post(self, request):
         data = validated(s.ThreadSearchSerializer, request.data)
         page = threads.search_threads(actor=request.user, **data)
-        response = Response(page.threads)
-        response["x-pagination-total"] = str(page.total)
-        if page.next_offset is not None:
-            response["x-pagination-next"] = str(page.next_offset)
-        return response
+        return paged(page)
 
 
 class ThreadCount(APIView):

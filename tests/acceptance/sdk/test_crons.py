@@ -175,3 +175,29 @@ async def test_a_stateless_cron_runs_on_a_new_thread_each_time(sdk):
         assert values["messages"][-1]["type"] == "ai"
         thread = await sdk.threads.get(str(run.thread_id))  # kept
         assert thread["metadata"]["graph_id"] == "agent"
+
+
+async def test_a_fired_run_double_texts_with_the_cron_s_strategy(sdk):
+    """A cron's run is created like any run: with `interrupt`, it stops the
+    run in flight on its thread."""
+    tid = (await sdk.threads.create())["thread_id"]
+    slow = {"configurable": {"token_delay": 0.05, "reply_words": 400}}
+    busy = await sdk.runs.create(tid, "agent", input={"messages": ["long one"]}, config=slow)
+    cron = await sdk.crons.create_for_thread(
+        tid,
+        "agent",
+        schedule="* * * * * *",
+        input=HELLO,
+        config=FAST,
+        multitask_strategy="interrupt",
+    )
+
+    async def cron_run():
+        runs = await sdk.runs.list(tid)
+        return next((r for r in runs if r["run_id"] != busy["run_id"]), None)
+
+    fired = await eventually(cron_run)
+    await sdk.crons.delete(cron["cron_id"])
+    assert fired["multitask_strategy"] == "interrupt"
+    await sdk.runs.join(tid, fired["run_id"])
+    assert (await sdk.runs.get(tid, busy["run_id"]))["status"] == "interrupted"

@@ -61,6 +61,36 @@ def test_bad_api_keys_are_401(alice, problem):
     assert response["WWW-Authenticate"] == "Api-Key"
 
 
+def test_a_verified_api_key_is_trusted_briefly_and_revoking_it_is_immediate(
+    alice, django_assert_num_queries
+):
+    """Verifying a key is a query and a hash: a process trusts a key it verified
+    for API_KEY_CACHE_SECONDS; a revocation or deactivation saved in this
+    process ends that at once."""
+    api_key, key = UserAPIKey.objects.create_key(user=alice, name="laptop")
+    client = APIClient(REMOTE_ADDR=ELSEWHERE)
+    assert search(client, HTTP_X_API_KEY=key).status_code == 200
+    with django_assert_num_queries(1):  # the search only, no key lookup
+        assert search(client, HTTP_X_API_KEY=key).status_code == 200
+    api_key.revoked = True
+    api_key.save()
+    assert search(client, HTTP_X_API_KEY=key).status_code == 401
+    _, key = UserAPIKey.objects.create_key(user=alice, name="phone")
+    assert search(client, HTTP_X_API_KEY=key).status_code == 200
+    alice.is_active = False
+    alice.save()
+    assert search(client, HTTP_X_API_KEY=key).status_code == 401
+
+
+def test_api_keys_are_verified_every_time_with_no_cache(alice, settings):
+    settings.API_KEY_CACHE_SECONDS = 0
+    api_key, key = UserAPIKey.objects.create_key(user=alice, name="laptop")
+    client = APIClient(REMOTE_ADDR=ELSEWHERE)
+    assert search(client, HTTP_X_API_KEY=key).status_code == 200
+    UserAPIKey.objects.filter(pk=api_key.pk).update(revoked=True)  # no signal
+    assert search(client, HTTP_X_API_KEY=key).status_code == 401
+
+
 def test_drf_token(alice):
     token = Token.objects.create(user=alice)
     client = APIClient(REMOTE_ADDR=ELSEWHERE)

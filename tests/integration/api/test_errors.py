@@ -47,6 +47,7 @@ def test_unknown_assistant_is_404(api, thread_id):
         ({}, "assistant_id"),
         ({"assistant_id": "agent", "config": "fast"}, "config"),
         ({"assistant_id": "agent", "stream_mode": "everything"}, "stream_mode"),
+        ({"assistant_id": "agent", "stream_mode": [{"values": 1}]}, "stream_mode"),
         (
             {"assistant_id": "agent", "input": {"messages": [{"role": "robot"}]}},
             "input.messages[0].type",

@@ -1,6 +1,7 @@
 """runs.services.assistants: the defaults, a user's assistants and their
 versions, who sees which, and what a run of an assistant runs with."""
 
+import datetime
 import json
 import uuid
 
@@ -8,8 +9,8 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from runs.graphs import registry
-from runs.models import Assistant, AssistantVersion, Run, RunStatus, Thread
-from runs.services import assistants
+from runs.models import Assistant, AssistantVersion, Cron, Run, RunStatus, Thread
+from runs.services import assistants, crons
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
 from runs.services.errors import (
@@ -38,12 +39,12 @@ def bob():
 
 
 def ids(page) -> list[str]:
-    return [a["assistant_id"] for a in page.assistants]
+    return [a["assistant_id"] for a in page.items]
 
 
 def test_each_graph_has_a_default_assistant_that_nobody_changes(alice):
     found = assistants.search_assistants(actor=alice)
-    assert sorted(a["graph_id"] for a in found.assistants) == ["agent", "hitl"]
+    assert sorted(a["graph_id"] for a in found.items) == ["agent", "hitl"]
     default = assistants.get_assistant("agent", actor=alice)
     assert str(default.pk) == AGENT and default.owner is None
     assert default.metadata == {"created_by": "system"} and default.name == "agent"
@@ -126,8 +127,11 @@ def test_another_users_assistant_is_not_found(alice, bob):
     assert assistants.count_assistants(actor=bob) == 2  # the defaults
     assert assistants.count_assistants(actor=alice) == 3
     assert assistants.get_assistant(mine.pk, actor=SYSTEM) == mine
-    with pytest.raises(AssistantNotFound):
-        assistants.get_assistant("not-an-id", actor=alice)
+    for bad in ("not-an-id", {"a": 1}, ["agent"], 7):
+        with pytest.raises(AssistantNotFound):
+            assistants.get_assistant(bad, actor=alice)
+        with pytest.raises(AssistantNotFound):
+            assistants.resolve(bad, actor=alice)
 
 
 def test_an_update_is_a_new_version_and_set_latest_goes_back(alice):
@@ -191,16 +195,16 @@ def test_search_filters_sorts_pages_and_selects(alice):
 
     newest_first = ids(search(actor=alice))
     assert newest_first[:2] == [str(blue.pk), str(red.pk)]
-    by_name = [a["name"] for a in search(actor=alice, sort_by="name", sort_order="asc").assistants]
+    by_name = [a["name"] for a in search(actor=alice, sort_by="name", sort_order="asc").items]
     assert by_name == sorted(by_name, key=str.lower)
     page = search(actor=alice, limit=3, offset=0)
-    assert len(page.assistants) == 3 and page.next_offset == 3 and page.total == 4
+    assert len(page.items) == 3 and page.next_offset == 3 and page.total == 4
     last = search(actor=alice, limit=3, offset=3)
-    assert len(last.assistants) == 1 and last.next_offset is None and last.total == 4
+    assert len(last.items) == 1 and last.next_offset is None and last.total == 4
     assert set(ids(page) + ids(last)) == set(newest_first)
 
     picked = search(actor=alice, select=["assistant_id", "name"], limit=1)
-    assert picked.assistants == [{"assistant_id": str(blue.pk), "name": "blue whale"}]
+    assert picked.items == [{"assistant_id": str(blue.pk), "name": "blue whale"}]
     with pytest.raises(InvalidRequest) as bad:
         search(actor=alice, select=["secret"])
     assert bad.value.field == "select"
@@ -212,9 +216,7 @@ def test_assistants_of_a_graph_no_longer_served_are_hidden(alice, settings):
     made = assistants.create_assistant(actor=alice, graph_id="hitl")
     settings.LANGGRAPH_CONFIG = None
     settings.RUNS_GRAPHS = {"agent": "runs.graphs.demo:graph"}
-    assert [a["graph_id"] for a in assistants.search_assistants(actor=alice).assistants] == [
-        "agent"
-    ]
+    assert [a["graph_id"] for a in assistants.search_assistants(actor=alice).items] == ["agent"]
     with pytest.raises(AssistantNotFound):
         assistants.get_assistant(made.pk, actor=alice)
 
@@ -301,3 +303,33 @@ def test_a_default_assistant_follows_its_graph_s_description(alice, settings, tm
     serve("second")
     assert assistants.get_assistant("agent", actor=alice).description == "second"
     assert [v.description for v in assistants.list_versions("agent", actor=alice)] == ["second"]
+
+
+def test_a_cron_of_an_assistant_fires_runs_with_its_options(alice, bob):
+    """Crons resolve their assistant as runs do (assistants.resolve)."""
+    terse = assistants.create_assistant(actor=alice, graph_id="hitl", context={"reply_words": 4})
+    thread = make_thread(alice)
+    now = datetime.datetime(2026, 3, 1, 10, 0, 30, tzinfo=datetime.UTC)
+    cron = crons.create_cron(
+        actor=alice,
+        assistant_id=str(terse.pk),
+        schedule="* * * * *",
+        thread_id=thread.pk,
+        payload={"input": {"messages": ["tick"]}, "context": {"token_delay": 0}},
+        now=now,
+    )
+    assert cron.assistant_id == str(terse.pk)
+    found = crons.search_crons(actor=alice, assistant_id=str(terse.pk))
+    assert [c["cron_id"] for c in found.items] == [str(cron.pk)]
+    [firing] = crons.fire_due_crons(now=now + datetime.timedelta(minutes=1))
+    run = Run.objects.get(pk=firing.run_id)
+    assert run.assistant_id == str(terse.pk) and run.kwargs["graph_id"] == "hitl"
+    assert run.kwargs["context"] == {"reply_words": 4, "token_delay": 0}
+    # Another user's assistant is not theirs to schedule.
+    with pytest.raises(AssistantNotFound):
+        crons.create_cron(
+            actor=bob, assistant_id=str(terse.pk), schedule="* * * * *", thread_id=None
+        )
+    # Deleting the assistant deletes its crons.
+    assistants.delete_assistant(terse.pk, actor=alice)
+    assert not Cron.objects.filter(pk=cron.pk).exists()

@@ -9,7 +9,7 @@ import pytest
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
 from runs.models import Cron, CronFiring, Run, RunStatus, Thread, ThreadStatus
-from runs.services import crons, runs
+from runs.services import assistants, crons, runs
 from runs.services.actors import SYSTEM
 from runs.services.errors import (
     AssistantNotFound,
@@ -281,6 +281,33 @@ def test_update_merges_metadata_replaces_run_fields_and_reschedules(owner):
     assert error.value.field == "on_run_completed"
 
 
+def test_a_cron_of_one_s_own_assistant_runs_it_and_goes_with_it(owner):
+    mine = assistants.create_assistant(
+        actor=owner, graph_id="agent", context={"reply_words": 7}, name="short"
+    )
+    thread = make_thread(owner)
+    cron = crons.create_cron(
+        actor=owner,
+        assistant_id=str(mine.pk),
+        schedule="* * * * *",
+        thread_id=thread.pk,
+        payload=HELLO,
+        now=T0,
+    )
+    assert cron.assistant_id == str(mine.pk)
+    assert crons.count_crons(actor=owner, assistant_id=str(mine.pk)) == 1
+    [firing] = crons.fire_due_crons(now=minute(1))
+    run = Run.objects.get(pk=firing.run_id)
+    assert run.assistant_id == str(mine.pk)
+    assert run.kwargs["context"] == {"reply_words": 7}  # the assistant's options
+    # Another user cannot schedule it.
+    with pytest.raises(AssistantNotFound):
+        crons.create_cron(actor=make_user("bob"), assistant_id=str(mine.pk), schedule="* * * * *")
+    # Its crons go with it.
+    assistants.delete_assistant(mine.pk, actor=owner)
+    assert not Cron.objects.filter(pk=cron.pk).exists()
+
+
 def test_others_crons_are_not_found(owner):
     _, cron = thread_cron(owner)
     bob = make_user("bob")
@@ -292,7 +319,7 @@ def test_others_crons_are_not_found(owner):
     ):
         with pytest.raises(CronNotFound):
             call()
-    assert crons.search_crons(actor=bob).crons == []
+    assert crons.search_crons(actor=bob).items == []
     assert crons.count_crons(actor=bob) == 0
     assert crons.count_crons(actor=SYSTEM) == 1
     crons.delete_cron(cron.pk, actor=owner)
@@ -305,17 +332,17 @@ def test_search_filters_sorts_pages_and_selects(owner):
         actor=owner, assistant_id="agent", schedule="0 * * * *", payload=HELLO, now=T0
     )
     page = crons.search_crons(actor=owner, thread_id=thread.pk)
-    assert [c["cron_id"] for c in page.crons] == [str(first.pk)]
+    assert [c["cron_id"] for c in page.items] == [str(first.pk)]
     assert crons.count_crons(actor=owner, metadata={"team": "a"}) == 1
     assert crons.count_crons(actor=owner, assistant_id="agent") == 2
     assert crons.count_crons(actor=owner, assistant_id=first.assistant_id) == 2
     assert crons.count_crons(actor=owner, assistant_id="nope") == 0
     by_next = crons.search_crons(actor=owner, sort_by="next_run_date", sort_order="asc")
-    assert [c["cron_id"] for c in by_next.crons] == [str(first.pk), str(second.pk)]
+    assert [c["cron_id"] for c in by_next.items] == [str(first.pk), str(second.pk)]
     one = crons.search_crons(actor=owner, limit=1, select=["cron_id", "schedule"])
-    assert set(one.crons[0]) == {"cron_id", "schedule"}
+    assert set(one.items[0]) == {"cron_id", "schedule"}
     assert one.next_offset == 1 and one.total == 2
-    assert len(crons.search_crons(actor=owner, enabled=False).crons) == 0
+    assert len(crons.search_crons(actor=owner, enabled=False).items) == 0
     with pytest.raises(InvalidRequest) as error:
         crons.search_crons(actor=owner, select=["now"])
     assert error.value.field == "select"

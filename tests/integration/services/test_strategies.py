@@ -300,3 +300,25 @@ async def test_unknown_cancel_action(thread):
     with pytest.raises(InvalidRequest) as raised:
         await orm(run_service.cancel_thread_runs)(thread.pk, action="explode", actor=SYSTEM)
     assert raised.value.field == "action"
+
+
+def test_a_forking_double_text_guards_the_runs_it_stopped_by_their_ids():
+    """A rolled-back run's instance loses its pk when its row is deleted; the
+    fork guard still names it."""
+    from runs.services import state
+    from runs.services.threads import create_thread
+    from runs.worker import transactions
+
+    owner = make_user("forker")
+    thread = create_thread(actor=owner, metadata={"graph_id": "agent"})
+    state.update_state(thread.pk, values=SF, actor=owner)
+    head = persistence.latest(thread.pk).config["configurable"]["checkpoint_id"]
+    for strategy in ("interrupt", "rollback"):
+        first = run_service.create_run(thread.pk, input=SF, actor=owner)
+        assert transactions.claim_next_run("elsewhere", thread.pk) is not None
+        second = run_service.create_run(
+            thread.pk, input=NYC, multitask_strategy=strategy, checkpoint_id=head, actor=owner
+        )
+        assert second.kwargs["fork_guard"] == [str(first.pk)], strategy
+        Run.objects.filter(thread=thread).update(status=RunStatus.SUCCESS)
+        Thread.objects.filter(pk=thread.pk).update(status=ThreadStatus.IDLE)

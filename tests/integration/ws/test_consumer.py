@@ -8,9 +8,9 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from runs.models import Run, RunStatus
-from runs.services import state
+from runs.services import assistants, state
 from runs.ws.routing import websocket_urlpatterns
-from tests.conftest import SLOW, make_thread, orm
+from tests.conftest import SLOW, make_thread, make_user, orm
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -356,3 +356,23 @@ async def test_messages_over_the_rate_limit_are_refused_and_kept(connect, thread
 async def test_unknown_thread_is_refused(executor, user):
     ws = communicator("/ws/threads/00000000-0000-0000-0000-000000000000/", user)
     assert await turned_away(ws) == 4404
+
+
+async def test_a_message_may_name_an_assistant_of_the_user_s(connect, thread_id, user):
+    terse = await orm(assistants.create_assistant)(
+        actor=user, graph_id="agent", context={"reply_words": 5, "token_delay": 0}
+    )
+    ws = await connect(thread_id)
+    await ws.receive_json_from()
+    await ws.send_json_to({"type": "message", "content": "hi", "assistant_id": str(terse.pk)})
+    frames = await frames_until(ws, run_event("success"))
+    assert frames[-1]["run"]["assistant_id"] == str(terse.pk)
+    answer = [f for f in frames if f["type"] == "messages"][-1]["messages"][0]["content"]
+    assert len(answer.split()) == 5
+    # Another user's assistant, or a malformed id, is not found.
+    bob = await orm(make_user)("bob")
+    bobs = await orm(assistants.create_assistant)(actor=bob, graph_id="agent")
+    for wrong in (str(bobs.pk), {"id": 1}):
+        await ws.send_json_to({"type": "message", "content": "hi", "assistant_id": wrong})
+        error = await ws.receive_json_from()
+        assert error["type"] == "error" and error["error"] == "assistant_not_found"

@@ -136,3 +136,17 @@ def test_django_connections_expose_what_db_threads_checks():
     assert connection.get_autocommit() in (True, False)
     assert "AUTOCOMMIT" in connection.settings_dict
     assert connection.is_usable()
+
+
+def test_django_asgi_handler_has_the_parts_the_one_hop_handler_reuses():
+    """chatapp.platform.asgi_handler replaces ASGIHandler.handle and calls these."""
+    from django.core.handlers.asgi import ASGIHandler
+    from django.core.handlers.base import BaseHandler
+
+    for name in ("read_body", "listen_for_disconnect", "send_response"):
+        assert inspect.iscoroutinefunction(getattr(ASGIHandler, name)), name
+    assert "create_request" in ASGIHandler.__dict__
+    assert not inspect.iscoroutinefunction(BaseHandler.get_response)
+    assert isinstance(ASGIHandler.chunk_size, int)
+    handle = inspect.getsource(ASGIHandler.handle)
+    assert "listen_for_disconnect" in handle and "request_started" in handle

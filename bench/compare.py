@@ -1,0 +1,249 @@
+"""Doubletext against the reference server (LangGraph's in-memory `langgraph dev`), side by side.
+
+Starts both on free ports: Doubletext embedded (fresh SQLite, DEBUG off, an API key,
+`_server.servers()`), and the reference server from ../shared/reference-server (its
+`agent.py` and `langgraph.json` copied to a temporary folder, so its `.langgraph_api`
+files land there; run in the throwaway venv its README describes, /tmp/lg by default,
+`--lg-venv`). Both run the same agent shape at the same speed: a reply of REPLY_WORDS
+words, streamed token by token, `token_delay` per run.
+
+Every figure of issue 15's table, measured in one run with the same client
+(langgraph-sdk), alternating between the two servers trial by trial (the order
+flips every trial), then printed as ours / theirs / ratio (medians; ratio > 1 means
+we are slower, except throughput where it is runs/s and < 1 means slower):
+
+- `GET /info`;
+- `runs.get` of a finished run;
+- `runs.create` with `multitask_strategy="interrupt"` on a thread whose run is streaming;
+- the double-text reaction: from that create request's start until `runs.get` of the
+  first run no longer says `running` (or 404: rolled back), and until `runs.get` of the
+  second run no longer says `pending` (picked up); both polled back to back, at once,
+  after the create returned, so their resolution is one `runs.get`; interrupt and
+  rollback. (Not the first run's joined SSE stream ending: the reference server ends
+  it ~0.45 s after the run is interrupted.)
+- throughput at 10 and 50 threads at once, zero-delay agent (`runs.wait` back to back);
+- `get_state` on a thread with 5 and 200 prior runs.
+
+    python bench/compare.py [--trials 30] [--runs-per-thread 5] [--skip-throughput]
+
+The machine may be shared: compare only the two columns of one run.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _server import ROOT, free_port, machine, percentile, servers, wait_for_port
+
+REFERENCE = ROOT.parent / "shared" / "reference-server"
+# Same reply length on both servers (the reference reads it from its environment).
+REPLY_WORDS = 12
+SLOW = {"configurable": {"token_delay": 0.25, "reply_words": REPLY_WORDS}}
+ZERO = {"configurable": {"token_delay": 0, "reply_words": REPLY_WORDS}}
+
+
+def user(text):
+    return {"messages": [{"role": "user", "content": text}]}
+
+
+@contextlib.contextmanager
+def reference_server(venv: Path):
+    """Run `langgraph dev` (in memory) on a free port; yield its URL."""
+    langgraph = venv / "bin" / "langgraph"
+    if not langgraph.exists():
+        raise SystemExit(
+            f"{langgraph} is missing: python3 -m venv {venv} && {venv}/bin/pip install "
+            '"langgraph-cli[inmem]" langgraph langchain-core langgraph-sdk'
+        )
+    folder = Path(tempfile.mkdtemp(prefix="reference-server-"))
+    for name in ("agent.py", "langgraph.json"):
+        shutil.copy(REFERENCE / name, folder / name)
+    port = free_port()
+    env = dict(
+        os.environ,
+        LANGSMITH_TRACING="false",
+        LANGGRAPH_CLI_NO_ANALYTICS="1",
+        DO_NOT_TRACK="1",
+        PEER_TOKEN_DELAY="0.05",
+        PEER_REPLY_WORDS=str(REPLY_WORDS),
+        LOG_LEVEL="WARNING",
+    )
+    env.pop("LANGGRAPH_API_KEY", None)
+    log = open(folder / "server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(langgraph), "dev", "--no-browser", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--no-reload"],
+        cwd=folder,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port, proc, timeout=120)
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000
+
+
+async def timed(coro) -> float:
+    started = time.perf_counter()
+    await coro
+    return ms(started)
+
+
+async def poll(client, tid: str, run_id: str, until) -> float:
+    """`runs.get` back to back until `until(status)` holds (404: "gone"); the moment."""
+    while True:
+        try:
+            status = (await client.runs.get(tid, run_id))["status"]
+        except Exception as exc:  # a rolled-back run is deleted
+            if getattr(getattr(exc, "response", None), "status_code", None) != 404:
+                raise
+            status = "gone"
+        if until(status):
+            return time.perf_counter()
+
+
+async def double_text(client, strategy: str) -> dict:
+    tid = (await client.threads.create())["thread_id"]
+    first = await client.runs.create(tid, "agent", input=user("tell me a story"), config=SLOW)
+    await poll(client, tid, first["run_id"], lambda status: status == "running")
+    await asyncio.sleep(0.3)  # past its first token: it is streaming
+    started = time.perf_counter()
+    second = await client.runs.create(
+        tid, "agent", input=user("hello again"), config=ZERO, multitask_strategy=strategy
+    )
+    created = ms(started)
+    stopped, picked = await asyncio.gather(
+        poll(client, tid, first["run_id"], lambda status: status != "running"),
+        poll(client, tid, second["run_id"], lambda status: status != "pending"),
+    )
+    await client.runs.join(tid, second["run_id"])
+    return {
+        "create": created,
+        "stopped": (stopped - started) * 1000,
+        "picked": (picked - started) * 1000,
+    }
+
+
+async def throughput(client, threads: int, runs: int) -> float:
+    async def one_thread():
+        tid = (await client.threads.create())["thread_id"]
+        for i in range(runs):
+            await client.runs.wait(tid, "agent", input=user(f"q{i}"), config=ZERO)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one_thread() for _ in range(threads)))
+    return threads * runs / (time.perf_counter() - started)
+
+
+async def thread_with_runs(client, runs: int) -> str:
+    tid = (await client.threads.create())["thread_id"]
+    for i in range(runs):
+        await client.runs.wait(tid, "agent", input=user(f"question {i}"), config=ZERO)
+    return tid
+
+
+class Table:
+    def __init__(self):
+        self.rows: dict[str, dict[str, list[float]]] = {}
+
+    def add(self, what: str, side: str, value: float) -> None:
+        self.rows.setdefault(what, {"ours": [], "theirs": []})[side].append(value)
+
+    def print(self) -> None:
+        print("| what (median) | Doubletext | reference | ratio |\n|---|---|---|---|")
+        for what, sides in self.rows.items():
+            ours, theirs = percentile(sides["ours"], 50), percentile(sides["theirs"], 50)
+            unit = "runs/s" if "runs/s" in what else "ms"
+            print(f"| {what} | {ours:.1f} {unit} | {theirs:.1f} {unit} | {ours / theirs:.2f}× |")
+
+
+async def main(args):
+    from langgraph_sdk import get_client
+
+    table = Table()
+    with servers() as urls, reference_server(Path(args.lg_venv)) as (ref_url, ref_proc):
+        clients = {
+            "ours": get_client(url=urls[0], timeout=60),
+            "theirs": get_client(url=ref_url, api_key=None, timeout=60),
+        }
+        versions = subprocess.run(
+            [str(Path(args.lg_venv) / "bin" / "pip"), "list", "--format=freeze"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        wanted = ("langgraph-api", "langgraph==", "langgraph-runtime")
+        versions = [v for v in versions if v.startswith(wanted)]
+        print(f"# Doubletext (embedded sqlite) vs reference ({', '.join(versions)}); {machine()}")
+
+        def order(i: int):
+            return list(clients.items())[:: 1 if i % 2 == 0 else -1]
+
+        # Warm up both: the first runs import and compile things.
+        for client in clients.values():
+            await double_text(client, "interrupt")
+        finished = {}
+        for side, client in clients.items():
+            tid = (await client.threads.create())["thread_id"]
+            run = await client.runs.create(tid, "agent", input=user("hi"), config=ZERO)
+            await client.runs.join(tid, run["run_id"])
+            finished[side] = (tid, run["run_id"])
+        for i in range(args.trials * 5):
+            for side, client in order(i):
+                table.add("`GET /info`", side, await timed(client.http.get("/info")))
+        for i in range(args.trials * 5):
+            for side, client in order(i):
+                table.add("`runs.get`", side, await timed(client.runs.get(*finished[side])))
+        for i in range(args.trials):
+            for strategy in ("interrupt", "rollback"):
+                for side, client in order(i):
+                    row = await double_text(client, strategy)
+                    table.add(f"`runs.create`, {strategy} on a busy thread", side, row["create"])
+                    table.add(f"{strategy}: create → first run stopped", side, row["stopped"])
+                    table.add(f"{strategy}: create → second run picked up", side, row["picked"])
+        if not args.skip_throughput:
+            for threads in (10, 50):
+                for i in range(args.rounds):
+                    for side, client in order(i):
+                        rate = await throughput(client, threads, args.runs_per_thread)
+                        table.add(f"throughput, {threads} threads (runs/s)", side, rate)
+        if not args.skip_state:
+            for prior in (5, 200):
+                tids = {side: await thread_with_runs(c, prior) for side, c in clients.items()}
+                for i in range(args.trials * 2):
+                    for side, client in order(i):
+                        elapsed = await timed(client.threads.get_state(tids[side]))
+                        table.add(f"`get_state`, {prior} prior runs", side, elapsed)
+    table.print()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--runs-per-thread", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2, help="throughput rounds per side")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-state", action="store_true")
+    parser.add_argument("--lg-venv", default="/tmp/lg")
+    if not Path(sys.executable).exists():
+        raise SystemExit("no python")
+    asyncio.run(main(parser.parse_args()))
