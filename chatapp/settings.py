@@ -63,19 +63,19 @@ INSTALLED_APPS = [
     "store",
 ]
 
-# Django's own middleware; under ASGI, the ones from chatapp/platform/middleware.py run
-# their I/O-free hooks on the event loop instead of a thread hop each.
+# Django's own middleware, run in sync mode in one hop per request under Daphne
+# (chatapp/platform/asgi_handler.py).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from Daphne (no separate web server needed).
-    "chatapp.platform.middleware.WhiteNoiseMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # Browsers on other origins (agent-chat-ui, a React app): CORS_ALLOWED_ORIGINS.
     "corsheaders.middleware.CorsMiddleware",
-    "chatapp.platform.middleware.SessionMiddleware",
-    "chatapp.platform.middleware.CommonMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "chatapp.platform.middleware.AuthenticationMiddleware",
-    "chatapp.platform.middleware.MessageMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -14,8 +14,6 @@ a patch is caught by CI instead of silently undoing it.
   channel per message.
 - `sqlite3`: Django's SQLite backend with the process's writers queued on a
   lock instead of SQLite's sleeping busy handler.
-- `middleware`: Django middleware whose I/O-free hooks run on the event loop
-  under ASGI instead of a thread hop each.
 - `asgi_handler`: Django's ASGI handler running a request's signals,
   middleware, view and rendering in one hop to a long-lived request thread.
 - `db_threads`: database calls from async code on threads that keep their

@@ -8,7 +8,6 @@ import inspect
 import pytest
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.db import connection, connections
-from django.utils.deprecation import MiddlewareMixin
 
 
 async def test_asgiref_records_the_calling_loop_per_sync_thread():
@@ -102,28 +101,6 @@ def test_the_sqlite_write_lock_is_held_exactly_for_a_transaction():
         assert base._write_lock.locked()
         raise ZeroDivisionError
     assert not base._write_lock.locked()
-
-
-def test_django_middleware_hops_to_the_sync_thread_per_hook():
-    """chatapp.platform.middleware replaces MiddlewareMixin.__acall__, which
-    runs process_request/process_response through sync_to_async."""
-    source = inspect.getsource(MiddlewareMixin.__acall__)
-    assert "sync_to_async" in source and "process_request" in source
-    assert "process_response" in source
-
-
-def test_whitenoise_finds_files_by_dict_lookup():
-    """chatapp.platform.middleware.WhiteNoiseMiddleware reads `files`,
-    `autorefresh` and calls `find_file` / `serve` of WhiteNoise's middleware."""
-    from chatapp.platform.middleware import WhiteNoiseMiddleware
-
-    async def get_response(request):
-        return None
-
-    middleware = WhiteNoiseMiddleware(get_response)
-    assert isinstance(middleware.files, dict)
-    assert isinstance(middleware.autorefresh, bool)
-    assert callable(middleware.find_file) and callable(middleware.serve)
 
 
 @pytest.mark.django_db
