@@ -18,6 +18,7 @@ admin and the worker), so a caller cannot forget the ownership check.
   local demo;
 - `chat_messages`, `payloads`: validation of what clients send;
 - `representation`: the JSON shapes of threads, runs and states;
+- `paging`: a search's page and its `select` (threads, assistants, crons);
 - `rate_limit`: run creation per user;
 - `errors`: the errors all of the above raise.
 """

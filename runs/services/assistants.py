@@ -48,7 +48,7 @@ from runs.services.errors import (
     VersionNotFound,
 )
 from runs.services.ids import parse_id
-from runs.services.paging import Page, fetch_page
+from runs.services.paging import Page, fetch_page, selected_fields
 from runs.services.representation import ASSISTANT_FIELDS, assistant_dict
 
 # POST /assistants/search's orders (the platform's); names and graph ids
@@ -468,17 +468,6 @@ def _ordering(sort_by, sort_order) -> list:
     return [first, "-pk" if descending else "pk"]
 
 
-def _selected(select) -> tuple[str, ...]:
-    if select is None:
-        return ASSISTANT_FIELDS
-    unknown = [name for name in select if name not in SELECTABLE]
-    if unknown:
-        raise InvalidRequest(
-            f"Cannot select {unknown[0]!r}; select from {list(SELECTABLE)}.", field="select"
-        )
-    return tuple(select)
-
-
 def search_assistants(
     *,
     actor,
@@ -496,7 +485,7 @@ def search_assistants(
     `name` (case-insensitive); a page of them, as dicts of the `select`ed
     fields (all by default)."""
     found = _matching(actor, metadata=metadata, graph_id=graph_id, name=name)
-    fields = _selected(select)
+    fields = selected_fields(select, selectable=SELECTABLE, default=ASSISTANT_FIELDS)
     found = found.order_by(*_ordering(sort_by, sort_order))
     return fetch_page(
         found, offset=offset, limit=limit, render=lambda row: assistant_dict(row, fields)

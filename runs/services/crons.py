@@ -44,7 +44,7 @@ from runs.services.errors import (
     RunsError,
 )
 from runs.services.ids import parse_id
-from runs.services.paging import Page, fetch_page
+from runs.services.paging import Page, fetch_page, selected_fields
 from runs.services.representation import cron_dict
 from runs.services.threads import get_thread
 
@@ -364,12 +364,7 @@ def search_crons(
         raise InvalidRequest(f"sort_by must be one of {list(SORTS)}.", field="sort_by")
     if sort_order not in SORT_ORDERS:
         raise InvalidRequest(f"sort_order must be one of {list(SORT_ORDERS)}.", field="sort_order")
-    fields = SELECTABLE if select is None else tuple(select)
-    unknown = [name for name in fields if name not in SELECTABLE]
-    if unknown:
-        raise InvalidRequest(
-            f"Cannot select {unknown[0]!r}; select from {list(SELECTABLE)}.", field="select"
-        )
+    fields = selected_fields(select, selectable=SELECTABLE, default=SELECTABLE)
     crons = _matching(
         actor, assistant_id=assistant_id, thread_id=thread_id, enabled=enabled, metadata=metadata
     )

@@ -4,6 +4,8 @@ crons (POST .../search)."""
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from runs.services.errors import InvalidRequest
+
 
 @dataclass(frozen=True)
 class Page:
@@ -28,3 +30,16 @@ def fetch_page(rows, *, offset: int, limit: int, render: Callable) -> Page:
         total=offset + len(found) + (1 if more else 0),
         next_offset=offset + len(found) if more else None,
     )
+
+
+def selected_fields(select, *, selectable: tuple[str, ...], default: tuple[str, ...]):
+    """The fields a search's `select` asks for (`default` without one); a
+    field not in `selectable` is refused, naming `select`."""
+    if select is None:
+        return default
+    unknown = [name for name in select if name not in selectable]
+    if unknown:
+        raise InvalidRequest(
+            f"Cannot select {unknown[0]!r}; select from {list(selectable)}.", field="select"
+        )
+    return tuple(select)

@@ -13,7 +13,7 @@ from runs.services import actors, json_match, json_paths, persistence
 from runs.services.cancellation import cancel_locked
 from runs.services.errors import Conflict, InvalidRequest, ThreadNotFound
 from runs.services.ids import new_thread_id, parse_id
-from runs.services.paging import Page, fetch_page
+from runs.services.paging import Page, fetch_page, selected_fields
 from runs.services.representation import THREAD_FIELDS, thread_dict
 
 
@@ -149,17 +149,6 @@ def _ordering(sort_by, sort_order) -> list[str]:
     return [f"{sign}{column}"] + ([] if column == "pk" else [f"{sign}pk"])
 
 
-def _selected(select) -> tuple[str, ...]:
-    if select is None:
-        return THREAD_FIELDS
-    unknown = [name for name in select if name not in SELECTABLE]
-    if unknown:
-        raise InvalidRequest(
-            f"Cannot select {unknown[0]!r}; select from {list(SELECTABLE)}.", field="select"
-        )
-    return tuple(select)
-
-
 def search_threads(
     *,
     actor,
@@ -179,7 +168,7 @@ def search_threads(
     `extracted`: {alias: the value at its path} for each `extract` path."""
     threads = _matching(actor, metadata=metadata, values=values, status=status, ids=ids)
     threads = threads.order_by(*_ordering(sort_by, sort_order))
-    fields = _selected(select)
+    fields = selected_fields(select, selectable=SELECTABLE, default=THREAD_FIELDS)
     paths = json_paths.parse_extract(extract)
     roots = {root for root, _ in paths.values()}
     if select is not None:
