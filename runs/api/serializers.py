@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from runs.api.sse import STREAM_MODES
 from runs.models import CancelAction, MultitaskStrategy, ThreadStatus
-from runs.services import assistants, crons, json_paths, threads
+from runs.services import assistants, crons, json_paths, paging, threads
 
 # Paging past this is refused (422) rather than overflowing a database integer.
 MAX_OFFSET = 2**31 - 1
@@ -129,9 +129,11 @@ class AssistantSearchSerializer(AssistantCountSerializer):
 
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
-    sort_by = serializers.ChoiceField(choices=assistants.SORTS, required=False, allow_null=True)
+    sort_by = serializers.ChoiceField(
+        choices=assistants.SORTS.names, required=False, allow_null=True
+    )
     sort_order = serializers.ChoiceField(
-        choices=assistants.SORT_ORDERS, required=False, allow_null=True
+        choices=paging.SORT_ORDERS, required=False, allow_null=True
     )
     select = serializers.ListField(
         child=serializers.ChoiceField(choices=assistants.SELECTABLE),
@@ -243,9 +245,9 @@ class ThreadSearchSerializer(ThreadCountSerializer):
     ids = serializers.ListField(child=serializers.UUIDField(), required=False, allow_null=True)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
-    sort_by = serializers.ChoiceField(choices=threads.SORTS, required=False, allow_null=True)
+    sort_by = serializers.ChoiceField(choices=threads.SORTS.names, required=False, allow_null=True)
     sort_order = serializers.ChoiceField(
-        choices=threads.SORT_ORDERS, required=False, allow_null=True
+        choices=paging.SORT_ORDERS, required=False, allow_null=True
     )
     select = serializers.ListField(
         child=serializers.ChoiceField(choices=threads.SELECTABLE),
@@ -550,8 +552,10 @@ class CronSearchSerializer(CronCountSerializer):
     enabled = serializers.BooleanField(required=False, allow_null=True)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
-    sort_by = serializers.ChoiceField(choices=crons.SORTS, required=False, allow_null=True)
-    sort_order = serializers.ChoiceField(choices=crons.SORT_ORDERS, required=False, allow_null=True)
+    sort_by = serializers.ChoiceField(choices=crons.SORTS.names, required=False, allow_null=True)
+    sort_order = serializers.ChoiceField(
+        choices=paging.SORT_ORDERS, required=False, allow_null=True
+    )
     select = serializers.ListField(
         child=serializers.ChoiceField(choices=crons.SELECTABLE), required=False, allow_null=True
     )

@@ -48,13 +48,22 @@ from runs.services.errors import (
     VersionNotFound,
 )
 from runs.services.ids import parse_id
-from runs.services.paging import Page, fetch_page, selected_fields
+from runs.services.paging import Page, Sorts, fetch_page, selected_fields
 from runs.services.representation import ASSISTANT_FIELDS, assistant_dict
 
 # POST /assistants/search's orders (the platform's); names and graph ids
 # compare case-insensitively, as the platform's do.
-SORTS = ("assistant_id", "graph_id", "name", "created_at", "updated_at")
-SORT_ORDERS = ("asc", "desc")
+# Names and graph ids sort regardless of case.
+SORTS = Sorts(
+    {
+        "assistant_id": "pk",
+        "graph_id": Lower("graph_id"),
+        "name": Lower("name"),
+        "created_at": "created_at",
+        "updated_at": "updated_at",
+    },
+    default="created_at",
+)
 SELECTABLE = ASSISTANT_FIELDS
 IF_EXISTS = ("raise", "do_nothing")
 # A new assistant's name when none is given (the platform's).
@@ -448,26 +457,6 @@ def _matching(actor, *, metadata=None, graph_id=None, name=None):
     return found
 
 
-def _ordering(sort_by, sort_order) -> list:
-    """`created_at` and `desc` unless given, as the platform's; the id breaks
-    ties, so pages never overlap."""
-    sort_by = sort_by or "created_at"
-    sort_order = sort_order or "desc"
-    if sort_by not in SORTS:
-        raise InvalidRequest(f"sort_by must be one of {list(SORTS)}.", field="sort_by")
-    if sort_order not in SORT_ORDERS:
-        raise InvalidRequest(f"sort_order must be one of {list(SORT_ORDERS)}.", field="sort_order")
-    descending = sort_order == "desc"
-    if sort_by == "assistant_id":
-        return ["-pk" if descending else "pk"]
-    column = Lower(sort_by) if sort_by in ("name", "graph_id") else sort_by
-    if isinstance(column, str):
-        first = f"-{column}" if descending else column
-    else:
-        first = column.desc() if descending else column.asc()
-    return [first, "-pk" if descending else "pk"]
-
-
 def search_assistants(
     *,
     actor,
@@ -486,7 +475,7 @@ def search_assistants(
     fields (all by default)."""
     found = _matching(actor, metadata=metadata, graph_id=graph_id, name=name)
     fields = selected_fields(select, selectable=SELECTABLE, default=ASSISTANT_FIELDS)
-    found = found.order_by(*_ordering(sort_by, sort_order))
+    found = found.order_by(*SORTS.order_by(sort_by, sort_order))
     return fetch_page(
         found, offset=offset, limit=limit, render=lambda row: assistant_dict(row, fields)
     )

@@ -44,7 +44,7 @@ from runs.services.errors import (
     RunsError,
 )
 from runs.services.ids import parse_id
-from runs.services.paging import Page, fetch_page, selected_fields
+from runs.services.paging import Page, Sorts, fetch_page, selected_fields
 from runs.services.representation import cron_dict
 from runs.services.threads import get_thread
 
@@ -76,16 +76,18 @@ EXECUTION_FIELDS = (
     "stream_resumable",
 )
 # POST /runs/crons/search's orders and what `select` may name (the platform's).
-SORTS = (
-    "cron_id",
-    "assistant_id",
-    "thread_id",
-    "created_at",
-    "updated_at",
-    "next_run_date",
-    "end_time",
+SORTS = Sorts(
+    {
+        "cron_id": "pk",
+        "assistant_id": "assistant_id",
+        "thread_id": "thread_id",
+        "created_at": "created_at",
+        "updated_at": "updated_at",
+        "next_run_date": "next_run_date",
+        "end_time": "end_time",
+    },
+    default="created_at",
 )
-SORT_ORDERS = ("asc", "desc")
 SELECTABLE = (
     "cron_id",
     "assistant_id",
@@ -102,7 +104,6 @@ SELECTABLE = (
     "on_run_completed",
     "enabled",
 )
-_SORT_COLUMNS = {"cron_id": "pk", "thread_id": "thread_id"}
 
 
 # -- schedules -----------------------------------------------------------------
@@ -358,19 +359,11 @@ def search_crons(
     select: list[str] | None = None,
 ) -> Page:
     """The actor's crons matching the filters, newest first unless sorted."""
-    sort_by = sort_by or "created_at"
-    sort_order = sort_order or "desc"
-    if sort_by not in SORTS:
-        raise InvalidRequest(f"sort_by must be one of {list(SORTS)}.", field="sort_by")
-    if sort_order not in SORT_ORDERS:
-        raise InvalidRequest(f"sort_order must be one of {list(SORT_ORDERS)}.", field="sort_order")
+    order = SORTS.order_by(sort_by, sort_order)
     fields = selected_fields(select, selectable=SELECTABLE, default=SELECTABLE)
     crons = _matching(
         actor, assistant_id=assistant_id, thread_id=thread_id, enabled=enabled, metadata=metadata
     )
-    sign = "-" if sort_order == "desc" else ""
-    column = _SORT_COLUMNS.get(sort_by, sort_by)
-    order = [f"{sign}{column}"] + ([] if column == "pk" else [f"{sign}pk"])
     return fetch_page(
         crons.order_by(*order),
         offset=offset,

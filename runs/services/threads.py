@@ -13,7 +13,7 @@ from runs.services import actors, json_match, json_paths, persistence
 from runs.services.cancellation import cancel_locked
 from runs.services.errors import Conflict, InvalidRequest, ThreadNotFound
 from runs.services.ids import new_thread_id, parse_id
-from runs.services.paging import Page, fetch_page, selected_fields
+from runs.services.paging import Page, Sorts, fetch_page, selected_fields
 from runs.services.representation import THREAD_FIELDS, thread_dict
 
 
@@ -92,8 +92,16 @@ def create_thread(
 
 
 # POST /threads/search's orders (their indexes: runs.models.Thread.Meta).
-SORTS = ("thread_id", "status", "created_at", "updated_at", "state_updated_at")
-SORT_ORDERS = ("asc", "desc")
+SORTS = Sorts(
+    {
+        "thread_id": "pk",
+        "status": "status",
+        "created_at": "created_at",
+        "updated_at": "updated_at",
+        "state_updated_at": "state_updated_at",
+    },
+    default="updated_at",
+)
 # What `select` may name: a thread's fields but `error`, as on the platform.
 SELECTABLE = tuple(name for name in THREAD_FIELDS if name != "error")
 # The model fields each returned field reads (what `.only()` loads).
@@ -135,20 +143,6 @@ def _uuids(values, field: str) -> list:
         raise InvalidRequest(f"{field} must be a list of UUIDs.", field=field) from None
 
 
-def _ordering(sort_by, sort_order) -> list[str]:
-    """The order of a search: `updated_at` and `desc` unless given, as the
-    platform's; the id breaks ties, so pages never overlap."""
-    sort_by = sort_by or "updated_at"
-    sort_order = sort_order or "desc"
-    if sort_by not in SORTS:
-        raise InvalidRequest(f"sort_by must be one of {list(SORTS)}.", field="sort_by")
-    if sort_order not in SORT_ORDERS:
-        raise InvalidRequest(f"sort_order must be one of {list(SORT_ORDERS)}.", field="sort_order")
-    sign = "-" if sort_order == "desc" else ""
-    column = "pk" if sort_by == "thread_id" else sort_by
-    return [f"{sign}{column}"] + ([] if column == "pk" else [f"{sign}pk"])
-
-
 def search_threads(
     *,
     actor,
@@ -167,7 +161,7 @@ def search_threads(
     order, as dicts of the `select`ed fields (all by default) plus
     `extracted`: {alias: the value at its path} for each `extract` path."""
     threads = _matching(actor, metadata=metadata, values=values, status=status, ids=ids)
-    threads = threads.order_by(*_ordering(sort_by, sort_order))
+    threads = threads.order_by(*SORTS.order_by(sort_by, sort_order))
     fields = selected_fields(select, selectable=SELECTABLE, default=THREAD_FIELDS)
     paths = json_paths.parse_extract(extract)
     roots = {root for root, _ in paths.values()}
