@@ -108,16 +108,7 @@ def servers(
             port = free_port()
             log = open(log_dir / f"daphne-{i}.log", "wb")  # noqa: SIM115
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "chatapp.asgi:application",
-                ],
+                server_command(port),
                 cwd=ROOT,
                 env=base_env,
                 stdout=log,
@@ -162,6 +153,19 @@ def servers(
         if dbname:
             with contextlib.suppress(Exception):
                 _psql(postgres, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+def server_command(port: int) -> list[str]:
+    """The ASGI server of one process: Daphne, or uvicorn with `BENCH_SERVER=uvicorn`.
+    Neither writes an access line per request (the reference server, at
+    LOG_LEVEL=WARNING, writes none either); Daphne's -v0 keeps its warnings."""
+    app = "chatapp.asgi:application"
+    if os.environ.get("BENCH_SERVER", "daphne") == "uvicorn":
+        return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)] + [
+            "--no-access-log",
+            app,
+        ]
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", app]
 
 
 def use_api_key(env: dict) -> None:

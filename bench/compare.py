@@ -25,6 +25,16 @@ we are slower, except throughput where it is runs/s and < 1 means slower):
 - `get_state` on a thread with 5 and 200 prior runs.
 
     python bench/compare.py [--trials 30] [--runs-per-thread 5] [--skip-throughput]
+    python bench/compare.py --postgres postgres://postgres@127.0.0.1:5432/postgres \
+        --redis redis://127.0.0.1:6379/0     # production mode, see below
+
+`BENCH_SERVER=uvicorn` serves ours with uvicorn instead of Daphne (bench/_server.py).
+
+Production mode (`--postgres --redis`): Doubletext as deployed, 2 Daphne processes and
+2 `runworker_runs` workers on a fresh PostgreSQL database and Redis, against the same
+in-memory reference server. Our requests go to both Daphne processes in turn (a
+double-text is created through one and its runs polled through the other, so the
+cancel crosses Redis), as behind a load balancer.
 
 The machine may be shared: compare only the two columns of one run.
 """
@@ -122,10 +132,13 @@ async def poll(client, tid: str, run_id: str, until) -> float:
             return time.perf_counter()
 
 
-async def double_text(client, strategy: str) -> dict:
+async def double_text(client, strategy: str, watcher=None) -> dict:
+    """Created through `client`, polled through `watcher` (another server of
+    the same deployment, or the same one)."""
+    watcher = watcher or client
     tid = (await client.threads.create())["thread_id"]
     first = await client.runs.create(tid, "agent", input=user("tell me a story"), config=SLOW)
-    await poll(client, tid, first["run_id"], lambda status: status == "running")
+    await poll(watcher, tid, first["run_id"], lambda status: status == "running")
     await asyncio.sleep(0.3)  # past its first token: it is streaming
     started = time.perf_counter()
     second = await client.runs.create(
@@ -133,10 +146,10 @@ async def double_text(client, strategy: str) -> dict:
     )
     created = ms(started)
     stopped, picked = await asyncio.gather(
-        poll(client, tid, first["run_id"], lambda status: status != "running"),
-        poll(client, tid, second["run_id"], lambda status: status != "pending"),
+        poll(watcher, tid, first["run_id"], lambda status: status != "running"),
+        poll(watcher, tid, second["run_id"], lambda status: status != "pending"),
     )
-    await client.runs.join(tid, second["run_id"])
+    await watcher.runs.join(tid, second["run_id"])
     return {
         "create": created,
         "stopped": (stopped - started) * 1000,
@@ -144,14 +157,14 @@ async def double_text(client, strategy: str) -> dict:
     }
 
 
-async def throughput(client, threads: int, runs: int) -> float:
-    async def one_thread():
+async def throughput(side: "Side", threads: int, runs: int) -> float:
+    async def one_thread(client):
         tid = (await client.threads.create())["thread_id"]
         for i in range(runs):
             await client.runs.wait(tid, "agent", input=user(f"q{i}"), config=ZERO)
 
     started = time.perf_counter()
-    await asyncio.gather(*(one_thread() for _ in range(threads)))
+    await asyncio.gather(*(one_thread(side.client(n)) for n in range(threads)))
     return threads * runs / (time.perf_counter() - started)
 
 
@@ -160,6 +173,16 @@ async def thread_with_runs(client, runs: int) -> str:
     for i in range(runs):
         await client.runs.wait(tid, "agent", input=user(f"question {i}"), config=ZERO)
     return tid
+
+
+class Side:
+    """One server under test, behind one URL or several (production mode)."""
+
+    def __init__(self, clients: list):
+        self.clients = clients
+
+    def client(self, i: int):
+        return self.clients[i % len(self.clients)]
 
 
 class Table:
@@ -181,10 +204,17 @@ async def main(args):
     from langgraph_sdk import get_client
 
     table = Table()
-    with servers() as urls, reference_server(Path(args.lg_venv)) as (ref_url, ref_proc):
-        clients = {
-            "ours": get_client(url=urls[0], timeout=60),
-            "theirs": get_client(url=ref_url, api_key=None, timeout=60),
+    production = bool(args.postgres)
+    deployment = servers(
+        postgres=args.postgres,
+        redis=args.redis,
+        daphnes=2 if production else 1,
+        workers=2 if production else 0,
+    )
+    with deployment as urls, reference_server(Path(args.lg_venv)) as (ref_url, ref_proc):
+        sides = {
+            "ours": Side([get_client(url=url, timeout=60) for url in urls]),
+            "theirs": Side([get_client(url=ref_url, api_key=None, timeout=60)]),
         }
         versions = subprocess.run(
             [str(Path(args.lg_venv) / "bin" / "pip"), "list", "--format=freeze"],
@@ -193,46 +223,59 @@ async def main(args):
         ).stdout.split()
         wanted = ("langgraph-api", "langgraph==", "langgraph-runtime")
         versions = [v for v in versions if v.startswith(wanted)]
-        print(f"# Doubletext (embedded sqlite) vs reference ({', '.join(versions)}); {machine()}")
+        server = os.environ.get("BENCH_SERVER", "daphne")
+        mode = (
+            f"production: postgresql + redis, 2 {server} + 2 workers"
+            if production
+            else f"embedded: sqlite, 1 {server}"
+        )
+        print(f"# Doubletext ({mode}) vs reference ({', '.join(versions)}); {machine()}")
 
         def order(i: int):
-            return list(clients.items())[:: 1 if i % 2 == 0 else -1]
+            return list(sides.items())[:: 1 if i % 2 == 0 else -1]
 
-        # Warm up both: the first runs import and compile things.
-        for client in clients.values():
-            await double_text(client, "interrupt")
+        # Warm up both (every server of ours): the first runs import and compile things.
+        for side in sides.values():
+            for n in range(len(side.clients)):
+                await double_text(side.client(n), "interrupt", side.client(n + 1))
         finished = {}
-        for side, client in clients.items():
+        for name, side in sides.items():
+            client = side.client(0)
             tid = (await client.threads.create())["thread_id"]
             run = await client.runs.create(tid, "agent", input=user("hi"), config=ZERO)
             await client.runs.join(tid, run["run_id"])
-            finished[side] = (tid, run["run_id"])
+            finished[name] = (tid, run["run_id"])
         for i in range(args.trials * 5):
-            for side, client in order(i):
-                table.add("`GET /info`", side, await timed(client.http.get("/info")))
+            for name, side in order(i):
+                elapsed = await timed(side.client(i).http.get("/info"))
+                table.add("`GET /info`", name, elapsed)
         for i in range(args.trials * 5):
-            for side, client in order(i):
-                table.add("`runs.get`", side, await timed(client.runs.get(*finished[side])))
+            for name, side in order(i):
+                elapsed = await timed(side.client(i).runs.get(*finished[name]))
+                table.add("`runs.get`", name, elapsed)
         for i in range(args.trials):
             for strategy in ("interrupt", "rollback"):
-                for side, client in order(i):
-                    row = await double_text(client, strategy)
-                    table.add(f"`runs.create`, {strategy} on a busy thread", side, row["create"])
-                    table.add(f"{strategy}: create → first run stopped", side, row["stopped"])
-                    table.add(f"{strategy}: create → second run picked up", side, row["picked"])
+                for name, side in order(i):
+                    row = await double_text(side.client(i), strategy, side.client(i + 1))
+                    table.add(f"`runs.create`, {strategy} on a busy thread", name, row["create"])
+                    table.add(f"{strategy}: create → first run stopped", name, row["stopped"])
+                    table.add(f"{strategy}: create → second run picked up", name, row["picked"])
         if not args.skip_throughput:
             for threads in (10, 50):
                 for i in range(args.rounds):
-                    for side, client in order(i):
-                        rate = await throughput(client, threads, args.runs_per_thread)
-                        table.add(f"throughput, {threads} threads (runs/s)", side, rate)
+                    for name, side in order(i):
+                        rate = await throughput(side, threads, args.runs_per_thread)
+                        table.add(f"throughput, {threads} threads (runs/s)", name, rate)
         if not args.skip_state:
             for prior in (5, 200):
-                tids = {side: await thread_with_runs(c, prior) for side, c in clients.items()}
+                tids = {
+                    name: await thread_with_runs(side.client(0), prior)
+                    for name, side in sides.items()
+                }
                 for i in range(args.trials * 2):
-                    for side, client in order(i):
-                        elapsed = await timed(client.threads.get_state(tids[side]))
-                        table.add(f"`get_state`, {prior} prior runs", side, elapsed)
+                    for name, side in order(i):
+                        elapsed = await timed(side.client(i).threads.get_state(tids[name]))
+                        table.add(f"`get_state`, {prior} prior runs", name, elapsed)
     table.print()
 
 
@@ -244,6 +287,8 @@ if __name__ == "__main__":
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-state", action="store_true")
     parser.add_argument("--lg-venv", default="/tmp/lg")
+    parser.add_argument("--postgres", default="", help="production mode: admin URL")
+    parser.add_argument("--redis", default="", help="production mode: Redis URL")
     if not Path(sys.executable).exists():
         raise SystemExit("no python")
     asyncio.run(main(parser.parse_args()))

@@ -1,4 +1,4 @@
-"""A real Daphne server in a subprocess on 127.0.0.1, on the test database.
+"""A real ASGI server (Daphne, or uvicorn) in a subprocess on 127.0.0.1, on the test database.
 
 Use the `live_server_url` fixture (from tests/conftest.py). The server runs
 the embedded executor unless `RUNS_EMBEDDED_WORKER=false` is passed in `env`.
@@ -95,14 +95,21 @@ class ManagedProcess:
         self._log.close()
 
 
-class LiveServer(ManagedProcess):
-    """A Daphne process; `url` is its base URL."""
+# How each supported ASGI server serves the project on a port.
+SERVERS = {
+    "daphne": lambda port: ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port)],
+    "uvicorn": lambda port: ["-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)],
+}
 
-    def __init__(self, env: dict | None = None):
+
+class LiveServer(ManagedProcess):
+    """A Daphne (or `server="uvicorn"`) process; `url` is its base URL."""
+
+    def __init__(self, env: dict | None = None, server: str = "daphne"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "chatapp.asgi:application"]
-        super().__init__(args, f"daphne-{self.port}", env)
+        args = [*SERVERS[server](self.port), "chatapp.asgi:application"]
+        super().__init__(args, f"{server}-{self.port}", env)
         try:
             wait_for_port(self.port, self.proc)
         except Exception:
