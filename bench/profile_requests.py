@@ -29,7 +29,9 @@ def user(text):
 async def main(args):
     from langgraph_sdk import get_client
 
-    with servers() as urls:
+    with servers(
+        postgres=args.postgres, redis=args.redis, workers=1 if args.postgres else 0
+    ) as urls:
         client = get_client(url=urls[0])
         tid = (await client.threads.create())["thread_id"]
         run = await client.runs.create(tid, "agent", input=user("hi"), config=ZERO)
@@ -72,6 +74,8 @@ if __name__ == "__main__":
     parser.add_argument("what", nargs="?", choices=["info", "get", "create"])
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--top", help="print the heaviest frames of a collapsed-stack file")
+    parser.add_argument("--postgres", default="", help="production mode: admin URL (one worker)")
+    parser.add_argument("--redis", default="", help="production mode: Redis URL")
     args = parser.parse_args()
     if args.top:
         top(args.top)

@@ -18,6 +18,11 @@ from django.urls import get_resolver  # noqa: E402
 # for importing DRF, the API and the admin: hundreds of milliseconds).
 get_resolver().url_patterns  # noqa: B018
 
+from runs.graphs.registry import registry  # noqa: E402
+
+# And every graph of langgraph.json, which the first run would import.
+registry().preload()
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

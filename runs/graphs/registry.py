@@ -108,6 +108,17 @@ class Registry:
                 self._sources[graph_id] = self._import(self.specs[graph_id])
             return self._sources[graph_id]
 
+    def preload(self) -> None:
+        """Import every graph now (a server's or worker's start) rather than
+        in the first request that validates a run against it, which paid for
+        importing the graph and LangChain (hundreds of milliseconds). A graph
+        that fails is logged; its runs get the error, as before."""
+        for graph_id in self.specs:
+            try:
+                self.source(graph_id)
+            except GraphLoadError as error:
+                logger.error("%s", error)
+
     def _import(self, spec: GraphSpec):
         where = spec.file or spec.module
         try:

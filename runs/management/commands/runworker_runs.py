@@ -7,6 +7,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from runs.graphs.registry import registry
 from runs.worker.executor import Executor
 
 
@@ -24,6 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         logging.basicConfig(level=logging.INFO)
+        registry().preload()  # not in the first run: "ready" means ready
         asyncio.run(self._main(options["worker_id"], options["concurrency"]))
 
     async def _main(self, worker_id, concurrency):
