@@ -179,7 +179,7 @@ if REDIS_URL:
             "CONFIG": {"hosts": [_redis_host], "capacity": 5000, "expiry": 60},
         },
     }
-    _layer_kind = os.environ.get("REDIS_CHANNEL_LAYER", "pubsub")
+    _layer_kind = os.environ.get("REDIS_CHANNEL_LAYER") or "pubsub"
     if _layer_kind not in REDIS_CHANNEL_LAYERS:
         raise RuntimeError("REDIS_CHANNEL_LAYER must be pubsub or core")
     CHANNEL_LAYERS = {"default": REDIS_CHANNEL_LAYERS[_layer_kind]}
