@@ -147,38 +147,42 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        # redis-py's asyncio pool refuses a 101st connection in
-                        # use ("Too many connections"): 200 websockets connecting
-                        # at once got HTTP 500s. Redis accepts 10000 clients.
-                        "max_connections": int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000")),
-                        # redis-py 8 reads with a 5 s timeout by default, exactly
-                        # channels_redis's BZPOPMIN timeout: an idle receive then
-                        # failed with "Timeout reading" and closed its websocket.
-                        "socket_timeout": 15,
-                        "socket_connect_timeout": 5,
-                    }
-                ],
-                "capacity": 5000,
-                "expiry": 60,
-            },
-        }
+    _redis_host = {
+        "address": REDIS_URL,
+        # redis-py's asyncio pool refuses a 101st connection in
+        # use ("Too many connections"): 200 websockets connecting
+        # at once got HTTP 500s. Redis accepts 10000 clients.
+        "max_connections": int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000")),
+        # redis-py 8 reads with a 5 s timeout by default, exactly
+        # channels_redis's BZPOPMIN timeout: an idle receive then
+        # failed with "Timeout reading" and closed its websocket.
+        "socket_timeout": 15,
+        "socket_connect_timeout": 5,
     }
-    if os.environ.get("REDIS_CHANNEL_LAYER") == "pubsub":
-        # Opt-in: channels_redis's Pub/Sub layer (beta upstream). Messages are
-        # pushed to each process instead of popped one by one (~4 Redis round
-        # trips per message received): 200 streaming chats p99 5.5-6.3 s -> 0.2-0.5 s
-        # (bench/README.md). No per-channel capacity or expiry.
-        CHANNEL_LAYERS["default"] = {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]},
-        }
+    # The layer whose fan-out is fastest: channels_redis's Pub/Sub layer (beta
+    # upstream), a tick's messages published in one round trip
+    # (chatapp/platform/pubsub_layer.py). Messages are pushed to each process
+    # instead of popped one by one (~4 Redis round trips per message
+    # received): 200 streaming chats, p99 token latency 2.7 s with the list-based layer.
+    # It has no per-channel capacity (a slow consumer's queue grows in its
+    # process) and no message expiry: a message reaches the processes
+    # subscribed when it is published, or nobody; the database stays the
+    # source of truth (runs.bus.subscribe re-reads it). REDIS_CHANNEL_LAYER=core
+    # opts out, back to channels_redis's list-based layer.
+    REDIS_CHANNEL_LAYERS = {
+        "pubsub": {
+            "BACKEND": "chatapp.platform.pubsub_layer.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [_redis_host]},
+        },
+        "core": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [_redis_host], "capacity": 5000, "expiry": 60},
+        },
+    }
+    _layer_kind = os.environ.get("REDIS_CHANNEL_LAYER") or "pubsub"
+    if _layer_kind not in REDIS_CHANNEL_LAYERS:
+        raise RuntimeError("REDIS_CHANNEL_LAYER must be pubsub or core")
+    CHANNEL_LAYERS = {"default": REDIS_CHANNEL_LAYERS[_layer_kind]}
 else:
     # Channels' in-memory layer, cheaper per message (chatapp/platform/inmemory_layer.py); the
     # same per-channel capacity as the Redis layer (a full channel drops).

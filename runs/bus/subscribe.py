@@ -38,6 +38,8 @@ class ThreadSubscription:
         self.thread_id = str(parse_id(thread_id, field="thread_id"))
         self.layer = get_channel_layer()
         self.channel: str | None = None
+        # The layer's receive, kept across timeouts (see receive()).
+        self._pending: asyncio.Future | None = None
 
     async def open(self) -> "ThreadSubscription":
         if self.channel is None:
@@ -48,9 +50,18 @@ class ThreadSubscription:
         return self
 
     async def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
         if self.channel is not None:
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(protocol.thread_group(self.thread_id), self.channel)
+            # The Pub/Sub layer keeps a channel subscribed until told
+            # (chatapp/platform/pubsub_layer.py).
+            discard = getattr(self.layer, "discard_channel", None)
+            if discard is not None:
+                with contextlib.suppress(Exception):
+                    await discard(self.channel)
             self.channel = None
 
     async def __aenter__(self):
@@ -65,18 +76,37 @@ class ThreadSubscription:
         Also None, after a short pause, when the channel layer fails (Redis
         restarting: a pooled connection is closed under us): callers then
         re-read the database. The subscription is renewed, as a restarted
-        Redis has forgotten its groups."""
-        try:
-            return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
-        except TimeoutError:
+        Redis has forgotten its groups.
+
+        A timeout (or the caller's cancellation) does not cancel the layer's
+        receive: the next call goes on waiting on it; close() cancels it. The
+        Pub/Sub layer unsubscribes a channel whose receive is cancelled and
+        drops what reaches it until the next receive; the list-based one may
+        lose a message popped as the receive is cancelled.
+        """
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self.layer.receive(self.channel))
+        done, _ = await asyncio.wait({self._pending}, timeout=timeout)
+        if not done:
             return None
+        pending, self._pending = self._pending, None
+        try:
+            return pending.result()
         except Exception as error:  # whatever the layer raises: not ours to handle
             logger.warning("channel layer receive failed (%r); subscribing again", error)
             await asyncio.sleep(LAYER_RETRY_SECONDS)
             with contextlib.suppress(Exception):
-                group = protocol.thread_group(self.thread_id)
-                await self.layer.group_add(group, self.channel)
+                await self._join_again()
             return None
+
+    async def _join_again(self) -> None:
+        group = protocol.thread_group(self.thread_id)
+        try:
+            await self.layer.group_add(group, self.channel)
+        except Exception:
+            # The Pub/Sub layer, flushed, has forgotten the channel too.
+            self.channel = await self.layer.new_channel()
+            await self.layer.group_add(group, self.channel)
 
     async def request_snapshot(self, run_id) -> None:
         """Ask the executor of a run for what it has streamed so far; the reply

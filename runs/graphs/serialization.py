@@ -24,7 +24,30 @@ from pydantic import BaseModel
 INTERRUPT_KEY = "__interrupt__"
 
 
+# Exactly these types are JSON as they are (not their subclasses: a StrEnum
+# takes the long way, to the same result).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(obj: Any) -> Any:
+    # The common shapes first, without the isinstance chain below: every
+    # streamed token goes through here (a message's dump and its metadata).
+    cls = type(obj)
+    if cls in _PLAIN:
+        return obj
+    if cls is dict:
+        return {
+            key if type(key) is str else str(key): value
+            if type(value) in _PLAIN
+            else jsonable(value)
+            for key, value in obj.items()
+        }
+    if cls is list:
+        return [item if type(item) in _PLAIN else jsonable(item) for item in obj]
+    return _jsonable(obj)
+
+
+def _jsonable(obj: Any) -> Any:
     if obj is None or isinstance(obj, str | bool | int | float):
         return obj
     if isinstance(obj, dict):

@@ -28,6 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages.ai import add_ai_message_chunks
 from langgraph.types import Command
 
 from runs.bus import event_log, protocol
@@ -66,14 +67,23 @@ class Partial:
 
     message_id: str
     node: str
-    chunk: AIMessageChunk | None = None
+    # Its tokens, merged when read: adding chunks (a pydantic model each) per
+    # token cost more than publishing it, for text nobody reads unless the
+    # run is interrupted or a late watcher asks.
+    chunks: list[AIMessageChunk] = field(default_factory=list)
     tokens: int = 0
 
     def add(self, chunk: AIMessageChunk) -> int:
         """Add a token; returns its position in the message."""
-        self.chunk = chunk if self.chunk is None else self.chunk + chunk
+        self.chunks.append(chunk)
         self.tokens += 1
         return self.tokens - 1
+
+    @property
+    def chunk(self) -> AIMessageChunk | None:
+        if len(self.chunks) > 1:
+            self.chunks[:] = [add_ai_message_chunks(self.chunks[0], *self.chunks[1:])]
+        return self.chunks[0] if self.chunks else None
 
     @property
     def text(self) -> str:
@@ -96,6 +106,9 @@ class ActiveRun:
     action: str = ""
     partial: Partial | None = None
     seq: int = 0  # parts published
+    # The metadata of the tokens being streamed, and its JSON: LangGraph sends
+    # the same dict with each token of a model call.
+    token_metadata: tuple[dict, dict] | None = None
     # The graph stopped with tasks left, to be resumed: an `interrupt()`, or
     # `interrupt_before/after` (LangGraph reports both as an `__interrupt__` update).
     stopped_at_interrupt: bool = False
@@ -282,13 +295,25 @@ async def _publish(active: ActiveRun, part) -> None:
         claim.run_id,
         mode=mode,
         ns=ns,
-        data=jsonable(chunk),
+        data=_part_data(active, mode, chunk),
         seq=active.seq,
         index=index,
     )
     if claim.kwargs.get("stream_resumable"):
         await event_log.log().append(claim.run_id, event)
     await publish(event)
+
+
+def _part_data(active: ActiveRun, mode: str, chunk):
+    """The part as JSON; a token's metadata converted once per model call."""
+    if mode != "messages" or type(chunk) is not tuple or len(chunk) != 2:
+        return jsonable(chunk)
+    message, metadata = chunk
+    if not isinstance(metadata, dict):
+        return jsonable(chunk)
+    if active.token_metadata is None or active.token_metadata[0] is not metadata:
+        active.token_metadata = (metadata, jsonable(metadata))
+    return [jsonable(message), active.token_metadata[1]]
 
 
 def _track_token(active: ActiveRun, chunk) -> int | None:

@@ -1,15 +1,67 @@
-"""The Redis channel layer as configured in settings."""
+"""The Redis channel layers as configured in settings: the Pub/Sub one (the
+default) and the list-based one (REDIS_CHANNEL_LAYER=core)."""
 
 import asyncio
 
 import pytest
-from channels.layers import get_channel_layer
+from channels.layers import channel_layers, get_channel_layer
 
+from chatapp.platform.pubsub_layer import RedisPubSubChannelLayer
+from runs.bus.subscribe import ThreadSubscription
 from tests.acceptance.production.conftest import require_services
 
 
+@pytest.fixture
+def core_layer(settings):
+    """The list-based layer, as REDIS_CHANNEL_LAYER=core configures it."""
+    require_services()
+    settings.CHANNEL_LAYERS = {"default": settings.REDIS_CHANNEL_LAYERS["core"]}
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def test_the_pubsub_layer_is_the_default():
+    require_services()
+    assert isinstance(get_channel_layer(), RedisPubSubChannelLayer)
+
+
 @pytest.mark.django_db
-async def test_an_idle_receive_waits_quietly_past_the_blocking_pop():
+async def test_a_ticks_group_sends_go_in_one_round_trip_in_order(monkeypatch):
+    require_services()
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add("tick", channel)
+    shard = layer._get_layer()._get_shard(layer._get_layer()._get_group_channel_name("tick"))
+    shard._ensure_redis()
+    pipelines = []
+    make_pipeline = shard._redis.pipeline
+
+    def pipeline(**kwargs):
+        pipelines.append(1)
+        return make_pipeline(**kwargs)
+
+    monkeypatch.setattr(shard._redis, "pipeline", pipeline)
+    await asyncio.gather(*(layer.group_send("tick", {"type": "t", "n": n}) for n in range(20)))
+    assert len(pipelines) == 1
+    received = [(await asyncio.wait_for(layer.receive(channel), 5))["n"] for _ in range(20)]
+    assert received == list(range(20))
+    await layer.group_discard("tick", channel)
+
+
+@pytest.mark.django_db
+async def test_a_closed_subscription_leaves_no_channel_subscribed(thread):
+    require_services()
+    layer = get_channel_layer()
+    async with ThreadSubscription(thread.pk) as sub:
+        channel = sub.channel
+        assert channel in layer._get_layer().channels
+    assert channel not in layer._get_layer().channels
+    assert channel not in layer._get_layer()._get_shard(channel)._subscribed_to
+
+
+@pytest.mark.django_db
+async def test_an_idle_receive_waits_quietly_past_the_blocking_pop(core_layer):
     """channels_redis blocks 5 s per pop; with redis-py 8's default 5 s socket
     timeout every idle receive() failed instead of waiting on."""
     require_services()
@@ -36,7 +88,9 @@ async def contend_for_receive_lock(layer):
 
 
 @pytest.mark.django_db
-async def test_a_receive_cancelled_while_waiting_leaves_the_layer_bound_to_this_loop():
+async def test_a_receive_cancelled_while_waiting_leaves_the_layer_bound_to_this_loop(
+    core_layer,
+):
     """channels_redis 4.3 keeps the lock of a receive cancelled while waiting
     on it, bound to this test's event loop. The next test must not get this
     layer object (tests/conftest.py `own_channel_layer`)."""
@@ -49,7 +103,7 @@ async def test_a_receive_cancelled_while_waiting_leaves_the_layer_bound_to_this_
 
 
 @pytest.mark.django_db
-async def test_the_next_test_receives_on_a_layer_of_its_own():
+async def test_the_next_test_receives_on_a_layer_of_its_own(core_layer):
     """Run right after the test above: with its layer, this wait raised
     "bound to a different event loop" (the executor then missed cancel
     signals: the interrupt and rollback tests failed in CI)."""

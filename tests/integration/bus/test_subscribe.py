@@ -1,6 +1,8 @@
 """runs/bus/subscribe.py: waiting for a run and subscribing to its thread survive a
 channel layer that fails under them (Redis restarting)."""
 
+import asyncio
+
 import pytest
 from channels.layers import get_channel_layer
 
@@ -53,3 +55,16 @@ async def test_waiting_for_a_run_reads_the_database_when_the_layer_fails(thread,
     failing_receive["before"] = run_ends_meanwhile
     ended = await wait_for_run(thread.pk, run.pk)
     assert ended["status"] == RunStatus.SUCCESS
+
+
+async def test_a_message_sent_right_after_a_receive_timed_out_arrives(thread):
+    """The Pub/Sub layer unsubscribes a channel whose receive is cancelled:
+    a timed-out receive must not cancel it, or what is published before the
+    next receive is lost (an SSE stream's tokens after a quiet moment)."""
+    run = {"run_id": "r1", "thread_id": str(thread.pk)}
+    message = protocol.lifecycle_event(thread.pk, run, protocol.Lifecycle.SUCCESS)
+    async with ThreadSubscription(thread.pk) as sub:
+        assert await sub.receive(timeout=0.05) is None
+        await get_channel_layer().group_send(protocol.thread_group(thread.pk), message)
+        await asyncio.sleep(0.2)  # delivered to this process before we receive again
+        assert (await sub.receive(timeout=5))["run_id"] == "r1"

@@ -127,3 +127,29 @@ def test_django_asgi_handler_has_the_parts_the_one_hop_handler_reuses():
     assert isinstance(ASGIHandler.chunk_size, int)
     handle = inspect.getsource(ASGIHandler.handle)
     assert "listen_for_disconnect" in handle and "request_started" in handle
+
+
+async def test_channels_redis_pubsub_layer_has_what_the_batching_layer_uses():
+    """chatapp.platform.pubsub_layer builds upstream's loop layer in its own
+    `_get_layer` and publishes through its shards' redis-py clients."""
+    from channels_redis import pubsub
+
+    from chatapp.platform.pubsub_layer import RedisPubSubChannelLayer, RedisPubSubLoopLayer
+
+    get_layer = inspect.getsource(pubsub.RedisPubSubChannelLayer._get_layer)
+    assert "RedisPubSubLoopLayer(" in get_layer and "channel_layer=self" in get_layer
+    assert "_wrap_close(self, loop)" in get_layer
+    layer = RedisPubSubChannelLayer(hosts=["redis://127.0.0.1:1/0"])
+    loop_layer = layer._get_layer()
+    assert isinstance(loop_layer, RedisPubSubLoopLayer)
+    assert loop_layer.channel_layer is layer
+    assert isinstance(loop_layer.channels, dict)
+    assert loop_layer._get_group_channel_name("g").endswith("g")
+    shard = loop_layer._get_shard("g")
+    assert shard._redis is None
+    shard._ensure_redis()  # connects lazily: no Redis needed here
+    assert callable(shard._redis.pipeline)
+    assert inspect.iscoroutinefunction(shard.unsubscribe)
+    # Upstream still publishes one message per round trip (else this patch can go).
+    assert "await self._redis.publish(" in inspect.getsource(pubsub.RedisSingleShardConnection)
+    await shard.flush()
