@@ -162,7 +162,7 @@ async def measure(args):
     create_run = functools.partial(run_service.create_run, actor=owner)
     await op("create_run enqueue (idle thread)", create_run, tid, input=user)
     await op("create_run enqueue (busy thread)", create_run, tid, input=user)
-    await op("get_state (current_state)", state.current_state, tid, actor=owner)
+    await op("get_state", state.get_state, tid, actor=owner)
     # Not for the executor:
     await db(run_service.cancel_thread_runs)(tid, action="rollback", actor=SYSTEM)
 
@@ -222,7 +222,7 @@ async def measure(args):
         except Exception as error:  # reject: ThreadBusy
             rows[-1] += f"  ({type(error).__name__})"
 
-    await op(f"get_state after {args.history} runs", state.current_state, long.pk, actor=owner)
+    await op(f"get_state after {args.history} runs", state.get_state, long.pk, actor=owner)
     vendor = connection.vendor
     print(f"# statements and connections per operation ({vendor}, in-memory channel layer)")
     for row in rows:
