@@ -12,12 +12,14 @@ import pytest
 from django.db import connection
 from django.db.backends.signals import connection_created
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from runs.models import Run
 from runs.services import assistants, state
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
 from runs.services.errors import ThreadBusy
+from runs.worker import sql as claim_sql
 from runs.worker import transactions as queue
 from runs.worker.executor import Executor
 from tests.conftest import make_thread, make_user, orm
@@ -112,7 +114,10 @@ def test_claim_is_driven_by_pending_runs_not_by_threads(db):
     """The claim query must not read every thread of the database."""
     if connection.vendor != "sqlite":
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL plans it as a semi-join")
-    plan = queue._claimable_threads().order_by("updated_at").explain()
+    sql, params = claim_sql.claimable_thread(timezone.now(), lock=True)
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
     assert "SCAN runs_thread" not in plan, plan
     assert "USING INDEX run_status_lease_idx (status=?)" in plan, plan
 
