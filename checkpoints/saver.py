@@ -64,6 +64,7 @@ it first) bounds that search to the checkpoints from there on.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
@@ -149,6 +150,35 @@ def _names(checkpoint: dict[str, Any]) -> set[tuple[str, str]]:
     return {(ch, str(v)) for ch, v in (checkpoint.get("channel_versions") or {}).items()}
 
 
+# Where `_insert` writes its own INSERT ... ON CONFLICT (both have it, with
+# EXCLUDED); on any other database the saver uses bulk_create.
+_INSERT_VENDORS = frozenset({"sqlite", "postgresql"})
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(
+    vendor: str, quote, model, rows: int, unique_fields: tuple, update_fields: tuple
+) -> tuple[str, tuple]:
+    """INSERT of `rows` rows of `model` (every column but the primary key),
+    ON CONFLICT DO NOTHING, or DO UPDATE of `update_fields` on a conflict on
+    `unique_fields`. Returns (sql, fields) for the parameters' order."""
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    row = f"({', '.join(['%s'] * len(fields))})"
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+        f" VALUES {', '.join([row] * rows)}"
+    )
+    if update_fields:
+        columns = [quote(model._meta.get_field(name).column) for name in unique_fields]
+        updates = [quote(model._meta.get_field(name).column) for name in update_fields]
+        sql += f" ON CONFLICT ({', '.join(columns)}) DO UPDATE SET " + ", ".join(
+            f"{c} = EXCLUDED.{c}" for c in updates
+        )
+    else:
+        sql += " ON CONFLICT DO NOTHING"
+    return sql, fields
+
+
 def _thread_ids(thread_ids: Sequence[str]) -> list[str]:
     if isinstance(thread_ids, str):
         raise TypeError("thread_ids must be a sequence of thread IDs, not a str")
@@ -216,6 +246,53 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
 
     def _writes(self) -> QuerySet:
         return CheckpointWrite.objects.using(self.using)
+
+    def _insert(
+        self,
+        queryset: QuerySet,
+        objs: list,
+        *,
+        unique_fields: Sequence[str] = (),
+        update_fields: Sequence[str] = (),
+    ) -> None:
+        """`queryset.bulk_create(objs, ignore_conflicts=True)`, or with
+        `update_fields` an upsert on `unique_fields`, as one INSERT whose text
+        is built once per shape: the ORM compiled the same statement on every
+        checkpoint a step writes (~0.3 ms of Python each, under the GIL)."""
+        connection = connections[self.using]
+        if connection.vendor not in _INSERT_VENDORS:
+            if update_fields:
+                queryset.bulk_create(
+                    objs,
+                    update_conflicts=True,
+                    unique_fields=unique_fields,
+                    update_fields=update_fields,
+                )
+            else:
+                queryset.bulk_create(objs, ignore_conflicts=True)
+            return
+        fields = [f for f in queryset.model._meta.concrete_fields if not f.primary_key]
+        # At most as many rows per statement as the database takes parameters.
+        size = max(connection.ops.bulk_batch_size(fields, objs), 1)
+        with connection.cursor() as cursor:
+            for start in range(0, len(objs), size):
+                batch = objs[start : start + size]
+                sql, fields = _insert_sql(
+                    connection.vendor,
+                    connection.ops.quote_name,
+                    queryset.model,
+                    len(batch),
+                    tuple(unique_fields),
+                    tuple(update_fields),
+                )
+                cursor.execute(
+                    sql,
+                    [
+                        f.get_db_prep_save(getattr(obj, f.attname), connection)
+                        for obj in batch
+                        for f in fields
+                    ],
+                )
 
     def _load(self, type_: str, value: Any) -> Any:
         return self.serde.loads_typed((type_, bytes(value) if value is not None else b""))
@@ -431,10 +508,10 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
         with self.atomic():
             if blobs:
                 # A version already stored is the same value (unchanged channel).
-                self._blobs().bulk_create(blobs, ignore_conflicts=True)
-            self._checkpoints().bulk_create(
+                self._insert(self._blobs(), blobs)
+            self._insert(
+                self._checkpoints(),
                 [row],
-                update_conflicts=True,
                 unique_fields=_CHECKPOINT_KEY,
                 update_fields=["checkpoint", "metadata", "run_id", "created_at"],
             )
@@ -471,15 +548,15 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
         with self.atomic():
             if all(channel in WRITES_IDX_MAP for channel, _ in writes):
                 # Special writes (error, interrupt, resume...): the latest wins.
-                self._writes().bulk_create(
+                self._insert(
+                    self._writes(),
                     rows,
-                    update_conflicts=True,
                     unique_fields=_WRITE_KEY,
                     update_fields=["task_path", "channel", "type", "value", "run_id"],
                 )
             else:
                 # A task's writes are stored once (a retried step repeats them).
-                self._writes().bulk_create(rows, ignore_conflicts=True)
+                self._insert(self._writes(), rows)
 
     def delete_thread(self, thread_id: str) -> None:
         thread_id = str(thread_id)
