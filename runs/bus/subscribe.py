@@ -15,9 +15,9 @@ import asyncio
 import contextlib
 import logging
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from chatapp.platform.db_threads import on_read_threads
 from runs.bus import protocol
 from runs.bus.publish import retry_once, send
 from runs.models import Run, RunStatus
@@ -97,7 +97,7 @@ class ThreadSubscription:
         )
 
 
-@database_sync_to_async
+@on_read_threads
 def load_run(thread_id, run_id) -> dict | None:
     run = Run.objects.filter(pk=run_id, thread_id=thread_id).first()
     return run_dict(run) if run else None
