@@ -119,20 +119,35 @@ _reads: DatabaseThreads | None = None
 
 
 def reads() -> DatabaseThreads:
-    """The process's threads for the API's short reads (created on first use)."""
+    """The process's thread for the API's short reads (created on first use).
+    One: the reads are single index probes."""
     global _reads
     if _reads is None or _reads.closed:
-        _reads = DatabaseThreads(name="api-reads-db")
+        _reads = DatabaseThreads(size=1, name="api-reads-db")
     return _reads
 
 
+def _pooled() -> bool:
+    return "pool" in (connection.settings_dict.get("OPTIONS") or {})
+
+
+def _read(func, args, kwargs):
+    try:
+        return func(*args, **kwargs)
+    finally:
+        if _pooled():
+            # From a pool (PostgreSQL), a connection is borrowed cheaply: give
+            # it back rather than hold a slot the request threads size for.
+            connection.close()
+
+
 def on_read_threads(func):
-    """`await func(...)` on the process's read threads (`reads()`): for short,
+    """`await func(...)` on the process's read thread (`reads()`): for short,
     read-only service calls from async code."""
 
     @functools.wraps(func)
     async def call(*args, **kwargs):
-        return await reads().run(func, *args, **kwargs)
+        return await reads().run(_read, func, args, kwargs)
 
     return call
 
