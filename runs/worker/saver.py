@@ -31,8 +31,7 @@ class RunSaver(DjangoCheckpointSaver):
 
     def check_run(self) -> None:
         """Lock the thread row; raise RunCancelled unless the run may write.
-        One statement: the thread row, locked, joined to the run (its text
-        built once: runs/worker/sql.py)."""
+        The lock, then the run (one statement on SQLite): runs/worker/sql.py."""
         cancel_action = sql.run_cancel_action(self.thread_id, self.run_id, self.worker_id)
         allowed = {""} | ({CancelAction.INTERRUPT} if self.allow_interrupted else set())
         if cancel_action not in allowed:

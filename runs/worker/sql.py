@@ -63,23 +63,38 @@ def _lock_suffix(vendor: str, skip_locked: bool) -> str:
 
 
 @functools.cache
-def _check_run_sql(vendor: str) -> str:
-    return (
-        f"SELECT r.{_col(Run, 'cancel_action')} FROM {_table(Thread)} t"
-        f" INNER JOIN {_table(Run)} r ON r.{_col(Run, 'thread')} = t.{_col(Thread, 'id')}"
-        f" WHERE t.{_col(Thread, 'id')} = %s AND r.{_col(Run, 'id')} = %s"
-        f" AND r.{_col(Run, 'status')} = %s AND r.{_col(Run, 'worker_id')} = %s"
-        + _lock_suffix(vendor, False)
+def _check_run_sql(vendor: str) -> tuple[str | None, str]:
+    """(lock of the thread row or None, the run's cancel_action if it may write).
+
+    Two statements where rows are locked (PostgreSQL): a statement that waits
+    for a row lock re-checks its conditions on the locked row's new version
+    only; the joined run's row is the one of the statement's snapshot, taken
+    before the wait. A rollback that held the lock and deleted the run would
+    then be followed by one more checkpoint of that run. The run is read by a
+    statement of its own, after the lock. On SQLite the write transaction
+    (BEGIN IMMEDIATE) already excludes every other writer: one statement."""
+    tid, rid = _col(Thread, "id"), _col(Run, "id")
+    check = (
+        f"SELECT {_col(Run, 'cancel_action')} FROM {_table(Run)}"
+        f" WHERE {_col(Run, 'thread')} = %s AND {rid} = %s"
+        f" AND {_col(Run, 'status')} = %s AND {_col(Run, 'worker_id')} = %s"
     )
+    if not connection.features.has_select_for_update:
+        return None, check
+    lock = f"SELECT 1 FROM {_table(Thread)} t WHERE t.{tid} = %s" + _lock_suffix(vendor, False)
+    return lock, check
 
 
 def run_cancel_action(thread_id, run_id, worker_id: str) -> str | None:
     """Lock the thread row and read its run's cancel_action if the run is
     still running on `worker_id`; None if it is not (gone, ended, not ours)."""
-    row = fetch_one(
-        _check_run_sql(connection.vendor),
-        [thread_pk(thread_id), run_pk(run_id), RunStatus.RUNNING.value, worker_id],
-    )
+    lock, check = _check_run_sql(connection.vendor)
+    thread = thread_pk(thread_id)
+    with connection.cursor() as cursor:
+        if lock is not None:
+            cursor.execute(lock, [thread])
+        cursor.execute(check, [thread, run_pk(run_id), RunStatus.RUNNING.value, worker_id])
+        row = cursor.fetchone()
     return row[0] if row else None
 
 
