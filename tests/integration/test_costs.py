@@ -269,3 +269,14 @@ async def test_events_from_sync_code_are_queued_in_order_without_waiting(monkeyp
             break
         await asyncio.sleep(0.01)
     assert sent == [("g0", 0), ("g1", 1), ("g0", 2), ("g1", 3), ("g0", 4)]
+
+
+def test_a_claim_that_finds_nothing_is_one_read(transactional_db, django_assert_num_queries):
+    """Most claims find nothing (the fill's try after each run it starts, the
+    hand-over after each run that ends): one statement, and on SQLite no
+    write transaction (BEGIN IMMEDIATE would lock out every writer)."""
+    thread = make_thread()
+    with django_assert_num_queries(2) as captured:
+        assert queue.claim_next_run("cost-worker") is None
+        assert queue.claim_next_run("cost-worker", thread.pk) is None
+    assert not [q for q in captured.captured_queries if "BEGIN" in q["sql"]]
