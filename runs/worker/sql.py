@@ -14,7 +14,7 @@ import functools
 
 from django.db import connection
 
-from runs.models import Run, RunStatus, Thread
+from runs.models import ACTIVE_RUN_STATUSES, Run, RunStatus, Thread
 
 
 def _q(name: str) -> str:
@@ -176,3 +176,17 @@ def start_run(run: Run, thread_status: str) -> None:
         cursor.execute(
             thread_sql, [thread_status, datetime_param(run.updated_at), thread_pk(run.thread_id)]
         )
+
+
+@functools.cache
+def _in_flight_sql(vendor: str) -> str:
+    return (
+        f"SELECT 1 FROM {_table(Run)} WHERE {_col(Run, 'thread')} = %s"
+        f" AND {_col(Run, 'status')} IN (%s, %s) LIMIT 1"
+    )
+
+
+def has_runs_in_flight(thread_id) -> bool:
+    """Whether the thread has a pending or running run (Thread.in_flight_runs)."""
+    params = [thread_pk(thread_id), *(status.value for status in ACTIVE_RUN_STATUSES)]
+    return fetch_one(_in_flight_sql(connection.vendor), params) is not None

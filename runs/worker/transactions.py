@@ -197,7 +197,7 @@ def finish_run(
 def _settle_thread(
     thread: Thread, last_status: str, *, pending: bool = False, error: dict | None = None
 ) -> None:
-    if thread.in_flight_runs().exists():
+    if sql.has_runs_in_flight(thread.pk):  # Thread.in_flight_runs, without the ORM's compiling
         status = ThreadStatus.BUSY
     elif last_status == RunStatus.ERROR:
         status = ThreadStatus.ERROR

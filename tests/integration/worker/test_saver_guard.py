@@ -1,5 +1,6 @@
-"""runs/worker/saver.py's guard against a rollback that holds the thread's lock
-while the run's next write waits for it (PostgreSQL's row locks)."""
+"""The executor's plain-SQL statements (runs/worker/sql.py): the saver's guard
+against a rollback that holds the thread's lock while the run's next write
+waits for it (PostgreSQL's row locks), and settling a thread's status."""
 
 import threading
 import time
@@ -60,3 +61,21 @@ def test_a_write_waiting_behind_a_rollback_sees_its_run_gone():
     for t in threads:
         t.join(10)
     assert outcome == {"result": "cancelled"}
+
+
+def test_a_thread_with_a_queued_run_stays_busy_when_its_run_ends():
+    """_settle_thread: another run in flight keeps the thread busy; the last
+    one's end makes it idle."""
+    from runs.models import ThreadStatus
+
+    thread = make_thread()
+    first = run_service.create_run(thread.pk, input={"messages": ["a"]}, actor=SYSTEM)
+    assert queue.claim_next_run("settle-worker", thread.pk).run_id == str(first.pk)
+    second = run_service.create_run(
+        thread.pk, input={"messages": ["b"]}, multitask_strategy="enqueue", actor=SYSTEM
+    )
+    queue.finish_run(thread.pk, first.pk, "settle-worker", status="success")
+    assert Thread.objects.get(pk=thread.pk).status == ThreadStatus.BUSY
+    assert queue.claim_next_run("settle-worker", thread.pk).run_id == str(second.pk)
+    queue.finish_run(thread.pk, second.pk, "settle-worker", status="success")
+    assert Thread.objects.get(pk=thread.pk).status == ThreadStatus.IDLE
