@@ -10,6 +10,7 @@ from channels.layers import channel_layers
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from chatapp.platform import db_threads
 from runs.models import Run
 from runs.services import state, threads
 from runs.services.actors import SYSTEM
@@ -27,6 +28,14 @@ def in_thread(func):
     """Run a sync function in a worker thread of its own, with its own DB
     connection (closed after the call, as CONN_MAX_AGE is 0)."""
     return database_sync_to_async(func, thread_sensitive=False)
+
+
+@pytest.fixture(autouse=True)
+def close_read_threads():
+    """The API's read threads keep their connections: closed after each test
+    that used them, before its database goes."""
+    yield
+    db_threads.close_reads()
 
 
 @pytest.fixture(autouse=True)

@@ -107,3 +107,59 @@ class DatabaseThreads:
                 logger.warning("closing database connections failed: %r", future.exception())
         for pool in self._pools:
             pool.shutdown(wait=False)
+
+
+# The API's short reads at the end of a wait, a join or a stream (the run, the
+# thread's values): `database_sync_to_async` ran each on the request's own
+# sync thread, which Django's ASGI handler makes per request
+# (ThreadSensitiveContext), so every `runs.wait` started a thread and opened a
+# database connection for one query: ~10% of the embedded server's CPU at 50
+# concurrent waits (py-spy). These threads keep theirs.
+_reads: DatabaseThreads | None = None
+
+
+def reads() -> DatabaseThreads:
+    """The process's thread for the API's short reads (created on first use).
+    One: the reads are single index probes."""
+    global _reads
+    if _reads is None or _reads.closed:
+        _reads = DatabaseThreads(size=1, name="api-reads-db")
+    return _reads
+
+
+def _pooled() -> bool:
+    return "pool" in (connection.settings_dict.get("OPTIONS") or {})
+
+
+def _read(func, args, kwargs):
+    try:
+        return func(*args, **kwargs)
+    finally:
+        if _pooled():
+            # From a pool (PostgreSQL), a connection is borrowed cheaply: give
+            # it back rather than hold a slot the request threads size for.
+            connection.close()
+
+
+def on_read_threads(func):
+    """`await func(...)` on the process's read thread (`reads()`): for short,
+    read-only service calls from async code."""
+
+    @functools.wraps(func)
+    async def call(*args, **kwargs):
+        return await reads().run(_read, func, args, kwargs)
+
+    return call
+
+
+def close_reads() -> None:
+    """Close the read threads' connections and stop them (tests: before the
+    test database is dropped)."""
+    global _reads
+    if _reads is None:
+        return
+    threads, _reads = _reads, None
+    threads.closed = True
+    for pool in threads._pools:
+        pool.submit(_close_all).result(timeout=5)
+        pool.shutdown(wait=False)

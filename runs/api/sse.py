@@ -16,6 +16,7 @@ import json
 
 from channels.db import database_sync_to_async
 
+from chatapp.platform.db_threads import on_read_threads
 from runs.bus import event_log, protocol
 from runs.bus.subscribe import ThreadSubscription, is_final, load_run
 from runs.models import Run, RunStatus, Thread
@@ -71,7 +72,7 @@ def chunk(message_id: str, text: str) -> dict:
     }
 
 
-@database_sync_to_async
+@on_read_threads
 def run_error(run_id) -> dict | None:
     return Run.objects.filter(pk=run_id).values_list("error", flat=True).first()
 
@@ -82,7 +83,7 @@ def current_values(thread_id) -> dict:
     return persistence.state_values(persistence.latest(thread_id))
 
 
-@database_sync_to_async
+@on_read_threads
 def final_state(thread_id) -> dict:
     """What `wait` and `join` return: the thread's values as the run left them,
     with the interrupts it stopped at (`__interrupt__`), as the platform does."""

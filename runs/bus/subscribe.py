@@ -3,18 +3,21 @@ Used by the REST API (join, wait, SSE streams).
 
 A watcher joins the thread's channel-layer group *before* it reads the run
 from the database, so nothing that happens between the read and the
-subscription is missed. Lifecycle events wake it; it re-reads the database
-on each one (and every few seconds, in case an event was lost), so the
-database stays the source of truth.
+subscription is missed. Lifecycle events wake it. An end (success, error,
+timeout, interrupted) carries the run as committed with that final status,
+which never changes again: taken as is. Any other end of the wait (a
+rollback, a message without the run) and every few seconds without news (an
+event lost), it re-reads the database, the source of truth. The moments a
+run goes on after (created, started, interrupting, requeued) read nothing.
 """
 
 import asyncio
 import contextlib
 import logging
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from chatapp.platform.db_threads import on_read_threads
 from runs.bus import protocol
 from runs.bus.publish import retry_once, send
 from runs.models import Run, RunStatus
@@ -24,6 +27,14 @@ from runs.services.representation import run_dict
 logger = logging.getLogger(__name__)
 
 FINAL_STATUSES = {RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.TIMEOUT, RunStatus.INTERRUPTED}
+# Lifecycle moments after which a run goes on: a watcher waiting for its end
+# has nothing to read then.
+STILL_GOING = {
+    protocol.Lifecycle.CREATED,
+    protocol.Lifecycle.STARTED,
+    protocol.Lifecycle.INTERRUPTING,
+    protocol.Lifecycle.REQUEUED,
+}
 RECHECK_SECONDS = 5.0
 LAYER_RETRY_SECONDS = 0.5
 
@@ -116,7 +127,7 @@ class ThreadSubscription:
         )
 
 
-@database_sync_to_async
+@on_read_threads
 def load_run(thread_id, run_id) -> dict | None:
     run = Run.objects.filter(pk=run_id, thread_id=thread_id).first()
     return run_dict(run) if run else None
@@ -126,15 +137,37 @@ def is_final(run: dict | None) -> bool:
     return run is None or run["status"] in FINAL_STATUSES
 
 
-async def wait_for_run(thread_id, run_id, sub: ThreadSubscription | None = None) -> dict | None:
+def ended_run(message: dict, run_id) -> dict | None:
+    """The run a lifecycle message says has ended (its run_dict as committed
+    with that final status), or None for anything else. A run's final status
+    never changes again, so a watcher told it need not read it back."""
+    status = protocol.lifecycle_status(message, run_id)
+    run = (message.get("data") or {}).get("run")
+    if status in FINAL_STATUSES and isinstance(run, dict) and run.get("status") == status:
+        return run
+    return None
+
+
+async def wait_for_run(
+    thread_id, run_id, sub: ThreadSubscription | None = None, *, created: dict | None = None
+) -> dict | None:
     """Wait until a run has ended. Returns its run_dict, or None if it is gone
-    (rolled back or deleted)."""
+    (rolled back or deleted). `created`: the run as its creator just made it,
+    with `sub` opened before that (nothing can have been missed): not read
+    again."""
     if sub is None:
         async with ThreadSubscription(thread_id) as own:
             return await wait_for_run(thread_id, run_id, own)
-    run = await load_run(thread_id, run_id)
+    run = created if created is not None and sub.channel is not None else None
+    if run is None:
+        run = await load_run(thread_id, run_id)
     while not is_final(run):
         message = await sub.receive(timeout=RECHECK_SECONDS)
-        if message is None or protocol.lifecycle_status(message, run_id) is not None:
+        if message is None:
             run = await load_run(thread_id, run_id)
+            continue
+        status = protocol.lifecycle_status(message, run_id)
+        if status is None or status in STILL_GOING:
+            continue  # created, started, interrupting, requeued: not over
+        run = ended_run(message, run_id) or await load_run(thread_id, run_id)
     return run

@@ -15,7 +15,8 @@ with `allow_interrupted` (the run is then asked to stop, but not deleted).
 from django.db import transaction
 
 from checkpoints.saver import DjangoCheckpointSaver
-from runs.models import CancelAction, RunStatus, Thread
+from runs.models import CancelAction
+from runs.worker import sql
 
 
 class RunCancelled(Exception):
@@ -30,18 +31,8 @@ class RunSaver(DjangoCheckpointSaver):
 
     def check_run(self) -> None:
         """Lock the thread row; raise RunCancelled unless the run may write.
-        One statement: the thread row, locked, joined to the run."""
-        cancel_action = (
-            Thread.objects.select_for_update(of=("self",))
-            .filter(
-                pk=self.thread_id,
-                runs__pk=self.run_id,
-                runs__status=RunStatus.RUNNING,
-                runs__worker_id=self.worker_id,
-            )
-            .values_list("runs__cancel_action", flat=True)
-            .first()
-        )
+        The lock, then the run (one statement on SQLite): runs/worker/sql.py."""
+        cancel_action = sql.run_cancel_action(self.thread_id, self.run_id, self.worker_id)
         allowed = {""} | ({CancelAction.INTERRUPT} if self.allow_interrupted else set())
         if cancel_action not in allowed:
             raise RunCancelled(self.run_id)

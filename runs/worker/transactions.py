@@ -26,7 +26,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from checkpoints.models import Checkpoint as CheckpointRow
@@ -37,6 +36,7 @@ from runs.services.actors import SYSTEM
 from runs.services.errors import ThreadNotFound
 from runs.services.representation import run_dict
 from runs.services.threads import delete_thread, lock_thread
+from runs.worker import sql
 
 logger = logging.getLogger(__name__)
 
@@ -67,24 +67,7 @@ def lease_expiry():
     return timezone.now() + timedelta(seconds=settings.RUNS_LEASE_SECONDS)
 
 
-def _due(now) -> Q:
-    return Q(not_before__isnull=True) | Q(not_before__lte=now)
-
-
-def _claimable_threads(now=None):
-    """Threads with a pending run that is due (after_seconds) and nothing running.
-
-    Driven by the pending runs (few, found through the (status, ...) index),
-    not by the threads: `Exists(pending)` made SQLite scan every thread of the
-    database, with two correlated subqueries each, on every claim attempt.
-    """
-    now = now or timezone.now()
-    pending = Run.objects.filter(_due(now), status=RunStatus.PENDING).values("thread_id")
-    running = Run.objects.filter(thread=OuterRef("pk"), status=RunStatus.RUNNING)
-    return Thread.objects.filter(pk__in=pending).filter(~Exists(running))
-
-
-def _continues_from_head(thread: Thread, run: Run) -> bool:
+def _continues_from_head(thread_id, run: Run) -> bool:
     """A fork asked for while other runs were in flight (see create_run): is
     everything after the checkpoint those runs' work (or was it rolled back
     with them)? Then the run goes on from the thread's latest checkpoint."""
@@ -92,9 +75,9 @@ def _continues_from_head(thread: Thread, run: Run) -> bool:
     requested = ((run.kwargs.get("config") or {}).get("configurable") or {}).get("checkpoint_id")
     if not guard or not requested:
         return False
-    writers = persistence.writers_since(thread.pk, requested)
+    writers = persistence.writers_since(thread_id, requested)
     if writers is None:
-        return not persistence.checkpoint_exists(thread.pk, requested)
+        return not persistence.checkpoint_exists(thread_id, requested)
     return writers <= guard
 
 
@@ -122,60 +105,56 @@ def claim_next_run(worker_id: str, thread_id=None) -> ClaimedRun | None:
 
 
 def _claim(worker_id: str, thread_id, now, not_yet: list):
+    if not connection.features.has_select_for_update_skip_locked and (
+        sql.first_claimable_thread(now, thread_id, not_yet, lock=False) is None
+    ):
+        # Where a write transaction takes the database's one write lock
+        # (SQLite's BEGIN IMMEDIATE), ask first without it: most claims find
+        # nothing (the scheduler's fill tries once more after each run it
+        # starts, the hand-over once after each run that ends), and those then
+        # cost one read instead of locking out every writer for three
+        # statements. Under the lock the question is asked again.
+        return None
     try:
         with transaction.atomic():
-            threads = _claimable_threads(now)
-            if not_yet:
-                threads = threads.exclude(pk__in=not_yet)
-            if thread_id is not None:
-                threads = threads.filter(pk=thread_id)
-            if connection.features.has_select_for_update_skip_locked:
-                threads = threads.select_for_update(skip_locked=True, of=("self",))
-            thread = threads.order_by("updated_at").first()
-            if thread is None:
+            # Under SQLite's write lock the answer cannot change before we
+            # commit; on PostgreSQL the thread row is locked (SKIP LOCKED, so
+            # concurrent workers pick different threads), and a run that got
+            # running on it since the statement's snapshot makes our update
+            # violate `one_running_run_per_thread` (IntegrityError below):
+            # no re-check of the running runs needed.
+            found = sql.first_claimable_thread(now, thread_id, not_yet, lock=True)
+            if found is None:
                 return None
-            # Re-check under the lock: the thread may have changed since the
-            # statement's snapshot.
-            if thread.runs.filter(status=RunStatus.RUNNING).exists():
-                return None
-            run = thread.runs.filter(status=RunStatus.PENDING).order_by("seq").first()
+            pk, owner_id = found
+            run = Run.objects.filter(thread_id=pk, status=RunStatus.PENDING).order_by("seq").first()
             if run is None:
                 return None
             if run.not_before is not None and run.not_before > now:
                 # Its first run is not due yet (a later one is): the queue waits.
-                not_yet.append(thread.pk)
+                not_yet.append(pk)
                 return _DELAYED
             run.status = RunStatus.RUNNING
             run.worker_id = worker_id
             run.lease_expires_at = lease_expiry()
-            run.started_at = run.started_at or timezone.now()
+            run.updated_at = timezone.now()
+            run.started_at = run.started_at or run.updated_at
             run.attempt += 1
-            run.save(
-                update_fields=[
-                    "status",
-                    "worker_id",
-                    "lease_expires_at",
-                    "started_at",
-                    "attempt",
-                    "updated_at",
-                ]
-            )
-            thread.status = ThreadStatus.BUSY
-            thread.save(update_fields=["status", "updated_at"])
+            sql.start_run(run, ThreadStatus.BUSY)
             resume = run.attempt > 1 and (
-                CheckpointRow.objects.filter(thread_id=str(thread.pk), run_id=str(run.pk)).exists()
+                CheckpointRow.objects.filter(thread_id=str(pk), run_id=str(run.pk)).exists()
             )
-            from_head = not resume and _continues_from_head(thread, run)
+            from_head = not resume and _continues_from_head(pk, run)
             return ClaimedRun(
                 run=run_dict(run),
                 run_id=str(run.pk),
-                thread_id=str(thread.pk),
+                thread_id=str(pk),
                 graph_id=run.kwargs.get("graph_id") or run.assistant_id,
                 assistant_id=run.assistant_id,
                 input=run.input,
                 kwargs=run.kwargs,
                 metadata=run.metadata,
-                owner_id=thread.owner_id,
+                owner_id=owner_id,
                 attempt=run.attempt,
                 resume=resume,
                 from_head=from_head,
@@ -218,7 +197,7 @@ def finish_run(
 def _settle_thread(
     thread: Thread, last_status: str, *, pending: bool = False, error: dict | None = None
 ) -> None:
-    if thread.in_flight_runs().exists():
+    if sql.has_runs_in_flight(thread.pk):  # Thread.in_flight_runs, without the ORM's compiling
         status = ThreadStatus.BUSY
     elif last_status == RunStatus.ERROR:
         status = ThreadStatus.ERROR

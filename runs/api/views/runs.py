@@ -78,10 +78,11 @@ def create_subscribed(thread_id, data, actor):
         raise
 
 
-async def final_values(thread_id, run_id, sub=None):
+async def final_values(thread_id, run_id, sub=None, created: dict | None = None):
     """Wait for a run to end; the thread's values then (or the run's error),
-    with the interrupts it stopped at, as the platform's `wait` returns them."""
-    run = await wait_for_run(thread_id, run_id, sub)
+    with the interrupts it stopped at, as the platform's `wait` returns them.
+    `created`: the run just created, `sub` opened before (wait_for_run)."""
+    run = await wait_for_run(thread_id, run_id, sub, created=created)
     if sub is not None:
         await sub.close()
     if run is not None and run["status"] == RunStatus.ERROR:
@@ -185,7 +186,9 @@ class RunWait(CreatesRuns):
         data = validated(s.RunCreateSerializer, request.data)
         thread_id, data = stateless(thread_id, data)
         sub, run = create_subscribed(thread_id, data, request.user)
-        response = json_after(lambda: final_values(thread_id, run.pk, sub))
+        # Just created, pending, with `sub` opened before: not read back.
+        created = {"status": run.status}
+        response = json_after(lambda: final_values(thread_id, run.pk, sub, created))
         response.streaming_content = on_disconnect(
             response.streaming_content, thread_id, run.pk, data.get("on_disconnect")
         )

@@ -68,3 +68,40 @@ async def test_a_message_sent_right_after_a_receive_timed_out_arrives(thread):
         await get_channel_layer().group_send(protocol.thread_group(thread.pk), message)
         await asyncio.sleep(0.2)  # delivered to this process before we receive again
         assert (await sub.receive(timeout=5))["run_id"] == "r1"
+
+
+async def test_a_wait_told_its_run_ended_reads_nothing_back(thread, monkeypatch):
+    """`runs.wait`: the run it just created (subscribed before) is not read
+    back, and the lifecycle message of its end carries it: no read at all."""
+    from runs.bus import subscribe
+    from runs.services.representation import run_dict
+
+    reads = []
+    original = subscribe.load_run
+
+    async def load_run(thread_id, run_id):
+        reads.append(run_id)
+        return await original(thread_id, run_id)
+
+    monkeypatch.setattr(subscribe, "load_run", load_run)
+    async with ThreadSubscription(thread.pk) as sub:
+        run = await orm(run_service.create_run)(thread.pk, input={"messages": ["hi"]}, actor=SYSTEM)
+        await orm(Run.objects.filter(pk=run.pk).update)(status=RunStatus.SUCCESS)
+        ended = run_dict(await orm(Run.objects.get)(pk=run.pk))
+        message = protocol.lifecycle_event(thread.pk, ended, protocol.Lifecycle.SUCCESS)
+        await get_channel_layer().group_send(protocol.thread_group(thread.pk), message)
+        result = await wait_for_run(thread.pk, run.pk, sub, created={"status": run.status})
+    assert result["status"] == RunStatus.SUCCESS and result["run_id"] == str(run.pk)
+    assert reads == []
+
+
+async def test_a_rolled_back_run_is_read_back_not_taken_from_the_message(thread):
+    """A rollback's message carries the run as it was (not ended): the wait
+    reads the database and finds it gone."""
+    async with ThreadSubscription(thread.pk) as sub:
+        run = await orm(run_service.create_run)(thread.pk, input={"messages": ["hi"]}, actor=SYSTEM)
+        await orm(Run.objects.filter(pk=run.pk).delete)()
+        gone = {"run_id": str(run.pk), "thread_id": str(thread.pk), "status": "pending"}
+        message = protocol.lifecycle_event(thread.pk, gone, protocol.Lifecycle.ROLLED_BACK)
+        await get_channel_layer().group_send(protocol.thread_group(thread.pk), message)
+        assert await wait_for_run(thread.pk, run.pk, sub, created={"status": run.status}) is None

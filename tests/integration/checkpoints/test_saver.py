@@ -195,3 +195,33 @@ def test_prune_and_copy_arguments(saver):
         saver.prune(["t"], strategy="everything")
     saver.copy_thread("nothing", "copy")
     assert not Checkpoint.objects.exists()
+
+
+def test_writes_beyond_one_statements_parameters_are_all_stored(saver):
+    """The saver writes its own INSERT ... ON CONFLICT: a task with more writes
+    than one statement takes parameters (SQLite: 999 in old builds) is split
+    into several, and a retried step still stores each write once."""
+    from checkpoints.models import CheckpointWrite
+
+    config = step(saver, None, {"n": 1})
+    writes = [(f"ch{i}", i) for i in range(1500)]
+    saver.put_writes(config, writes, "task-1")
+    saver.put_writes(config, writes, "task-1")  # retried: ignored
+    assert CheckpointWrite.objects.count() == 1500
+    pending = saver.get_tuple(config).pending_writes
+    assert [value for _, _, value in pending] == list(range(1500))
+
+
+def test_a_checkpoint_put_again_replaces_its_row(saver):
+    """`put` of an existing checkpoint id updates it (ON CONFLICT DO UPDATE)."""
+    first = step(saver, None, {"n": 1}, {"run_id": "run-1"})
+    tuple_ = saver.get_tuple(first)
+    saver.put(
+        {"configurable": {"thread_id": "t", "checkpoint_ns": ""}},
+        tuple_.checkpoint,
+        {"run_id": "run-2", "step": 7},
+        {},
+    )
+    assert Checkpoint.objects.count() == 1
+    row = Checkpoint.objects.get()
+    assert row.run_id == "run-2" and row.metadata["step"] == 7
