@@ -301,16 +301,18 @@ class Executor:
             self.active.pop(claim.run_id, None)
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(control, self.channel)
-        if finished is not None:
-            # Settled: its thread was handed over in the same transaction.
-            if finished.next is not None:
-                await self._hand_over(finished.next)
-            elif was_full:
-                self.wakeup.set()  # runs of other threads may have waited for this slot
+        if finished is not None and finished.next is not None:
+            # Settled, and its thread handed over in the same transaction.
+            await self._hand_over(finished.next)
             return
         if self._stopping:
             # Let another worker take the thread's next run now, not at its poll.
             await wake_workers(claim.thread_id)
+            return
+        if finished is not None:
+            # Settled, and nothing on its thread to claim now (finish_run tried).
+            if was_full:
+                self.wakeup.set()  # runs of other threads may have waited for this slot
             return
         # Rolled back, or not settled by us: hand the thread on to its next
         # pending run here. No wake-up for the other workers: that cost every

@@ -177,6 +177,7 @@ async def drive(active: ActiveRun, *, worker_id: str, run_sync) -> Outcome:
         thread_id=claim.thread_id,
         run_id=claim.run_id,
         worker_id=worker_id,
+        cancelled=active.cancelled.is_set,
         run_sync=run_sync,
         close_connections=False,
     )

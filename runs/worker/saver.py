@@ -31,9 +31,14 @@ class RunCancelled(Exception):
 
 
 class RunSaver(DjangoCheckpointSaver):
-    def __init__(self, *, thread_id, run_id, worker_id: str, **kwargs):
+    def __init__(self, *, thread_id, run_id, worker_id: str, cancelled=None, **kwargs):
         super().__init__(**kwargs)
         self.thread_id, self.run_id, self.worker_id = str(thread_id), str(run_id), worker_id
+        # `cancelled()`: the executor was told to stop the run, so the
+        # database would refuse its writes: refuse them here, without a
+        # transaction queued before the run's settle (LangGraph still tries
+        # the cancelled step's writes).
+        self.cancelled = cancelled or (lambda: False)
         self.deferred: list | None = None
 
     def check_run(self) -> None:
@@ -54,11 +59,15 @@ class RunSaver(DjangoCheckpointSaver):
             raise RunCancelled(self.run_id)
 
     def put(self, config, checkpoint, metadata, new_versions):
+        if self.cancelled():
+            raise RunCancelled(self.run_id)
         with transaction.atomic(using=self.using):
             self.check_run()
             return super().put(config, checkpoint, metadata, new_versions)
 
     def put_writes(self, config, writes, task_id, task_path=""):
+        if self.cancelled():
+            raise RunCancelled(self.run_id)
         with transaction.atomic(using=self.using):
             self.check_run()
             return super().put_writes(config, writes, task_id, task_path)
