@@ -175,14 +175,16 @@ async def test_an_interrupt_settles_in_one_transaction_with_the_hand_over(monkey
             await executor.stop()
     assert (await orm(Run.objects.get)(pk=first.pk)).status == "interrupted"
     statements = [sql for sql, _ in recorded.sql]
-    begins = [sql for sql in statements if sql.startswith("BEGIN")]
-    assert len(begins) == 1, statements
-    settle = recorded.sql[statements.index(begins[0]) :]
+    settle = recorded.sql
+    if connection.vendor == "sqlite":  # PostgreSQL's BEGIN is not a statement of ours
+        begins = [sql for sql in statements if sql.startswith("BEGIN")]
+        assert len(begins) == 1, statements
+        settle = recorded.sql[statements.index(begins[0]) :]
     assert any(sql.startswith('INSERT INTO "checkpoints_checkpoint"') for sql, _ in settle)
     assert any(
         sql.startswith('UPDATE "runs_run"')
         and "running" in params
-        and str(second.pk).replace("-", "") in map(str, params)
+        and second.pk.hex in (str(param).replace("-", "") for param in params)
         for sql, params in settle
     ), settle
     # No write of the cancelled step tried (the saver refuses it at once). The
