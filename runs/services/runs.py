@@ -189,7 +189,7 @@ def create_run(
         )
         payload = run_dict(run)
         # A run still running on the thread (interrupted, or enqueued behind)
-        # hands the thread over to this one in the transaction that ends it
+        # hands the thread over to this one in the call that ends it
         # (runs.worker.transactions.finish_run; its worker wakes the others if
         # it cannot). Waking the workers only cost each of them a claim that
         # found the thread busy, queued before that very settle on the

@@ -1,12 +1,13 @@
 """The worker's database side: claiming runs, leases, completion, recovery.
 
 Every function here is synchronous and one transaction (or one per thread
-settled); the executor calls them on its database threads
-(chatapp/platform/db_threads.py). Whatever changes a thread's runs locks the
-thread row first (the same lock the strategy service takes), so two runs of a
-thread can never both be `running` (also guarded by the partial unique index
-`one_running_run_per_thread`). A run's checkpoints are written by its graph,
-through a checkpointer that takes the same lock (runs/worker/saver.py).
+settled; `finish_run` may claim the thread's next run in a second one); the
+executor calls them on its database threads (chatapp/platform/db_threads.py).
+Whatever changes a thread's runs locks the thread row first (the same lock the
+strategy service takes), so two runs of a thread can never both be `running`
+(also guarded by the partial unique index `one_running_run_per_thread`). A
+run's checkpoints are written by its graph, through a checkpointer that takes
+the same lock (runs/worker/saver.py).
 
 Durable execution. A run whose worker died (its lease expired) goes back to
 `pending`, first of its thread's queue, and the next worker to claim it
@@ -215,9 +216,13 @@ def finish_run(
     answer (RunSaver.defer_writes), made here under the thread lock once the
     run is known to be still ours, so they and the run's end commit together:
     no run of the thread can see it stopped without its answer, and a run
-    rolled back meanwhile writes nothing. `hand_over`: claim the thread's next
-    pending run for this worker in the same transaction (`Finished.next`),
-    instead of a claim transaction of its own after this one."""
+    rolled back meanwhile writes nothing. `hand_over`: then claim the
+    thread's next pending run for this worker (`Finished.next`), in this same
+    call on the database thread (no hop back to the event loop and no claim
+    woken for nothing when nothing else is in flight), but in a transaction
+    of its own after the run's: the run reads as stopped without waiting for
+    the claim, and the claim needs no savepoint. The next run, whoever claims
+    it, continues from the state with the partial answer: it committed first."""
     with transaction.atomic():
         thread = lock_thread(thread_id, actor=SYSTEM)
         run = thread.runs.filter(pk=run_id, status=RunStatus.RUNNING, worker_id=worker_id).first()
@@ -235,9 +240,9 @@ def finish_run(
             thread.expires_at = run.ended_at + grace
         busy = _settle_thread(thread, status, pending=pending, error=error) == ThreadStatus.BUSY
         finished = Finished(run_dict(run))
-        if hand_over and busy:  # busy: it has pending runs (its running one just ended)
-            finished.next = claim_next_run(worker_id, thread_id)
-        return finished
+    if hand_over and busy:  # busy: it has pending runs (its running one just ended)
+        finished.next = claim_next_run(worker_id, thread_id)
+    return finished
 
 
 def _settle_thread(

@@ -316,8 +316,8 @@ def _finish_interrupted(thread_id, run_id, written: list):
 
 
 async def test_finishing_writes_the_partial_answer_and_hands_the_thread_over(thread):
-    """The partial answer's writes and the claim of the thread's next run
-    commit with the interrupted run's end (one transaction, one lock)."""
+    """The partial answer's writes commit with the interrupted run's end, and
+    the same call claims the thread's next run."""
     first = await orm(run_service.create_run)(thread.pk, input={"messages": ["a"]}, actor=SYSTEM)
     assert (await orm(queue.claim_next_run)("test-worker", thread.pk)).run_id == str(first.pk)
     second = await orm(run_service.create_run)(
