@@ -70,14 +70,14 @@ def validate_action(action) -> str:
     return action
 
 
-def apply_strategy(thread: Thread, strategy: str, *, by=None) -> list[str]:
+def apply_strategy(thread: Thread, strategy: str, *, by=None) -> dict[str, str]:
     """What a new run does to the runs in flight on its (locked) thread: the
     double-texting decision. Raises ThreadBusy for `reject` on a busy thread.
-    `by`: the new run's id, recorded on the runs it stops. Returns the ids of
-    the runs that were in flight (taken first: deleting a rolled-back run
-    clears its instance's pk)."""
+    `by`: the new run's id, recorded on the runs it stops. Returns {id: status}
+    of the runs that were in flight, as they were (taken first: deleting a
+    rolled-back run clears its instance's pk)."""
     in_flight = list(thread.in_flight_runs())
-    ids = [str(run.pk) for run in in_flight]
+    ids = {str(run.pk): run.status for run in in_flight}
     if not in_flight or strategy == MultitaskStrategy.ENQUEUE:
         return ids
     if strategy == MultitaskStrategy.REJECT:
@@ -165,7 +165,7 @@ def create_run(
             transaction.on_commit(lambda: metrics.double_text(strategy, "accepted"))
         run_kwargs = {**(kwargs or {}), "config": config, "context": context, "graph_id": graph_id}
         if forking and in_flight:
-            run_kwargs["fork_guard"] = in_flight
+            run_kwargs["fork_guard"] = list(in_flight)
         thread.run_counter += 1
         thread.status = ThreadStatus.BUSY
         thread.metadata = {
@@ -188,13 +188,23 @@ def create_run(
             ),
         )
         payload = run_dict(run)
-        transaction.on_commit(lambda: _announce_created(thread.pk, payload))
+        # A run still running on the thread (interrupted, or enqueued behind)
+        # hands the thread over to this one in the call that ends it
+        # (runs.worker.transactions.finish_run; its worker wakes the others if
+        # it cannot). Waking the workers only cost each of them a claim that
+        # found the thread busy, queued before that very settle on the
+        # executor's database thread.
+        handed_over = (
+            strategy != MultitaskStrategy.ROLLBACK and RunStatus.RUNNING in in_flight.values()
+        )
+        transaction.on_commit(lambda: _announce_created(thread.pk, payload, wake=not handed_over))
     return run
 
 
-def _announce_created(thread_id, payload: dict) -> None:
+def _announce_created(thread_id, payload: dict, *, wake: bool = True) -> None:
     publish_sync(protocol.lifecycle_event(thread_id, payload, protocol.Lifecycle.CREATED))
-    wake_workers_sync(thread_id)
+    if wake:
+        wake_workers_sync(thread_id)
 
 
 def cancel_run(thread_id, run_id, *, actor, action: str | None = None) -> Run | None:

@@ -287,10 +287,11 @@ class Executor:
             # Channel layer down: run anyway; the heartbeat re-joins the group
             # and reads cancellations from the database meanwhile.
             logger.warning("run %s: could not join %s", claim.run_id, control)
+        finished = None
         try:
             await self._publish_lifecycle(claim.run, protocol.Lifecycle.STARTED)
             outcome = await drive(active, worker_id=self.worker_id, run_sync=self.db.run)
-            await self._finish(active, outcome)
+            finished = await self._finish(active, outcome)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -300,13 +301,23 @@ class Executor:
             self.active.pop(claim.run_id, None)
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(control, self.channel)
+        if finished is not None and finished.next is not None:
+            # Settled, and its thread's next run claimed right after (finish_run).
+            await self._hand_over(finished.next)
+            return
         if self._stopping:
             # Let another worker take the thread's next run now, not at its poll.
             await wake_workers(claim.thread_id)
             return
-        # Hand the thread on to its next pending run, here. No wake-up for the
-        # other workers: that cost every worker a claim transaction per run
-        # ended, for nothing (a run created meanwhile woke them already).
+        if finished is not None:
+            # Settled, and nothing on its thread to claim now (finish_run tried).
+            if was_full:
+                self.wakeup.set()  # runs of other threads may have waited for this slot
+            return
+        # Rolled back, or not settled by us: hand the thread on to its next
+        # pending run here. No wake-up for the other workers: that cost every
+        # worker a claim transaction per run ended, for nothing (a run created
+        # meanwhile woke them already).
         try:
             await self.fill(thread_id=claim.thread_id)
         except Exception:
@@ -317,12 +328,30 @@ class Executor:
             # Runs of other threads may have waited for this slot.
             self.wakeup.set()
 
-    async def _finish(self, active: ActiveRun, outcome: Outcome) -> None:
+    async def _hand_over(self, claim: transactions.ClaimedRun) -> None:
+        """Start the thread's next run, claimed when the last one finished."""
+        if not self._stopping:
+            self._start(claim)
+            return
+        # Stopping meanwhile: put it back for another worker, now.
+        try:
+            released = await self.db.run(transactions.release_runs, self.worker_id, [claim.run_id])
+        except Exception:
+            logger.exception("could not release run %s; its lease will expire", claim.run_id)
+            return
+        for payload, told in released:
+            await self._publish_lifecycle(payload, told)
+        await wake_workers(claim.thread_id)
+
+    async def _finish(self, active: ActiveRun, outcome: Outcome) -> transactions.Finished | None:
+        """Settle the run (with its partial answer, one transaction) and claim
+        its thread's next run (the same database call); announce its end. None
+        when it was not ours to settle (rolled back, or our lease was lost)."""
         claim = active.claim
         if outcome.status == protocol.Lifecycle.ROLLED_BACK:
             # The strategy service already deleted the run and announced it.
-            return
-        payload = await self.db.run(
+            return None
+        finished = await self.db.run(
             transactions.finish_run,
             claim.thread_id,
             claim.run_id,
@@ -330,13 +359,19 @@ class Executor:
             status=outcome.status,
             error=outcome.error,
             pending=outcome.pending,
+            state_writes=outcome.state_writes,
+            hand_over=not self._stopping,
         )
-        if payload is None:
+        if finished is None:
             # Rolled back while we finished, or our lease was lost: not ours to announce.
-            return
+            return None
         await self._publish_lifecycle(
-            payload, outcome.status, error=outcome.error, partial_message=outcome.partial_message
+            finished.run,
+            outcome.status,
+            error=outcome.error,
+            partial_message=outcome.partial_message,
         )
+        return finished
 
     async def _publish_lifecycle(
         self, payload: dict, status: str, error=None, partial_message=None

@@ -15,8 +15,9 @@ For a claimed run, `drive`:
 - keeps the answer being streamed at the top level (`ActiveRun.partial`):
   on `interrupt`, it is written to the thread's state as the AI message of
   the node that was streaming, marked `response_metadata.interrupted`, so the
-  next run sees what the user saw. A graph without `messages` keeps its
-  completed steps only;
+  next run sees what the user saw (LangGraph's `aupdate_state`, whose writes
+  the saver keeps for the transaction that ends the run: `Outcome.state_writes`).
+  A graph without `messages` keeps its completed steps only;
 - resumes from the thread's last checkpoint a run that an earlier attempt
   had started (its worker died), instead of applying its input again.
 """
@@ -25,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, AIMessageChunk
@@ -135,6 +137,8 @@ class Outcome:
     error: dict | None = None
     pending: bool = False  # stopped with tasks left (interrupt()): the thread waits
     partial_message: dict | None = None  # the answer kept by an interrupt
+    # Its checkpoint writes, made by finish_run in its transaction (RunSaver.defer_writes).
+    state_writes: Callable[[], None] | None = None
 
 
 def run_config(claim: ClaimedRun) -> dict:
@@ -186,6 +190,7 @@ async def drive(active: ActiveRun, *, worker_id: str, run_sync) -> Outcome:
         thread_id=claim.thread_id,
         run_id=claim.run_id,
         worker_id=worker_id,
+        cancelled=active.cancelled.is_set,
         run_sync=run_sync,
         close_connections=False,
     )
@@ -195,10 +200,13 @@ async def drive(active: ActiveRun, *, worker_id: str, run_sync) -> Outcome:
         async with graph_for(claim.graph_id, config, checkpointer=saver, store=store) as graph:
             if await _consume(active, _stream(graph, claim, config)):
                 return Outcome(RunStatus.SUCCESS, pending=active.stopped_at_interrupt)
-            kept = None
-            if active.action == CancelAction.INTERRUPT:
-                kept = await _keep_partial(active, graph, config, saver)
-            return _cancelled(active, kept)
+            if active.action != CancelAction.INTERRUPT:
+                return _cancelled(active, None)
+            kept = await _keep_partial(active, graph, config, saver)
+            outcome = _cancelled(active, kept)
+            if kept is not None:
+                outcome.state_writes = saver.write_deferred
+            return outcome
     except RunCancelled:
         # The database said so before the signal came (or it was lost).
         active.cancel(CancelAction.INTERRUPT)
@@ -344,19 +352,18 @@ def _track_step(active: ActiveRun, update) -> None:
 
 
 async def _keep_partial(active: ActiveRun, graph, config: dict, saver: RunSaver) -> dict | None:
-    """Write the interrupted answer into the state, as its node would have.
-    Returns it as JSON, or None when there was none or it could not be kept."""
+    """Update the state with the interrupted answer, as its node would have;
+    the update's writes wait in the saver for finish_run's transaction.
+    Returns the answer as JSON, or None when there was none or it could not be kept."""
     partial = active.partial
     if partial is None or not partial.text or "messages" not in graph.channels:
         return None
     message = partial.message()
-    saver.allow_interrupted = True
+    saver.defer_writes()
     update_config = _latest(config)
     update_config["metadata"] = {**config["metadata"], "interrupted": True}
     try:
         await graph.aupdate_state(update_config, {"messages": [message]}, as_node=partial.node)
-    except RunCancelled:
-        return None  # rolled back meanwhile
     except Exception:
         logger.exception("run %s: could not keep the interrupted answer", active.claim.run_id)
         return None

@@ -1,12 +1,13 @@
 """The worker's database side: claiming runs, leases, completion, recovery.
 
 Every function here is synchronous and one transaction (or one per thread
-settled); the executor calls them on its database threads
-(chatapp/platform/db_threads.py). Whatever changes a thread's runs locks the
-thread row first (the same lock the strategy service takes), so two runs of a
-thread can never both be `running` (also guarded by the partial unique index
-`one_running_run_per_thread`). A run's checkpoints are written by its graph,
-through a checkpointer that takes the same lock (runs/worker/saver.py).
+settled; `finish_run` may claim the thread's next run in a second one); the
+executor calls them on its database threads (chatapp/platform/db_threads.py).
+Whatever changes a thread's runs locks the thread row first (the same lock the
+strategy service takes), so two runs of a thread can never both be `running`
+(also guarded by the partial unique index `one_running_run_per_thread`). A
+run's checkpoints are written by its graph, through a checkpointer that takes
+the same lock (runs/worker/saver.py).
 
 Durable execution. A run whose worker died (its lease expired) goes back to
 `pending`, first of its thread's queue, and the next worker to claim it
@@ -21,6 +22,7 @@ called twice, and an answer streamed again.
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -164,6 +166,14 @@ def _claim(worker_id: str, thread_id, now, not_yet: list):
         return None
 
 
+@dataclass
+class Finished:
+    """A run settled by `finish_run`, and the thread's next run it handed over to."""
+
+    run: dict  # run_dict of the finished run
+    next: ClaimedRun | None = None
+
+
 def finish_run(
     thread_id,
     run_id,
@@ -172,16 +182,33 @@ def finish_run(
     status: str,
     error: dict | None = None,
     pending: bool = False,
-) -> dict | None:
-    """Set a run's final status and its thread's. Returns its run_dict, or
-    None if it is gone (rolled back) or no longer ours (recovered after a lost
-    lease). `pending`: the graph stopped with tasks left (`interrupt()`,
-    `interrupt_before/after`): the thread waits, `interrupted`."""
+    state_writes: Callable[[], None] | None = None,
+    hand_over: bool = False,
+) -> Finished | None:
+    """Set a run's final status and its thread's. Returns it (`Finished.run`,
+    its run_dict), or None if it is gone (rolled back) or no longer ours
+    (recovered after a lost lease). `pending`: the graph stopped with tasks
+    left (`interrupt()`, `interrupt_before/after`): the thread waits,
+    `interrupted`.
+
+    `state_writes`: the checkpoint writes of an interrupted run's partial
+    answer (RunSaver.defer_writes), made here under the thread lock once the
+    run is known to be still ours, so they and the run's end commit together:
+    no run of the thread can see it stopped without its answer, and a run
+    rolled back meanwhile writes nothing. `hand_over`: then claim the
+    thread's next pending run for this worker (`Finished.next`), in this same
+    call on the database thread (no hop back to the event loop and no claim
+    woken for nothing when nothing else is in flight), but in a transaction
+    of its own after the run's: the run reads as stopped without waiting for
+    the claim, and the claim needs no savepoint. The next run, whoever claims
+    it, continues from the state with the partial answer: it committed first."""
     with transaction.atomic():
         thread = lock_thread(thread_id, actor=SYSTEM)
         run = thread.runs.filter(pk=run_id, status=RunStatus.RUNNING, worker_id=worker_id).first()
         if run is None:
             return None
+        if state_writes is not None:
+            state_writes()
         run.status = status
         run.error = error
         run.ended_at = timezone.now()
@@ -190,13 +217,17 @@ def finish_run(
         if run.kwargs.get("on_completion") == "delete":
             grace = timedelta(seconds=settings.RUNS_TEMPORARY_THREAD_SECONDS)
             thread.expires_at = run.ended_at + grace
-        _settle_thread(thread, status, pending=pending, error=error)
-        return run_dict(run)
+        busy = _settle_thread(thread, status, pending=pending, error=error) == ThreadStatus.BUSY
+        finished = Finished(run_dict(run))
+    if hand_over and busy:  # busy: it has pending runs (its running one just ended)
+        finished.next = claim_next_run(worker_id, thread_id)
+    return finished
 
 
 def _settle_thread(
     thread: Thread, last_status: str, *, pending: bool = False, error: dict | None = None
-) -> None:
+) -> str:
+    """Set the thread's status after its run ended; returns it."""
     if sql.has_runs_in_flight(thread.pk):  # Thread.in_flight_runs, without the ORM's compiling
         status = ThreadStatus.BUSY
     elif last_status == RunStatus.ERROR:
@@ -208,6 +239,7 @@ def _settle_thread(
     persistence.refresh_thread(thread, status=status, error=error)
     if thread.expires_at is not None:
         thread.save(update_fields=["expires_at"])
+    return status
 
 
 def delete_expired_threads() -> int:

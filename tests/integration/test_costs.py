@@ -105,13 +105,118 @@ async def test_executor_reuses_its_connection_and_writes_nothing_per_token(setti
     # A one-step graph (the demo's answer), on SQLite: the claim (6: a read
     # without the write lock that finds the thread, then BEGIN, the same
     # question under the lock, the run, two UPDATEs; no re-check of the
-    # running runs), the failed claims of the scheduler's fill and of the
-    # hand-over (1 each: the read, no BEGIN), the graph's first read of the
-    # thread (3), three checkpoints and two task writes, each a transaction
-    # that locks the thread and checks the run (18), finishing with the
-    # thread's values (9). On PostgreSQL 35: no BEGIN statements, but the
-    # guard locks the thread and reads the run in two (runs/worker/sql.py).
-    assert short <= 3 * 38, spent
+    # running runs), the failed claim of the scheduler's fill (1: the read, no
+    # BEGIN), the graph's first read of the thread (3), three checkpoints and
+    # two task writes, each a transaction that locks the thread and checks the
+    # run (18), finishing with the thread's values (9). No claim for the
+    # hand-over: finishing saw that nothing else is in flight. On PostgreSQL
+    # 34: no BEGIN statements, but the guard locks the thread and reads the
+    # run in two (runs/worker/sql.py).
+    assert short <= 3 * 37, spent
+
+
+class Recorded(ExecutorStatements):
+    """The statements of the executor's database threads, in order, while `on`."""
+
+    def __init__(self):
+        super().__init__()
+        self.on = False
+        self.sql: list[tuple[str, tuple]] = []
+
+    def wrapper(self, execute, sql, params, many, context):
+        if self.on:
+            with self.lock:
+                self.sql.append((sql, tuple(params or ())))
+        return execute(sql, params, many, context)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_interrupt_settles_in_one_transaction_then_hands_over(monkeypatch):
+    """From the interrupting message to the interrupted run's end, the executor
+    makes one write transaction: the partial answer's checkpoint (LangGraph's
+    update_state, its writes kept by the saver), the run's end and the
+    thread's values; then, in the same call, the claim of the message's run.
+    It was five: the cancelled step's refused write, the update's task writes
+    and its checkpoint (each guarded), finish, the hand-over's claim (plus a
+    claim woken by the create that found the thread busy), each queued on the
+    executor's one SQLite thread, most behind a hop to the event loop."""
+    thread = await orm(make_thread)()
+    with Recorded() as recorded:
+        real_finish = queue.finish_run
+
+        def finish_run(*args, **kwargs):
+            try:
+                return real_finish(*args, **kwargs)
+            finally:
+                recorded.on = False  # the rest is the next run's
+
+        monkeypatch.setattr(queue, "finish_run", finish_run)
+        executor = Executor(worker_id="cost-worker")
+        await executor.start()
+        try:
+            slow = {"configurable": {"token_delay": 0.05, "reply_words": 200}}
+            first = await orm(run_service.create_run)(
+                thread.pk, input=USER, config=slow, actor=SYSTEM
+            )
+            for _ in range(500):
+                active = executor.active.get(str(first.pk))
+                if active is not None and active.partial is not None and active.partial.tokens > 1:
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the first run did not stream")
+            recorded.on = True
+            second = await orm(run_service.create_run)(
+                thread.pk,
+                input=USER,
+                config=answer(3),
+                multitask_strategy="interrupt",
+                actor=SYSTEM,
+            )
+            for _ in range(500):
+                if (await orm(Run.objects.get)(pk=second.pk)).status == "success":
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the second run did not run")
+        finally:
+            await executor.stop()
+    assert (await orm(Run.objects.get)(pk=first.pk)).status == "interrupted"
+    statements = [sql for sql, _ in recorded.sql]
+    settle = recorded.sql
+    if connection.vendor == "sqlite":  # PostgreSQL's BEGIN is not a statement of ours
+        begins = [sql for sql in statements if sql.startswith("BEGIN")]
+        assert len(begins) == 2, statements  # the settle, then the claim
+        settle = recorded.sql[statements.index(begins[0]) :]
+    assert any(sql.startswith('INSERT INTO "checkpoints_checkpoint"') for sql, _ in settle)
+    assert any(
+        sql.startswith('UPDATE "runs_run"')
+        and "running" in params
+        and second.pk.hex in (str(param).replace("-", "") for param in params)
+        for sql, params in settle
+    ), settle
+    # No write of the cancelled step tried (the saver refuses it at once). The
+    # update's read of the head checkpoint (3); BEGIN, the thread locked, the
+    # run checked (3); the partial answer: its task writes, blobs, checkpoint
+    # (3); the run ended, the thread's values (6); the claim (6 with its BEGIN).
+    assert len(statements) <= 21, statements
+
+
+def test_a_message_that_interrupts_a_running_run_wakes_no_worker(transactional_db, monkeypatch):
+    """The running run hands the thread over when it ends (finish_run): a
+    wake-up would only cost every worker a claim that finds the thread busy.
+    A rollback (nothing left running) or an idle thread still wakes them."""
+    woken = []
+    monkeypatch.setattr(run_service, "wake_workers_sync", woken.append)
+    for strategy, wakes in (("interrupt", False), ("enqueue", False), ("rollback", True)):
+        thread = make_thread()
+        run_service.create_run(thread.pk, input=USER, actor=SYSTEM)
+        assert woken == [thread.pk]
+        assert queue.claim_next_run("elsewhere", thread.pk) is not None
+        woken.clear()
+        run_service.create_run(thread.pk, input=USER, multitask_strategy=strategy, actor=SYSTEM)
+        assert bool(woken) == wakes, strategy
+        woken.clear()
 
 
 def test_claim_is_driven_by_pending_runs_not_by_threads(db):

@@ -302,3 +302,45 @@ def state_values(thread_id) -> dict:
     from runs.services import persistence
 
     return persistence.state_values(persistence.latest(thread_id))
+
+
+def _finish_interrupted(thread_id, run_id, written: list):
+    return queue.finish_run(
+        thread_id,
+        run_id,
+        "test-worker",
+        status=RunStatus.INTERRUPTED,
+        state_writes=lambda: written.append(run_id),
+        hand_over=True,
+    )
+
+
+async def test_finishing_writes_the_partial_answer_and_hands_the_thread_over(thread):
+    """The partial answer's writes commit with the interrupted run's end, and
+    the same call claims the thread's next run."""
+    first = await orm(run_service.create_run)(thread.pk, input={"messages": ["a"]}, actor=SYSTEM)
+    assert (await orm(queue.claim_next_run)("test-worker", thread.pk)).run_id == str(first.pk)
+    second = await orm(run_service.create_run)(
+        thread.pk, input={"messages": ["b"]}, multitask_strategy="interrupt", actor=SYSTEM
+    )
+    written = []
+    finished = await orm(_finish_interrupted)(thread.pk, first.pk, written)
+    assert written == [first.pk]
+    assert finished.run["status"] == "interrupted"
+    assert finished.next.run_id == str(second.pk)
+    second = await orm(Run.objects.get)(pk=second.pk)
+    assert (second.status, second.worker_id) == (RunStatus.RUNNING, "test-worker")
+    assert (await orm(Thread.objects.get)(pk=thread.pk)).status == ThreadStatus.BUSY
+
+
+async def test_a_run_rolled_back_before_it_finished_writes_nothing(thread):
+    """Rolled back while the executor kept its partial answer: the answer's
+    writes are not made (the run is no longer there to make them)."""
+    first = await orm(run_service.create_run)(thread.pk, input={"messages": ["a"]}, actor=SYSTEM)
+    await orm(queue.claim_next_run)("test-worker", thread.pk)
+    await orm(run_service.create_run)(
+        thread.pk, input={"messages": ["b"]}, multitask_strategy="rollback", actor=SYSTEM
+    )
+    written = []
+    assert await orm(_finish_interrupted)(thread.pk, first.pk, written) is None
+    assert written == []
