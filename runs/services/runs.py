@@ -34,7 +34,7 @@ from runs.models import (
 )
 from runs.services import actors, assistants, metrics
 from runs.services import chat_messages as msgs
-from runs.services.cancellation import cancel_locked, refresh_thread_status
+from runs.services.cancellation import ExecutorSignals, cancel_locked, refresh_thread_status
 from runs.services.errors import (
     Conflict,
     InvalidRequest,
@@ -70,24 +70,28 @@ def validate_action(action) -> str:
     return action
 
 
-def apply_strategy(thread: Thread, strategy: str, *, by=None) -> dict[str, str]:
+def apply_strategy(
+    thread: Thread, strategy: str, *, by=None
+) -> tuple[dict, ExecutorSignals | None]:
     """What a new run does to the runs in flight on its (locked) thread: the
     double-texting decision. Raises ThreadBusy for `reject` on a busy thread.
     `by`: the new run's id, recorded on the runs it stops. Returns {id: status}
     of the runs that were in flight, as they were (taken first: deleting a
-    rolled-back run clears its instance's pk)."""
+    rolled-back run clears its instance's pk), and what the executors of the
+    runs it stops must hear, for the caller to send once the new run is
+    announced (None: it stops nothing)."""
     in_flight = list(thread.in_flight_runs())
     ids = {str(run.pk): run.status for run in in_flight}
     if not in_flight or strategy == MultitaskStrategy.ENQUEUE:
-        return ids
+        return ids, None
     if strategy == MultitaskStrategy.REJECT:
         metrics.double_text(strategy, "rejected")
         raise ThreadBusy(
             "Thread is already running a run; the strategy is 'reject'.",
             field="multitask_strategy",
         )
-    cancel_locked(thread, in_flight, action=strategy, by=by)  # interrupt or rollback
-    return ids
+    # interrupt or rollback
+    return ids, cancel_locked(thread, in_flight, action=strategy, by=by, signal=False)
 
 
 def create_run(
@@ -160,7 +164,7 @@ def create_run(
         thread = lock_thread(thread_id, actor=actor, defer=STATE_FIELDS)
         # Its id before it exists: the runs it stops record who stopped them.
         run_id = uuid.uuid4()
-        in_flight = apply_strategy(thread, strategy, by=run_id)
+        in_flight, signals = apply_strategy(thread, strategy, by=run_id)
         if in_flight:
             transaction.on_commit(lambda: metrics.double_text(strategy, "accepted"))
         run_kwargs = {**(kwargs or {}), "config": config, "context": context, "graph_id": graph_id}
@@ -197,12 +201,19 @@ def create_run(
         handed_over = (
             strategy != MultitaskStrategy.ROLLBACK and RunStatus.RUNNING in in_flight.values()
         )
-        transaction.on_commit(lambda: _announce_created(thread.pk, payload, wake=not handed_over))
+        transaction.on_commit(
+            lambda: _announce_created(thread.pk, payload, signals, wake=not handed_over)
+        )
     return run
 
 
-def _announce_created(thread_id, payload: dict, *, wake: bool = True) -> None:
+def _announce_created(thread_id, payload: dict, signals, *, wake: bool) -> None:
+    """The new run to its watchers, then the stops of the runs it cancels to
+    their executors, then the wake-up: an executor that stops a run hands
+    the thread to this one at once, and its watchers must know of it first."""
     publish_sync(protocol.lifecycle_event(thread_id, payload, protocol.Lifecycle.CREATED))
+    if signals is not None:
+        signals.send()
     if wake:
         wake_workers_sync(thread_id)
 

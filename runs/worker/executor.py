@@ -309,24 +309,14 @@ class Executor:
             # Let another worker take the thread's next run now, not at its poll.
             await wake_workers(claim.thread_id)
             return
-        if finished is not None:
-            # Settled, and nothing on its thread to claim now (finish_run tried).
-            if was_full:
-                self.wakeup.set()  # runs of other threads may have waited for this slot
-            return
-        # Rolled back, or not settled by us: hand the thread on to its next
-        # pending run here. No wake-up for the other workers: that cost every
-        # worker a claim transaction per run ended, for nothing (a run created
-        # meanwhile woke them already).
-        try:
-            await self.fill(thread_id=claim.thread_id)
-        except Exception:
-            logger.exception("claiming the next run of thread %s failed", claim.thread_id)
-            await wake_workers(claim.thread_id)  # someone else, then
-            return
+        # Settled with nothing on its thread to claim now (finish_run tried),
+        # or not settled by us. Rolled back: the service that rolled it back
+        # wakes the workers for the thread's next run once the rollback is
+        # announced (claimed here, that run could start before its watchers
+        # hear of the rollback: runs.services.cancellation). Its lease lost:
+        # the run is someone else's, and the thread with it.
         if was_full:
-            # Runs of other threads may have waited for this slot.
-            self.wakeup.set()
+            self.wakeup.set()  # runs of other threads may have waited for this slot
 
     async def _hand_over(self, claim: transactions.ClaimedRun) -> None:
         """Start the thread's next run, claimed when the last one finished."""

@@ -1,11 +1,16 @@
 """The four double-texting strategies, end to end through the service and the
 executor running the demo graph at a small delay."""
 
+import asyncio
+import time
+
 import pytest
 
 from checkpoints.models import Checkpoint, CheckpointWrite
+from runs.bus import protocol
+from runs.bus import publish as bus
 from runs.models import RolledBackRun, Run, RunStatus, Thread, ThreadStatus
-from runs.services import persistence
+from runs.services import cancellation, persistence
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
 from runs.services.chat_messages import is_interrupted
@@ -16,6 +21,7 @@ from runs.services.errors import (
     ThreadBusy,
     ThreadNotFound,
 )
+from runs.worker import transactions as queue
 from tests.conftest import (
     FAST,
     SLOW,
@@ -177,6 +183,102 @@ async def test_rollback_remembers_the_rolled_back_runs_and_who_erased_them(execu
     # Deleting the thread deletes what it remembers.
     await orm(Thread.objects.filter(pk=thread.pk).delete)()
     assert not await orm(RolledBackRun.objects.exists)()
+
+
+def record_bus(monkeypatch) -> list:
+    """Every message but streamed parts put on the channel layer, in the order
+    it is sent: (message type, lifecycle status or None, run id or None)."""
+    sent, send = [], bus.send
+
+    async def recording(group, message):
+        if message.get("kind") != protocol.EventKind.PART:
+            status = (message.get("data") or {}).get("status")
+            sent.append((message["type"], status, message.get("run_id")))
+        await send(group, message)
+
+    monkeypatch.setattr(bus, "send", recording)
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("strategy", "told"),
+    [("interrupt", protocol.Lifecycle.INTERRUPTING), ("rollback", protocol.Lifecycle.ROLLED_BACK)],
+)
+async def test_watchers_hear_of_a_double_text_before_the_executors(
+    thread, monkeypatch, strategy, told
+):
+    """An executor told to stop its run hands the thread to the new run at
+    once: the new run's start must not reach a page before the stop and the
+    creation it follows (the page would show the new exchange above the old)."""
+    first = await create_run(thread.pk, input=SF)
+    await orm(queue.claim_next_run)("test-worker", thread.pk)
+    sent = record_bus(monkeypatch)
+    second = await create_run(thread.pk, input=NYC, multitask_strategy=strategy)
+
+    async def announced():
+        return len(sent) >= 3
+
+    await wait_for(announced)
+    await asyncio.sleep(0.05)  # nothing more comes
+    event, cancel, wake = (
+        protocol.MessageType.RUN_EVENT,
+        protocol.MessageType.RUN_CANCEL,
+        protocol.MessageType.WAKEUP,
+    )
+    expected = [
+        (event, told, str(first.pk)),
+        (event, protocol.Lifecycle.CREATED, str(second.pk)),
+        (cancel, None, str(first.pk)),
+    ]
+    if strategy == "rollback":  # interrupt: its executor hands the thread over
+        expected.append((wake, None, None))
+    assert sent == expected
+
+
+async def test_a_new_run_starts_after_the_rollback_it_made_is_announced(
+    executor, thread, monkeypatch
+):
+    """The executor that finds its run rolled back (told so, or refused a
+    write) does not claim the thread's next run itself: that run waits for
+    the wake-up sent after the rollback's announcement, however late the
+    request's thread gets to announce it."""
+    publish_sync = cancellation.publish_sync
+
+    def late(message):
+        time.sleep(0.3)  # the request's thread descheduled after its commit
+        publish_sync(message)
+
+    monkeypatch.setattr(cancellation, "publish_sync", late)
+    first = await create_run(thread.pk, input=SF, config=SLOW)
+    await wait_streaming(executor, first.pk)
+    sent = record_bus(monkeypatch)
+    second = await create_run(thread.pk, input=NYC, config=FAST, multitask_strategy="rollback")
+    await wait_status(second.pk, RunStatus.SUCCESS)
+    told = [(status, run) for kind, status, run in sent if kind == protocol.MessageType.RUN_EVENT]
+    first_said = [status for status, run in told if run == str(first.pk)]
+    second_said = [status for status, run in told if run == str(second.pk)]
+    assert first_said == [protocol.Lifecycle.ROLLED_BACK]
+    assert second_said[:2] == [protocol.Lifecycle.CREATED, protocol.Lifecycle.STARTED]
+    assert told.index((protocol.Lifecycle.ROLLED_BACK, str(first.pk))) < told.index(
+        (protocol.Lifecycle.STARTED, str(second.pk))
+    )
+
+
+@pytest.fixture
+def slow_poll(settings):
+    """Executors that look for work only when woken (polling once a minute)."""
+    settings.RUNS_POLL_SECONDS = 60
+    settings.RUNS_CRON_POLL_SECONDS = 60
+
+
+async def test_a_rollback_by_hand_hands_the_thread_to_its_queued_run(slow_poll, executor, thread):
+    first = await create_run(thread.pk, input=SF, config=SLOW)
+    queued = await create_run(thread.pk, input=NYC, config=FAST)
+    await wait_streaming(executor, first.pk)
+    await orm(run_service.cancel_run)(thread.pk, first.pk, action="rollback", actor=SYSTEM)
+    await wait_status(queued.pk, RunStatus.SUCCESS, timeout=5)
+    humans = [m["content"] for m in await messages_of(thread.pk) if m["type"] == "human"]
+    assert humans == ["what's the weather in nyc?"]
 
 
 async def test_rollback_with_nothing_streamed_yet_restores_state(executor, thread):
