@@ -64,13 +64,22 @@ def pending_interrupts(checkpoint: CheckpointTuple | None) -> dict[str, list[dic
 
 
 def refresh_thread(
-    thread: Thread, *, status: str | None = None, error: dict | None = None
+    thread: Thread,
+    *,
+    status: str | None = None,
+    error: dict | None = None,
+    known: CheckpointTuple | None = None,
 ) -> CheckpointTuple | None:
     """Copy the latest checkpoint's values and interrupts onto the thread, and
     mark its state changed now (`state_updated_at`). Sets `status` if given,
     with `error` when that is `error` (Thread.set_status). Returns that
-    checkpoint."""
-    checkpoint = latest(thread.pk)
+    checkpoint. `known`: that checkpoint as its writer holds it (a run's
+    last, RunSaver.stored_head), taken when it is still the thread's latest:
+    one index probe instead of reading back and decoding the conversation."""
+    if known is not None and latest_id(thread.pk) == known.config["configurable"]["checkpoint_id"]:
+        checkpoint = known
+    else:
+        checkpoint = latest(thread.pk)
     thread.values = state_values(checkpoint)
     thread.interrupts = pending_interrupts(checkpoint)
     thread.state_updated_at = timezone.now()
@@ -80,6 +89,16 @@ def refresh_thread(
     thread.updated_at = thread.state_updated_at
     _update(thread, fields)
     return checkpoint
+
+
+def latest_id(thread_id) -> str | None:
+    """The id of the thread's latest checkpoint (top level)."""
+    return (
+        Checkpoint.objects.filter(thread_id=str(thread_id), checkpoint_ns="")
+        .order_by("-checkpoint_id")
+        .values_list("checkpoint_id", flat=True)
+        .first()
+    )
 
 
 @functools.lru_cache(maxsize=64)

@@ -350,6 +350,7 @@ class Executor:
             error=outcome.error,
             pending=outcome.pending,
             state_writes=outcome.state_writes,
+            head=outcome.head,
             hand_over=not self._stopping,
         )
         if finished is None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages.ai import add_ai_message_chunks
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.types import Command
 
 from runs.bus import event_log, protocol
@@ -139,6 +140,8 @@ class Outcome:
     partial_message: dict | None = None  # the answer kept by an interrupt
     # Its checkpoint writes, made by finish_run in its transaction (RunSaver.defer_writes).
     state_writes: Callable[[], None] | None = None
+    # Its last checkpoint as its saver holds it, for finish_run (RunSaver.stored_head).
+    head: Callable[[], CheckpointTuple | None] | None = None
 
 
 def run_config(claim: ClaimedRun) -> dict:
@@ -194,6 +197,13 @@ async def drive(active: ActiveRun, *, worker_id: str, run_sync) -> Outcome:
         run_sync=run_sync,
         close_connections=False,
     )
+    outcome = await _drive(active, config, saver, run_sync)
+    outcome.head = saver.stored_head
+    return outcome
+
+
+async def _drive(active: ActiveRun, config: dict, saver: RunSaver, run_sync) -> Outcome:
+    claim = active.claim
     # The run's thread owner's long-term memory (LangGraph's store).
     store = DjangoStore(claim.owner_id, run_sync=run_sync, close_connections=False)
     try:

@@ -21,6 +21,7 @@ each a hop to the executor's database thread behind the other runs' writes.
 import functools
 
 from django.db import transaction
+from langgraph.checkpoint.base import WRITES_IDX_MAP, CheckpointTuple
 
 from checkpoints.saver import DjangoCheckpointSaver
 from runs.worker import sql
@@ -40,6 +41,11 @@ class RunSaver(DjangoCheckpointSaver):
         # the cancelled step's writes).
         self.cancelled = cancelled or (lambda: False)
         self.deferred: list | None = None
+        # The last top-level checkpoint it stored, with the writes stored on
+        # it since: what the run's end copies onto the thread (its values,
+        # its interrupts) without reading back and decoding what it wrote.
+        self.head: tuple | None = None
+        self.head_writes: dict = {}
 
     def check_run(self) -> None:
         """Lock the thread row; raise RunCancelled unless the run may write.
@@ -53,14 +59,50 @@ class RunSaver(DjangoCheckpointSaver):
             raise RunCancelled(self.run_id)
         with transaction.atomic(using=self.using):
             self.check_run()
-            return super().put(config, checkpoint, metadata, new_versions)
+            return self._put(config, checkpoint, metadata, new_versions)
 
     def put_writes(self, config, writes, task_id, task_path=""):
         if self.cancelled():
             raise RunCancelled(self.run_id)
         with transaction.atomic(using=self.using):
             self.check_run()
-            return super().put_writes(config, writes, task_id, task_path)
+            self._put_writes(config, writes, task_id, task_path)
+
+    # -- what it stored last: the thread's head, as get_tuple would read it --
+
+    def _put(self, config, checkpoint, metadata, new_versions):
+        stored = DjangoCheckpointSaver.put(self, config, checkpoint, metadata, new_versions)
+        if not config["configurable"].get("checkpoint_ns"):
+            parent = config if config["configurable"].get("checkpoint_id") else None
+            self.head, self.head_writes = (stored, checkpoint, metadata, parent), {}
+        return stored
+
+    def _put_writes(self, config, writes, task_id, task_path=""):
+        DjangoCheckpointSaver.put_writes(self, config, writes, task_id, task_path)
+        configurable = config["configurable"]
+        head = self.head
+        if head is None or configurable.get("checkpoint_ns"):
+            return
+        if configurable.get("checkpoint_id") != head[0]["configurable"]["checkpoint_id"]:
+            return
+        # As the table keeps them: special writes (interrupt, error, ...) are
+        # replaced by a later one, a task's other writes are kept once.
+        special = all(channel in WRITES_IDX_MAP for channel, _ in writes)
+        for idx, (channel, value) in enumerate(writes):
+            key = (task_id, WRITES_IDX_MAP.get(channel, idx))
+            if special or key not in self.head_writes:
+                self.head_writes[key] = (task_id, channel, value)
+
+    def stored_head(self) -> CheckpointTuple | None:
+        """The last top-level checkpoint this run stored, its values as the
+        graph held them and the writes stored on it, or None when it stored
+        none. The caller checks that it is still the thread's latest
+        (persistence.refresh_thread)."""
+        if self.head is None:
+            return None
+        stored, checkpoint, metadata, parent = self.head
+        writes = [self.head_writes[key] for key in sorted(self.head_writes)]
+        return CheckpointTuple(stored, checkpoint, metadata, parent, writes)
 
     # -- the interrupted answer's update: kept for finish_run's transaction --
 
@@ -78,9 +120,7 @@ class RunSaver(DjangoCheckpointSaver):
         if self.deferred is None:
             return await super().aput(config, checkpoint, metadata, new_versions)
         self.deferred.append(
-            functools.partial(
-                DjangoCheckpointSaver.put, self, config, checkpoint, metadata, new_versions
-            )
+            functools.partial(self._put, config, checkpoint, metadata, new_versions)
         )
         # What `put` returns: the config of the checkpoint it stores.
         configurable = config["configurable"]
@@ -96,7 +136,5 @@ class RunSaver(DjangoCheckpointSaver):
         if self.deferred is None:
             return await super().aput_writes(config, writes, task_id, task_path)
         self.deferred.append(
-            functools.partial(
-                DjangoCheckpointSaver.put_writes, self, config, writes, task_id, task_path
-            )
+            functools.partial(self._put_writes, config, writes, task_id, task_path)
         )

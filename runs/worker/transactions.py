@@ -29,6 +29,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from langgraph.checkpoint.base import CheckpointTuple
 
 from checkpoints.models import Checkpoint as CheckpointRow
 from runs.bus.protocol import Lifecycle
@@ -37,7 +38,7 @@ from runs.services import persistence
 from runs.services.actors import SYSTEM
 from runs.services.errors import ThreadNotFound
 from runs.services.representation import run_dict
-from runs.services.threads import delete_thread, lock_thread
+from runs.services.threads import STATE_FIELDS, delete_thread, lock_thread
 from runs.worker import sql
 
 logger = logging.getLogger(__name__)
@@ -183,6 +184,7 @@ def finish_run(
     error: dict | None = None,
     pending: bool = False,
     state_writes: Callable[[], None] | None = None,
+    head: Callable[[], CheckpointTuple | None] | None = None,
     hand_over: bool = False,
 ) -> Finished | None:
     """Set a run's final status and its thread's. Returns it (`Finished.run`,
@@ -195,7 +197,9 @@ def finish_run(
     answer (RunSaver.defer_writes), made here under the thread lock once the
     run is known to be still ours, so they and the run's end commit together:
     no run of the thread can see it stopped without its answer, and a run
-    rolled back meanwhile writes nothing. `hand_over`: then claim the
+    rolled back meanwhile writes nothing. `head`: the run's last checkpoint as
+    its saver holds it (RunSaver.stored_head, after the state writes), copied
+    onto the thread without reading it back. `hand_over`: then claim the
     thread's next pending run for this worker (`Finished.next`), in this same
     call on the database thread (no hop back to the event loop and no claim
     woken for nothing when nothing else is in flight), but in a transaction
@@ -203,7 +207,8 @@ def finish_run(
     the claim, and the claim needs no savepoint. The next run, whoever claims
     it, continues from the state with the partial answer: it committed first."""
     with transaction.atomic():
-        thread = lock_thread(thread_id, actor=SYSTEM)
+        # Not its state: the settle writes it (from the run's last checkpoint).
+        thread = lock_thread(thread_id, actor=SYSTEM, defer=STATE_FIELDS)
         run = thread.runs.filter(pk=run_id, status=RunStatus.RUNNING, worker_id=worker_id).first()
         if run is None:
             return None
@@ -217,7 +222,9 @@ def finish_run(
         if run.kwargs.get("on_completion") == "delete":
             grace = timedelta(seconds=settings.RUNS_TEMPORARY_THREAD_SECONDS)
             thread.expires_at = run.ended_at + grace
-        busy = _settle_thread(thread, status, pending=pending, error=error) == ThreadStatus.BUSY
+        known = head() if head is not None else None
+        settled = _settle_thread(thread, status, pending=pending, error=error, known=known)
+        busy = settled == ThreadStatus.BUSY
         finished = Finished(run_dict(run))
     if hand_over and busy:  # busy: it has pending runs (its running one just ended)
         finished.next = claim_next_run(worker_id, thread_id)
@@ -225,7 +232,12 @@ def finish_run(
 
 
 def _settle_thread(
-    thread: Thread, last_status: str, *, pending: bool = False, error: dict | None = None
+    thread: Thread,
+    last_status: str,
+    *,
+    pending: bool = False,
+    error: dict | None = None,
+    known: CheckpointTuple | None = None,
 ) -> str:
     """Set the thread's status after its run ended; returns it."""
     if sql.has_runs_in_flight(thread.pk):  # Thread.in_flight_runs, without the ORM's compiling
@@ -236,7 +248,7 @@ def _settle_thread(
         status = ThreadStatus.INTERRUPTED
     else:
         status = ThreadStatus.IDLE
-    persistence.refresh_thread(thread, status=status, error=error)
+    persistence.refresh_thread(thread, status=status, error=error, known=known)
     if thread.expires_at is not None:
         thread.save(update_fields=["expires_at"])
     return status

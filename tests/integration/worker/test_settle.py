@@ -1,0 +1,98 @@
+"""A run's end copies its last checkpoint onto the thread (the values and
+interrupts the API serves) from what its saver wrote, not by reading it back:
+the copy must be what reading it back gives, however the run ended."""
+
+import pytest
+
+from runs.models import RunStatus, Thread
+from runs.services import persistence, state
+from runs.services import runs as run_service
+from runs.services.actors import SYSTEM
+from runs.services.chat_messages import is_interrupted
+from runs.worker import transactions
+from tests.conftest import FAST, SLOW, make_thread, orm, wait_status, wait_streaming
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SF = {"messages": [{"role": "user", "content": "what's the weather in sf?"}]}
+
+
+@pytest.fixture
+def read_back(monkeypatch):
+    """The settles that read the thread's latest checkpoint back."""
+    reads, latest = [], persistence.latest
+    settling = []
+    finish_run = transactions.finish_run
+
+    def counting_latest(thread_id):
+        if settling:
+            reads.append(thread_id)
+        return latest(thread_id)
+
+    def counting_finish(*args, **kwargs):
+        settling.append(True)
+        try:
+            return finish_run(*args, **kwargs)
+        finally:
+            settling.pop()
+
+    monkeypatch.setattr(persistence, "latest", counting_latest)
+    monkeypatch.setattr(transactions, "finish_run", counting_finish)
+    return reads
+
+
+def stored_and_read_back(thread_id):
+    thread = Thread.objects.get(pk=thread_id)
+    checkpoint = persistence.latest(thread_id)
+    return (
+        (thread.values, thread.interrupts),
+        (persistence.state_values(checkpoint), persistence.pending_interrupts(checkpoint)),
+    )
+
+
+async def test_a_finished_run_leaves_its_last_checkpoint_on_the_thread(executor, read_back):
+    thread = await orm(make_thread)()
+    run = await orm(run_service.create_run)(thread.pk, input=SF, config=FAST, actor=SYSTEM)
+    await wait_status(run.pk, RunStatus.SUCCESS)
+    stored, read = await orm(stored_and_read_back)(thread.pk)
+    assert [m["type"] for m in stored[0]["messages"]] == ["human", "ai", "tool", "ai"]
+    assert stored == read
+    assert read_back == []
+
+
+async def test_a_run_stopped_at_interrupt_leaves_what_it_asks(executor, read_back):
+    thread = await orm(make_thread)()
+    run = await orm(run_service.create_run)(
+        thread.pk, assistant_id="hitl", input=SF, config=FAST, actor=SYSTEM
+    )
+    await wait_status(run.pk, RunStatus.SUCCESS, RunStatus.INTERRUPTED, timeout=20)
+    stored, read = await orm(stored_and_read_back)(thread.pk)
+    [(_, [asked])] = stored[1].items()
+    assert asked["value"]["question"] == "Call get_weather?"
+    assert stored == read
+    assert read_back == []
+
+
+async def test_an_interrupted_run_leaves_its_partial_answer(executor, read_back):
+    thread = await orm(make_thread)()
+    run = await orm(run_service.create_run)(thread.pk, input=SF, config=SLOW, actor=SYSTEM)
+    await wait_streaming(executor, run.pk, min_chars=20)
+    await orm(run_service.cancel_run)(thread.pk, run.pk, action="interrupt", actor=SYSTEM)
+    await wait_status(run.pk, RunStatus.INTERRUPTED)
+    stored, read = await orm(stored_and_read_back)(thread.pk)
+    assert is_interrupted(stored[0]["messages"][-1])
+    assert stored[0]["messages"][-1]["content"].startswith("The weather in sf")
+    assert stored == read
+    assert read_back == []
+
+
+def test_a_checkpoint_no_longer_the_latest_is_read_back(transactional_db):
+    """Another checkpoint came after the one the caller holds: the latest is
+    read, not the one held."""
+    thread = make_thread(metadata={"graph_id": "agent"})
+    state.update_state(thread.pk, values={"messages": ["one"]}, actor=SYSTEM)
+    held = persistence.latest(thread.pk)
+    state.update_state(thread.pk, values={"messages": ["two"]}, actor=SYSTEM)
+    persistence.refresh_thread(thread, known=held)
+    contents = [m["content"] for m in Thread.objects.get(pk=thread.pk).values["messages"]]
+    assert contents == ["one", "two"]
