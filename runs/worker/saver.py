@@ -21,9 +21,16 @@ each a hop to the executor's database thread behind the other runs' writes.
 import functools
 
 from django.db import transaction
-from langgraph.checkpoint.base import WRITES_IDX_MAP, CheckpointTuple
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    CheckpointTuple,
+    get_checkpoint_id,
+    get_serializable_checkpoint_metadata,
+    writes_sort_key,
+)
 
 from checkpoints.saver import DjangoCheckpointSaver
+from runs.services import persistence
 from runs.worker import sql
 
 
@@ -72,9 +79,14 @@ class RunSaver(DjangoCheckpointSaver):
 
     def _put(self, config, checkpoint, metadata, new_versions):
         stored = DjangoCheckpointSaver.put(self, config, checkpoint, metadata, new_versions)
-        if not config["configurable"].get("checkpoint_ns"):
-            parent = config if config["configurable"].get("checkpoint_id") else None
-            self.head, self.head_writes = (stored, checkpoint, metadata, parent), {}
+        configurable = config["configurable"]
+        if not configurable.get("checkpoint_ns"):
+            # As get_tuple reads it back: the parent's config, the stored metadata.
+            parent_id = configurable.get("checkpoint_id")
+            parent = {"configurable": {**stored["configurable"], "checkpoint_id": parent_id}}
+            metadata = get_serializable_checkpoint_metadata(config, metadata)
+            self.head = (stored, checkpoint, metadata, parent if parent_id else None)
+            self.head_writes = {}
         return stored
 
     def _put_writes(self, config, writes, task_id, task_path=""):
@@ -91,7 +103,23 @@ class RunSaver(DjangoCheckpointSaver):
         for idx, (channel, value) in enumerate(writes):
             key = (task_id, WRITES_IDX_MAP.get(channel, idx))
             if special or key not in self.head_writes:
-                self.head_writes[key] = (task_id, channel, value)
+                self.head_writes[key] = (task_path, task_id, key[1], channel, value)
+
+    def get_tuple(self, config):
+        """The thread's latest checkpoint, when it is the one this run stored
+        last, from memory (one index probe checks it is still the latest):
+        an interrupted run's partial answer is an update of that checkpoint,
+        and reading it back decoded the whole conversation again."""
+        configurable = config["configurable"]
+        if self.head is not None and not configurable.get("checkpoint_ns"):
+            if not get_checkpoint_id(config):
+                held = self.stored_head()
+                if (
+                    persistence.latest_id(self.thread_id)
+                    == held.config["configurable"]["checkpoint_id"]
+                ):
+                    return held
+        return super().get_tuple(config)
 
     def stored_head(self) -> CheckpointTuple | None:
         """The last top-level checkpoint this run stored, its values as the
@@ -101,8 +129,12 @@ class RunSaver(DjangoCheckpointSaver):
         if self.head is None:
             return None
         stored, checkpoint, metadata, parent = self.head
-        writes = [self.head_writes[key] for key in sorted(self.head_writes)]
-        return CheckpointTuple(stored, checkpoint, metadata, parent, writes)
+        writes = sorted(
+            self.head_writes.values(),
+            key=lambda w: writes_sort_key(task_path=w[0], task_id=w[1], idx=w[2]),
+        )
+        pending = [(task_id, channel, value) for _, task_id, _, channel, value in writes]
+        return CheckpointTuple(stored, checkpoint, metadata, parent, pending)
 
     # -- the interrupted answer's update: kept for finish_run's transaction --
 

@@ -10,6 +10,7 @@ from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
 from runs.services.chat_messages import is_interrupted
 from runs.worker import transactions
+from runs.worker.saver import RunSaver
 from tests.conftest import FAST, SLOW, make_thread, orm, wait_status, wait_streaming
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -96,3 +97,41 @@ def test_a_checkpoint_no_longer_the_latest_is_read_back(transactional_db):
     persistence.refresh_thread(thread, known=held)
     contents = [m["content"] for m in Thread.objects.get(pk=thread.pk).values["messages"]]
     assert contents == ["one", "two"]
+
+
+@pytest.mark.parametrize("graph", ["agent", "hitl"])
+async def test_the_held_checkpoint_is_the_one_read_back(executor, monkeypatch, graph):
+    """What the saver holds is what get_tuple would read: the configs, the
+    stored metadata, the values and the pending writes (an interrupt's)."""
+    held = []
+    stored_head = RunSaver.stored_head
+
+    def recording(self):
+        held.append(stored_head(self))
+        return held[-1]
+
+    monkeypatch.setattr(RunSaver, "stored_head", recording)
+    thread = await orm(make_thread)()
+    run = await orm(run_service.create_run)(
+        thread.pk, assistant_id=graph, input=SF, config=FAST, actor=SYSTEM
+    )
+    await wait_status(run.pk, RunStatus.SUCCESS, RunStatus.INTERRUPTED, timeout=20)
+    read = await orm(persistence.latest)(thread.pk)
+    mine = held[-1]
+    assert mine.config == read.config
+    assert mine.parent_config == read.parent_config
+    assert mine.metadata == read.metadata
+    # The serializer stores a tuple as a list: the one difference.
+    assert [(t, c, list(v) if isinstance(v, tuple) else v) for t, c, v in mine.pending_writes] == (
+        read.pending_writes
+    )
+    assert (graph == "hitl") == bool(read.pending_writes)
+    values = {
+        k: v
+        for k, v in mine.checkpoint["channel_values"].items()
+        if k in read.checkpoint["channel_values"]
+    }
+    assert values == read.checkpoint["channel_values"]
+    assert {k: v for k, v in mine.checkpoint.items() if k != "channel_values"} == {
+        k: v for k, v in read.checkpoint.items() if k != "channel_values"
+    }
