@@ -108,6 +108,16 @@ class DatabaseThreads:
         for pool in self._pools:
             pool.shutdown(wait=False)
 
+    def close_now(self, timeout: float = 5.0) -> None:
+        """`close` from sync code (no loop to wait on): blocks until each
+        thread has closed its connection."""
+        if self.closed:
+            return
+        self.closed = True
+        for pool in self._pools:
+            pool.submit(_close_all).result(timeout=timeout)
+            pool.shutdown(wait=False)
+
 
 # The API's short reads at the end of a wait, a join or a stream (the run, the
 # thread's values): `database_sync_to_async` ran each on the request's own
@@ -159,7 +169,4 @@ def close_reads() -> None:
     if _reads is None:
         return
     threads, _reads = _reads, None
-    threads.closed = True
-    for pool in threads._pools:
-        pool.submit(_close_all).result(timeout=5)
-        pool.shutdown(wait=False)
+    threads.close_now()
