@@ -202,6 +202,10 @@ def _read_sql(vendor: str, quote) -> dict[str, str]:
     return {
         "one": f"{checkpoints}{key} AND {cid} = %s",
         "latest": f"{checkpoints}{key} ORDER BY {cid} DESC LIMIT 1",
+        "latest_id": (
+            f"SELECT {cid} FROM {quote(CheckpointRow._meta.db_table)}{key}"
+            f" ORDER BY {cid} DESC LIMIT 1"
+        ),
         "writes": (
             f"SELECT {_columns(quote, CheckpointWrite, written)}"
             f" FROM {quote(CheckpointWrite._meta.db_table)}{key} AND {cid} = %s"
@@ -438,6 +442,21 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
             rows = rows.filter(checkpoint_id=checkpoint_id)
         rows = list(rows.order_by("-checkpoint_id").values_list(*_ROW_FIELDS)[:1])
         return self._tuples(rows)[0] if rows else None
+
+    def latest_id(self, thread_id: str, checkpoint_ns: str = "") -> str | None:
+        """The id of a namespace's latest checkpoint: one index probe, e.g. to
+        check that a checkpoint held in memory is still the latest."""
+        thread_id = str(thread_id)
+        with self.connection_scope():
+            connection = connections[self.using]
+            if connection.vendor in _INSERT_VENDORS:
+                sql = _read_sql(connection.vendor, connection.ops.quote_name)["latest_id"]
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, [thread_id, checkpoint_ns])
+                    row = cursor.fetchone()
+                return row[0] if row else None
+            rows = self._checkpoints().filter(thread_id=thread_id, checkpoint_ns=checkpoint_ns)
+            return rows.order_by("-checkpoint_id").values_list("checkpoint_id", flat=True).first()
 
     def _read_one(self, connection, thread_id: str, ns: str, checkpoint_id: str | None):
         """`_get_tuple`'s three index probes (the checkpoint, its writes, its

@@ -92,13 +92,8 @@ def refresh_thread(
 
 
 def latest_id(thread_id) -> str | None:
-    """The id of the thread's latest checkpoint (top level)."""
-    return (
-        Checkpoint.objects.filter(thread_id=str(thread_id), checkpoint_ns="")
-        .order_by("-checkpoint_id")
-        .values_list("checkpoint_id", flat=True)
-        .first()
-    )
+    """The id of the thread's latest checkpoint (top level): one index probe."""
+    return saver().latest_id(thread_id)
 
 
 @functools.lru_cache(maxsize=64)

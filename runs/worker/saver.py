@@ -30,7 +30,6 @@ from langgraph.checkpoint.base import (
 )
 
 from checkpoints.saver import DjangoCheckpointSaver
-from runs.services import persistence
 from runs.worker import sql
 
 
@@ -114,10 +113,7 @@ class RunSaver(DjangoCheckpointSaver):
         if self.head is not None and not configurable.get("checkpoint_ns"):
             if not get_checkpoint_id(config):
                 held = self.stored_head()
-                if (
-                    persistence.latest_id(self.thread_id)
-                    == held.config["configurable"]["checkpoint_id"]
-                ):
+                if self.latest_id(self.thread_id) == held.config["configurable"]["checkpoint_id"]:
                     return held
         return super().get_tuple(config)
 

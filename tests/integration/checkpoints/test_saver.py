@@ -225,3 +225,20 @@ def test_a_checkpoint_put_again_replaces_its_row(saver):
     assert Checkpoint.objects.count() == 1
     row = Checkpoint.objects.get()
     assert row.run_id == "run-2" and row.metadata["step"] == 7
+
+
+def test_latest_id_is_the_latest_checkpoint_of_its_namespace(saver):
+    assert saver.latest_id("t") is None
+    one = step(saver, None, {"n": 1})
+    two = step(saver, one, {"n": 2})
+    step(saver, None, {"n": 3}, ns="child")
+    step(saver, None, {"n": 4}, thread_id="other")
+    assert saver.latest_id("t") == two["configurable"]["checkpoint_id"]
+    assert (
+        saver.latest_id("t")
+        == saver.get_tuple({"configurable": {"thread_id": "t", "checkpoint_ns": ""}}).config[
+            "configurable"
+        ]["checkpoint_id"]
+    )
+    assert saver.latest_id("t", "child") is not None
+    assert saver.latest_id("nobody") is None
