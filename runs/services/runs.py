@@ -297,7 +297,7 @@ def cancel_many(
 
 
 def _run_of(thread: Thread, run_id) -> Run:
-    run = thread.runs.filter(pk=parse_id(run_id, field="run_id", not_found=RunNotFound)).first()
+    run = thread.runs.filter(pk=parse_id(run_id, field="run_id", not_found=RunNotFound)).one()
     if run is None:
         raise RunNotFound(f"Run {run_id} not found.", field="run_id")
     return run
@@ -312,7 +312,7 @@ def get_run(thread_id, run_id, *, actor) -> Run:
             pk=parse_id(run_id, field="run_id", not_found=RunNotFound), thread_id=thread_pk
         )
         .filter(actors.thread_filter(actor, "thread__"))
-        .first()
+        .one()
     )
     if run is None:
         get_thread(thread_pk, actor=actor)

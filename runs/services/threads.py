@@ -31,7 +31,7 @@ def lock_thread(thread_id, *, actor, defer: tuple[str, ...] = ()) -> Thread:
     on access), e.g. STATE_FIELDS for a caller that does not read the state."""
     pk = parse_id(thread_id, field="thread_id")
     threads = actors.visible_threads(actor).select_for_update().filter(pk=pk)
-    thread = (threads.defer(*defer) if defer else threads).first()
+    thread = (threads.defer(*defer) if defer else threads).one()
     if thread is None:
         raise _not_found(thread_id)
     return thread
@@ -39,7 +39,7 @@ def lock_thread(thread_id, *, actor, defer: tuple[str, ...] = ()) -> Thread:
 
 def get_thread(thread_id, *, actor) -> Thread:
     pk = parse_id(thread_id, field="thread_id")
-    thread = actors.visible_threads(actor).filter(pk=pk).first()
+    thread = actors.visible_threads(actor).filter(pk=pk).one()
     if thread is None:
         raise _not_found(thread_id)
     return thread

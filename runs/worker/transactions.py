@@ -209,7 +209,7 @@ def finish_run(
     with transaction.atomic():
         # Not its state: the settle writes it (from the run's last checkpoint).
         thread = lock_thread(thread_id, actor=SYSTEM, defer=STATE_FIELDS)
-        run = thread.runs.filter(pk=run_id, status=RunStatus.RUNNING, worker_id=worker_id).first()
+        run = thread.runs.filter(pk=run_id, status=RunStatus.RUNNING, worker_id=worker_id).one()
         if run is None:
             return None
         if state_writes is not None:
@@ -343,7 +343,7 @@ def _settle_each(candidates, still: dict, error_for, now) -> list[tuple[dict, st
     for run_id, thread_id in list(candidates.values_list("pk", "thread_id")):
         with transaction.atomic():
             thread = lock_thread(thread_id, actor=SYSTEM)
-            run = thread.runs.filter(pk=run_id, status=RunStatus.RUNNING, **still).first()
+            run = thread.runs.filter(pk=run_id, status=RunStatus.RUNNING, **still).one()
             if run is not None:
                 settled.append(_settle_lost(thread, run, now, error_for(run)))
     return settled

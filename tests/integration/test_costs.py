@@ -9,13 +9,13 @@ import asyncio
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.backends.signals import connection_created
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from runs.models import Run
-from runs.services import assistants, state
+from runs.services import assistants, state, threads
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
 from runs.services.errors import ThreadBusy
@@ -208,6 +208,9 @@ async def test_an_interrupt_settles_in_one_transaction_then_hands_over(monkeypat
     # is read back.
     assert not [sql for sql in statements if '"runs_thread"."values"' in sql], statements
     assert not [sql for sql in statements if sql.startswith("SELECT") and "blob" in sql], statements
+    # The thread's lock and the run's check are lookups by key: no ORDER BY
+    # (first() sorted by the models' ordering, for a run a join to its thread).
+    assert not [sql for sql in statements if '"runs_thread"."created_at" DESC' in sql], statements
 
 
 def test_a_message_that_interrupts_a_running_run_wakes_no_worker(transactional_db, monkeypatch):
@@ -397,3 +400,18 @@ def test_a_claim_that_finds_nothing_is_one_read(transactional_db, django_assert_
         assert queue.claim_next_run("cost-worker", thread.pk) is None
     if sqlite:
         assert not [q for q in captured.captured_queries if "BEGIN" in q["sql"]]
+
+
+def test_lookups_by_key_ask_for_no_order(transactional_db):
+    """`runs.get`, the thread lock of every create and cancel: the row of a
+    unique key, without the model's ordering (for a run, a join to its
+    thread, compiled and sorted for one row)."""
+    owner = make_user()
+    thread = make_thread(owner)
+    run = run_service.create_run(thread.pk, input=USER, actor=owner)
+    with CaptureQueriesContext(connection) as queries:
+        assert run_service.get_run(thread.pk, run.pk, actor=owner) == run
+        with transaction.atomic():
+            assert threads.lock_thread(thread.pk, actor=owner) == thread
+    assert len(queries) >= 2
+    assert not [q["sql"] for q in queries if "ORDER BY" in q["sql"]], queries.captured_queries
