@@ -19,6 +19,7 @@ each a hop to the executor's database thread behind the other runs' writes.
 """
 
 import functools
+import threading
 
 from django.db import transaction
 from langgraph.checkpoint.base import (
@@ -47,11 +48,16 @@ class RunSaver(DjangoCheckpointSaver):
         # the cancelled step's writes).
         self.cancelled = cancelled or (lambda: False)
         self.deferred: list | None = None
-        # The last top-level checkpoint it stored, with the writes stored on
-        # it since: what the run's end copies onto the thread (its values,
-        # its interrupts) without reading back and decoding what it wrote.
+        # The last top-level checkpoint it stored, and the writes stored on
+        # the checkpoints from it on: what the run's end copies onto the
+        # thread (its values, its interrupts) without reading back and
+        # decoding what it wrote. A step's writes may be stored before its
+        # checkpoint (LangGraph's async durability makes both in the
+        # background, here on several database threads): they are kept by
+        # checkpoint id, under a lock.
         self.head: tuple | None = None
-        self.head_writes: dict = {}
+        self.writes: dict[str, dict] = {}
+        self.lock = threading.Lock()
 
     def check_run(self) -> None:
         """Lock the thread row; raise RunCancelled unless the run may write.
@@ -84,25 +90,30 @@ class RunSaver(DjangoCheckpointSaver):
             parent_id = configurable.get("checkpoint_id")
             parent = {"configurable": {**stored["configurable"], "checkpoint_id": parent_id}}
             metadata = get_serializable_checkpoint_metadata(config, metadata)
-            self.head = (stored, checkpoint, metadata, parent if parent_id else None)
-            self.head_writes = {}
+            with self.lock:
+                self.head = (stored, checkpoint, metadata, parent if parent_id else None)
+                # Ids sort by time: the writes of earlier checkpoints are no one's head.
+                self.writes = {cid: w for cid, w in self.writes.items() if cid >= checkpoint["id"]}
         return stored
 
     def _put_writes(self, config, writes, task_id, task_path=""):
         DjangoCheckpointSaver.put_writes(self, config, writes, task_id, task_path)
         configurable = config["configurable"]
-        head = self.head
-        if head is None or configurable.get("checkpoint_ns"):
-            return
-        if configurable.get("checkpoint_id") != head[0]["configurable"]["checkpoint_id"]:
+        checkpoint_id = configurable.get("checkpoint_id")
+        if configurable.get("checkpoint_ns") or not checkpoint_id:
             return
         # As the table keeps them: special writes (interrupt, error, ...) are
         # replaced by a later one, a task's other writes are kept once.
         special = all(channel in WRITES_IDX_MAP for channel, _ in writes)
-        for idx, (channel, value) in enumerate(writes):
-            key = (task_id, WRITES_IDX_MAP.get(channel, idx))
-            if special or key not in self.head_writes:
-                self.head_writes[key] = (task_path, task_id, key[1], channel, value)
+        with self.lock:
+            head = self.head
+            if head is not None and checkpoint_id < head[0]["configurable"]["checkpoint_id"]:
+                return
+            kept = self.writes.setdefault(checkpoint_id, {})
+            for idx, (channel, value) in enumerate(writes):
+                key = (task_id, WRITES_IDX_MAP.get(channel, idx))
+                if special or key not in kept:
+                    kept[key] = (task_path, task_id, key[1], channel, value)
 
     def get_tuple(self, config):
         """The thread's latest checkpoint, when it is the one this run stored
@@ -124,9 +135,11 @@ class RunSaver(DjangoCheckpointSaver):
         (persistence.refresh_thread)."""
         if self.head is None:
             return None
-        stored, checkpoint, metadata, parent = self.head
+        with self.lock:
+            stored, checkpoint, metadata, parent = self.head
+            kept = list(self.writes.get(checkpoint["id"], {}).values())
         writes = sorted(
-            self.head_writes.values(),
+            kept,
             key=lambda w: writes_sort_key(task_path=w[0], task_id=w[1], idx=w[2]),
         )
         pending = [(task_id, channel, value) for _, task_id, _, channel, value in writes]

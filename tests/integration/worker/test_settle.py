@@ -3,7 +3,10 @@ interrupts the API serves) from what its saver wrote, not by reading it back:
 the copy must be what reading it back gives, however the run ended."""
 
 import pytest
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.base.id import uuid6
 
+from runs.graphs.serialization import INTERRUPT_KEY as INTERRUPT
 from runs.models import RunStatus, Thread
 from runs.services import persistence, state
 from runs.services import runs as run_service
@@ -135,3 +138,25 @@ async def test_the_held_checkpoint_is_the_one_read_back(executor, monkeypatch, g
     assert {k: v for k, v in mine.checkpoint.items() if k != "channel_values"} == {
         k: v for k, v in read.checkpoint.items() if k != "channel_values"
     }
+
+
+def test_writes_stored_before_their_checkpoint_are_held_with_it(transactional_db):
+    """LangGraph's async durability stores a step's writes and its checkpoint
+    in the background, on several database threads: the writes may come
+    first. They are the checkpoint's all the same."""
+    thread = make_thread()
+    run = run_service.create_run(thread.pk, input=SF, actor=SYSTEM)
+    transactions.claim_next_run("w", thread.pk)
+    saver = RunSaver(thread_id=thread.pk, run_id=run.pk, worker_id="w")
+    config = {"configurable": {"thread_id": str(thread.pk), "checkpoint_ns": ""}}
+    first = {**empty_checkpoint(), "id": str(uuid6())}
+    stored = saver.put(config, first, {}, {})
+    second = {**empty_checkpoint(), "id": str(uuid6())}
+    on_second = {"configurable": {**stored["configurable"], "checkpoint_id": second["id"]}}
+    saver.put_writes(on_second, [(INTERRUPT, ["asked"])], "task")
+    saver.put_writes(stored, [("messages", "late")], "old-task")  # on the first: not the head's
+    saver.put(stored, second, {}, {})
+    held = saver.stored_head()
+    assert held.config["configurable"]["checkpoint_id"] == second["id"]
+    assert held.pending_writes == [("task", INTERRUPT, ["asked"])]
+    assert held.pending_writes == persistence.latest(thread.pk).pending_writes
