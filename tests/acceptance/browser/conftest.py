@@ -76,6 +76,13 @@ def axe():
         pytest.skip("axe-core is not installed (npm ci --prefix tests/acceptance/sdk/js)")
 
     async def scan(page, selector=None):
+        # At rest, as a person reads it: a message still fading in is see-through
+        # and fails the contrast check (the blinking caret and the typing dots
+        # never end, so only animations that do end are waited for).
+        await page.wait_for_function(
+            """() => document.getAnimations().every((a) => a.playState !== "running"
+                || a.effect.getComputedTiming().iterations === Infinity)"""
+        )
         await page.add_script_tag(path=str(AXE_JS))
         results = await page.evaluate(
             """async (selector) => {
