@@ -9,6 +9,7 @@ update), so that listing and searching threads reads no checkpoint.
 """
 
 import functools
+from collections.abc import Callable
 
 from django.db import connection
 from django.utils import timezone
@@ -68,18 +69,15 @@ def refresh_thread(
     *,
     status: str | None = None,
     error: dict | None = None,
-    known: CheckpointTuple | None = None,
+    read: Callable[[], CheckpointTuple | None] | None = None,
 ) -> CheckpointTuple | None:
     """Copy the latest checkpoint's values and interrupts onto the thread, and
     mark its state changed now (`state_updated_at`). Sets `status` if given,
     with `error` when that is `error` (Thread.set_status). Returns that
-    checkpoint. `known`: that checkpoint as its writer holds it (a run's
-    last, RunSaver.stored_head), taken when it is still the thread's latest:
-    one index probe instead of reading back and decoding the conversation."""
-    if known is not None and latest_id(thread.pk) == known.config["configurable"]["checkpoint_id"]:
-        checkpoint = known
-    else:
-        checkpoint = latest(thread.pk)
+    checkpoint. `read`: what reads the thread's latest checkpoint, when the
+    caller has a cheaper one than `latest` (a run's saver holds what it
+    wrote last: RunSaver.latest)."""
+    checkpoint = read() if read is not None else latest(thread.pk)
     thread.values = state_values(checkpoint)
     thread.interrupts = pending_interrupts(checkpoint)
     thread.state_updated_at = timezone.now()
@@ -89,11 +87,6 @@ def refresh_thread(
     thread.updated_at = thread.state_updated_at
     _update(thread, fields)
     return checkpoint
-
-
-def latest_id(thread_id) -> str | None:
-    """The id of the thread's latest checkpoint (top level): one index probe."""
-    return saver().latest_id(thread_id)
 
 
 @functools.lru_cache(maxsize=64)

@@ -270,6 +270,10 @@ def delete_thread(thread_id, *, actor) -> None:
 
 
 def _delete_locked(thread: Thread) -> None:
-    cancel_locked(thread, list(thread.in_flight_runs()), action=CancelAction.ROLLBACK)
+    signals = cancel_locked(
+        thread, list(thread.in_flight_runs()), action=CancelAction.ROLLBACK, signal=False
+    )
+    signals.wake = False  # no thread left whose next run a worker could claim
+    transaction.on_commit(signals.send)
     persistence.delete_thread(thread.pk)
     thread.delete()

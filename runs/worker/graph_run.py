@@ -140,7 +140,7 @@ class Outcome:
     partial_message: dict | None = None  # the answer kept by an interrupt
     # Its checkpoint writes, made by finish_run in its transaction (RunSaver.defer_writes).
     state_writes: Callable[[], None] | None = None
-    # Its last checkpoint as its saver holds it, for finish_run (RunSaver.stored_head).
+    # Reads the thread's latest checkpoint, for finish_run: RunSaver.latest.
     head: Callable[[], CheckpointTuple | None] | None = None
 
 
@@ -198,7 +198,7 @@ async def drive(active: ActiveRun, *, worker_id: str, run_sync) -> Outcome:
         close_connections=False,
     )
     outcome = await _drive(active, config, saver, run_sync)
-    outcome.head = saver.stored_head
+    outcome.head = saver.latest
     return outcome
 
 

@@ -118,23 +118,24 @@ class RunSaver(DjangoCheckpointSaver):
     def get_tuple(self, config):
         """The thread's latest checkpoint, when it is the one this run stored
         last, from memory (one index probe checks it is still the latest):
-        an interrupted run's partial answer is an update of that checkpoint,
-        and reading it back decoded the whole conversation again."""
+        the run's end copies it onto the thread, and an interrupted run's
+        partial answer is an update of it; reading it back decoded the whole
+        conversation again."""
         configurable = config["configurable"]
         if self.head is not None and not configurable.get("checkpoint_ns"):
             if not get_checkpoint_id(config):
-                held = self.stored_head()
+                held = self._held_head()
                 if self.latest_id(self.thread_id) == held.config["configurable"]["checkpoint_id"]:
                     return held
         return super().get_tuple(config)
 
-    def stored_head(self) -> CheckpointTuple | None:
+    def latest(self) -> CheckpointTuple | None:
+        """The thread's latest top-level checkpoint (get_tuple)."""
+        return self.get_tuple({"configurable": {"thread_id": self.thread_id, "checkpoint_ns": ""}})
+
+    def _held_head(self) -> CheckpointTuple:
         """The last top-level checkpoint this run stored, its values as the
-        graph held them and the writes stored on it, or None when it stored
-        none. The caller checks that it is still the thread's latest
-        (persistence.refresh_thread)."""
-        if self.head is None:
-            return None
+        graph held them and the writes stored on it."""
         with self.lock:
             stored, checkpoint, metadata, parent = self.head
             kept = list(self.writes.get(checkpoint["id"], {}).values())

@@ -197,9 +197,9 @@ def finish_run(
     answer (RunSaver.defer_writes), made here under the thread lock once the
     run is known to be still ours, so they and the run's end commit together:
     no run of the thread can see it stopped without its answer, and a run
-    rolled back meanwhile writes nothing. `head`: the run's last checkpoint as
-    its saver holds it (RunSaver.stored_head, after the state writes), copied
-    onto the thread without reading it back. `hand_over`: then claim the
+    rolled back meanwhile writes nothing. `head`: reads the thread's latest
+    checkpoint, after the state writes (RunSaver.latest: the one the run
+    wrote last, without reading it back), copied onto the thread. `hand_over`: then claim the
     thread's next pending run for this worker (`Finished.next`), in this same
     call on the database thread (no hop back to the event loop and no claim
     woken for nothing when nothing else is in flight), but in a transaction
@@ -222,8 +222,7 @@ def finish_run(
         if run.kwargs.get("on_completion") == "delete":
             grace = timedelta(seconds=settings.RUNS_TEMPORARY_THREAD_SECONDS)
             thread.expires_at = run.ended_at + grace
-        known = head() if head is not None else None
-        settled = _settle_thread(thread, status, pending=pending, error=error, known=known)
+        settled = _settle_thread(thread, status, pending=pending, error=error, read=head)
         busy = settled == ThreadStatus.BUSY
         finished = Finished(run_dict(run))
     if hand_over and busy:  # busy: it has pending runs (its running one just ended)
@@ -237,7 +236,7 @@ def _settle_thread(
     *,
     pending: bool = False,
     error: dict | None = None,
-    known: CheckpointTuple | None = None,
+    read: Callable[[], CheckpointTuple | None] | None = None,
 ) -> str:
     """Set the thread's status after its run ended; returns it."""
     if sql.has_runs_in_flight(thread.pk):  # Thread.in_flight_runs, without the ORM's compiling
@@ -248,7 +247,7 @@ def _settle_thread(
         status = ThreadStatus.INTERRUPTED
     else:
         status = ThreadStatus.IDLE
-    persistence.refresh_thread(thread, status=status, error=error, known=known)
+    persistence.refresh_thread(thread, status=status, error=error, read=read)
     if thread.expires_at is not None:
         thread.save(update_fields=["expires_at"])
     return status

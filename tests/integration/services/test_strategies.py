@@ -12,6 +12,7 @@ from runs.bus import publish as bus
 from runs.models import RolledBackRun, Run, RunStatus, Thread, ThreadStatus
 from runs.services import cancellation, persistence
 from runs.services import runs as run_service
+from runs.services import threads as thread_service
 from runs.services.actors import SYSTEM
 from runs.services.chat_messages import is_interrupted
 from runs.services.errors import (
@@ -233,6 +234,26 @@ async def test_watchers_hear_of_a_double_text_before_the_executors(
     if strategy == "rollback":  # interrupt: its executor hands the thread over
         expected.append((wake, None, None))
     assert sent == expected
+
+
+async def test_deleting_a_thread_stops_its_run_and_wakes_no_worker(thread, monkeypatch):
+    """A rollback by hand wakes the workers for the thread's next run; a
+    thread deleted with its runs has none: its executor is told to stop and
+    no worker is woken to claim nothing."""
+    first = await create_run(thread.pk, input=SF)
+    await orm(queue.claim_next_run)("test-worker", thread.pk)
+    sent = record_bus(monkeypatch)
+    await orm(thread_service.delete_thread)(thread.pk, actor=SYSTEM)
+
+    async def announced():
+        return len(sent) >= 2
+
+    await wait_for(announced)
+    await asyncio.sleep(0.05)  # nothing more comes
+    assert sent == [
+        (protocol.MessageType.RUN_EVENT, protocol.Lifecycle.ROLLED_BACK, str(first.pk)),
+        (protocol.MessageType.RUN_CANCEL, None, str(first.pk)),
+    ]
 
 
 async def test_a_new_run_starts_after_the_rollback_it_made_is_announced(

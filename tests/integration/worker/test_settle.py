@@ -8,7 +8,7 @@ from langgraph.checkpoint.base.id import uuid6
 
 from runs.graphs.serialization import INTERRUPT_KEY as INTERRUPT
 from runs.models import RunStatus, Thread
-from runs.services import persistence, state
+from runs.services import persistence
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
 from runs.services.chat_messages import is_interrupted
@@ -91,15 +91,19 @@ async def test_an_interrupted_run_leaves_its_partial_answer(executor, read_back)
 
 
 def test_a_checkpoint_no_longer_the_latest_is_read_back(transactional_db):
-    """Another checkpoint came after the one the caller holds: the latest is
-    read, not the one held."""
-    thread = make_thread(metadata={"graph_id": "agent"})
-    state.update_state(thread.pk, values={"messages": ["one"]}, actor=SYSTEM)
-    held = persistence.latest(thread.pk)
-    state.update_state(thread.pk, values={"messages": ["two"]}, actor=SYSTEM)
-    persistence.refresh_thread(thread, known=held)
-    contents = [m["content"] for m in Thread.objects.get(pk=thread.pk).values["messages"]]
-    assert contents == ["one", "two"]
+    """Another checkpoint came after the one the run's saver holds: the
+    latest is read, not the one held."""
+    thread = make_thread()
+    run = run_service.create_run(thread.pk, input=SF, actor=SYSTEM)
+    transactions.claim_next_run("w", thread.pk)
+    saver = RunSaver(thread_id=thread.pk, run_id=run.pk, worker_id="w")
+    config = {"configurable": {"thread_id": str(thread.pk), "checkpoint_ns": ""}}
+    mine = saver.put(config, {**empty_checkpoint(), "id": str(uuid6())}, {}, {})
+    assert saver.latest().config == mine
+    later = {**empty_checkpoint(), "id": str(uuid6())}
+    theirs = persistence.saver().put(mine, later, {}, {})
+    assert saver.latest().config == theirs
+    assert saver.latest().checkpoint["id"] == later["id"]
 
 
 @pytest.mark.parametrize("graph", ["agent", "hitl"])
@@ -107,13 +111,13 @@ async def test_the_held_checkpoint_is_the_one_read_back(executor, monkeypatch, g
     """What the saver holds is what get_tuple would read: the configs, the
     stored metadata, the values and the pending writes (an interrupt's)."""
     held = []
-    stored_head = RunSaver.stored_head
+    held_head = RunSaver._held_head
 
     def recording(self):
-        held.append(stored_head(self))
+        held.append(held_head(self))
         return held[-1]
 
-    monkeypatch.setattr(RunSaver, "stored_head", recording)
+    monkeypatch.setattr(RunSaver, "_held_head", recording)
     thread = await orm(make_thread)()
     run = await orm(run_service.create_run)(
         thread.pk, assistant_id=graph, input=SF, config=FAST, actor=SYSTEM
@@ -156,7 +160,8 @@ def test_writes_stored_before_their_checkpoint_are_held_with_it(transactional_db
     saver.put_writes(on_second, [(INTERRUPT, ["asked"])], "task")
     saver.put_writes(stored, [("messages", "late")], "old-task")  # on the first: not the head's
     saver.put(stored, second, {}, {})
-    held = saver.stored_head()
+    held = saver.latest()
+    assert held is not None and held.checkpoint is second  # the one held, not read back
     assert held.config["configurable"]["checkpoint_id"] == second["id"]
     assert held.pending_writes == [("task", INTERRUPT, ["asked"])]
     assert held.pending_writes == persistence.latest(thread.pk).pending_writes
