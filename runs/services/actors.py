@@ -41,6 +41,13 @@ def thread_filter(actor, path: str = "") -> Q:
     return Q(**{f"{path}owner": actor})
 
 
+def thread_key(actor, pk) -> dict:
+    """The fields that find thread `pk` if `actor` may see it (thread_filter,
+    as a lookup by key: chatapp.platform.prepared.select_one)."""
+    check_actor(actor)
+    return {"pk": pk} if actor is SYSTEM else {"pk": pk, "owner": actor.pk}
+
+
 def visible_threads(actor):
     """The threads `actor` may see and act on."""
     return Thread.objects.filter(thread_filter(actor))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from chatapp.platform.prepared import update_fields
 from runs.bus import protocol
 from runs.bus.publish import publish_sync, send_sync, wake_workers_sync
 from runs.models import CancelAction, RolledBackRun, Run, RunStatus, Thread, ThreadStatus
@@ -90,16 +91,17 @@ def cancel_locked(
             run.status = RunStatus.INTERRUPTED
             run.cancel_action = action
             run.cancelled_by = by
-            run.ended_at = now
-            run.save(
-                update_fields=["status", "cancel_action", "cancelled_by", "ended_at", "updated_at"]
+            run.ended_at = run.updated_at = now
+            update_fields(
+                run, ["status", "cancel_action", "cancelled_by", "ended_at", "updated_at"]
             )
             status = protocol.Lifecycle.INTERRUPTED
             payload = run_dict(run)
         else:
             run.cancel_action = action
             run.cancelled_by = by
-            run.save(update_fields=["cancel_action", "cancelled_by", "updated_at"])
+            run.updated_at = now
+            update_fields(run, ["cancel_action", "cancelled_by", "updated_at"])
             status = protocol.Lifecycle.INTERRUPTING
         if action != CancelAction.ROLLBACK:
             # Watchers (the chat's timeline) learn at once which run stopped it.

@@ -8,6 +8,7 @@ interleave.
 
 from django.db import transaction
 
+from chatapp.platform.prepared import select_one
 from runs.models import ACTIVE_RUN_STATUSES, CancelAction, Run, Thread, ThreadStatus
 from runs.services import actors, json_match, json_paths, persistence
 from runs.services.cancellation import cancel_locked
@@ -30,8 +31,7 @@ def lock_thread(thread_id, *, actor, defer: tuple[str, ...] = ()) -> Thread:
     Another user's thread is not found. `defer`: fields not read now (read
     on access), e.g. STATE_FIELDS for a caller that does not read the state."""
     pk = parse_id(thread_id, field="thread_id")
-    threads = actors.visible_threads(actor).select_for_update().filter(pk=pk)
-    thread = (threads.defer(*defer) if defer else threads).one()
+    thread = select_one(Thread, actors.thread_key(actor, pk), defer=defer, lock=True)
     if thread is None:
         raise _not_found(thread_id)
     return thread
@@ -39,7 +39,7 @@ def lock_thread(thread_id, *, actor, defer: tuple[str, ...] = ()) -> Thread:
 
 def get_thread(thread_id, *, actor) -> Thread:
     pk = parse_id(thread_id, field="thread_id")
-    thread = actors.visible_threads(actor).filter(pk=pk).one()
+    thread = select_one(Thread, actors.thread_key(actor, pk))
     if thread is None:
         raise _not_found(thread_id)
     return thread

@@ -31,6 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from langgraph.checkpoint.base import CheckpointTuple
 
+from chatapp.platform.prepared import select_one, update_fields
 from checkpoints.models import Checkpoint as CheckpointRow
 from runs.bus.protocol import Lifecycle
 from runs.models import CancelAction, Run, RunStatus, Thread, ThreadStatus
@@ -130,7 +131,7 @@ def _claim(worker_id: str, thread_id, now, not_yet: list):
             if found is None:
                 return None
             pk, owner_id = found
-            run = Run.objects.filter(thread_id=pk, status=RunStatus.PENDING).order_by("seq").first()
+            run = select_one(Run, {"thread": pk, "status": RunStatus.PENDING}, order_by=("seq",))
             if run is None:
                 return None
             if run.not_before is not None and run.not_before > now:
@@ -209,16 +210,24 @@ def finish_run(
     with transaction.atomic():
         # Not its state: the settle writes it (from the run's last checkpoint).
         thread = lock_thread(thread_id, actor=SYSTEM, defer=STATE_FIELDS)
-        run = thread.runs.filter(pk=run_id, status=RunStatus.RUNNING, worker_id=worker_id).one()
+        run = select_one(
+            Run,
+            {
+                "pk": run_id,
+                "thread": thread.pk,
+                "status": RunStatus.RUNNING,
+                "worker_id": worker_id,
+            },
+        )
         if run is None:
             return None
         if state_writes is not None:
             state_writes()
         run.status = status
         run.error = error
-        run.ended_at = timezone.now()
+        run.ended_at = run.updated_at = timezone.now()
         run.lease_expires_at = None
-        run.save(update_fields=["status", "error", "ended_at", "lease_expires_at", "updated_at"])
+        update_fields(run, ["status", "error", "ended_at", "lease_expires_at", "updated_at"])
         if run.kwargs.get("on_completion") == "delete":
             grace = timedelta(seconds=settings.RUNS_TEMPORARY_THREAD_SECONDS)
             thread.expires_at = run.ended_at + grace

@@ -1,0 +1,170 @@
+"""Reads by key, inserts and updates of named fields, with their SQL built once.
+
+The ORM spends ~0.3-0.5 ms of Python building and compiling each statement
+(the queryset's clone, its WHERE tree, the compiler's select), more than
+SQLite takes to run it. The statements every run and every double-text
+repeats are a handful of shapes: a row by its key, locked or not; a
+thread's runs in some statuses, in order; a new run; the update of a few
+fields. Here the text of
+each shape is built once per database vendor from the model's table and
+column names; only the parameters change. Values go in through each field's
+`get_db_prep_value` and come out through the converters the ORM would apply
+(the backend's and the field's: JSON decoded, datetimes made aware, UUIDs on
+SQLite), and rows become instances through `Model.from_db`, as the ORM's own
+iterable does: an instance read here is one the ORM would have read.
+
+Relied-on Django internals: `Field.get_col(alias)` and the converters
+(`connection.ops.get_db_converters`, `Expression.get_db_converters`), as
+`SQLCompiler.get_converters` uses them. tests/unit/test_prepared.py checks
+each model read here equals the ORM's read of the same row.
+"""
+
+import functools
+import weakref
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+# Converters are bound to a connection's `ops`: kept per connection (each
+# thread has its own), and dropped with it.
+_converters: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+@functools.lru_cache(maxsize=256)
+def _select_sql(
+    vendor: str,
+    model,
+    where: tuple[tuple[str, int | None], ...],
+    defer: tuple[str, ...],
+    order_by: tuple[str, ...],
+    limit: int | None,
+    lock: bool,
+) -> tuple[str, tuple, tuple]:
+    """(sql, the fields read, the fields of the WHERE) of `select`. `where`:
+    (field name, how many values for IN, or None for =)."""
+    connection = connections[DEFAULT_DB_ALIAS]  # the statement is the same on all of a vendor's
+    meta, quote = model._meta, connection.ops.quote_name
+    read = tuple(f for f in meta.concrete_fields if f.name not in defer)
+    keys = tuple(meta.pk if name == "pk" else meta.get_field(name) for name, _ in where)
+    conditions = [
+        f"{quote(f.column)} = %s"
+        if n is None
+        else f"{quote(f.column)} IN ({', '.join(['%s'] * n)})"
+        for f, (_, n) in zip(keys, where, strict=True)
+    ]
+    sql = f"SELECT {', '.join(quote(f.column) for f in read)} FROM {quote(meta.db_table)}"
+    sql += " WHERE " + " AND ".join(conditions)
+    if order_by:
+        sql += " ORDER BY " + ", ".join(
+            quote(meta.get_field(name.lstrip("-")).column) + (" DESC" if name[0] == "-" else "")
+            for name in order_by
+        )
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    return sql, read, keys
+
+
+def _row_converters(connection, model, read: tuple) -> list:
+    """[(position, [converter], col)] of the fields read, for this connection."""
+    kept = _converters.setdefault(connection, {})
+    key = (model, read)
+    if key not in kept:
+        found = []
+        for position, field in enumerate(read):
+            col = field.get_col(model._meta.db_table)
+            funcs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            if funcs:
+                found.append((position, funcs, col))
+        kept[key] = found
+    return kept[key]
+
+
+def select(model, where: dict, *, defer=(), order_by=(), limit=None, lock: bool = False) -> list:
+    """`model.objects.filter(**where).defer(*defer).order_by(*order_by)
+    [:limit]` (`.select_for_update()` with `lock`), without the ORM's
+    building: each field of `where` equals its value ("pk" for the primary
+    key; a foreign key by its name, compared with the related row's key), or
+    is one of them when it is a tuple or a list. `lock` (FOR UPDATE where the
+    database locks rows) needs a transaction."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if lock and not connection.in_atomic_block:
+        raise RuntimeError("a locking select outside a transaction")
+    shape = tuple(
+        (name, len(value) if isinstance(value, tuple | list) else None)
+        for name, value in where.items()
+    )
+    sql, read, keys = _select_sql(
+        connection.vendor, model, shape, tuple(defer), tuple(order_by), limit, lock
+    )
+    params = []
+    for field, value in zip(keys, where.values(), strict=True):
+        if isinstance(value, tuple | list):
+            params += [field.get_db_prep_value(v, connection) for v in value]
+        else:
+            params.append(field.get_db_prep_value(value, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    converters = _row_converters(connection, model, read)
+    names = [f.attname for f in read]
+    found = []
+    for row in rows:
+        values = list(row)
+        for position, funcs, col in converters:
+            for convert in funcs:
+                values[position] = convert(values[position], col, connection)
+        found.append(model.from_db(connection.alias, names, values))
+    return found
+
+
+def select_one(model, where: dict, *, defer=(), order_by=(), lock: bool = False):
+    """The first row `select` finds (LIMIT 1), or None."""
+    rows = select(model, where, defer=defer, order_by=order_by, limit=1, lock=lock)
+    return rows[0] if rows else None
+
+
+@functools.lru_cache(maxsize=256)
+def _update_sql(vendor: str, model, fields: tuple[str, ...]) -> tuple[str, tuple]:
+    meta, quote = model._meta, connections[DEFAULT_DB_ALIAS].ops.quote_name
+    targets = tuple(meta.get_field(name) for name in fields)
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in targets)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    return sql, targets
+
+
+def update_fields(instance, fields) -> None:
+    """`instance.save(update_fields=fields)` without the ORM's compiling of
+    the UPDATE, and without what `save` adds: no signals, no `auto_now`
+    (the caller sets `updated_at`)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    sql, targets = _update_sql(connection.vendor, type(instance), tuple(fields))
+    params = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in targets]
+    params.append(instance._meta.pk.get_db_prep_value(instance.pk, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(vendor: str, model) -> tuple[str, tuple]:
+    meta, quote = model._meta, connections[DEFAULT_DB_ALIAS].ops.quote_name
+    fields = tuple(meta.concrete_fields)
+    columns = ", ".join(quote(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})", fields
+
+
+def insert(instance) -> None:
+    """`instance.save(force_insert=True)` of an instance whose primary key is
+    set (a UUID's default), without the ORM's compiling of the INSERT, and
+    without signals: each field's `pre_save` (auto_now, auto_now_add), then
+    its `get_db_prep_save`, as the ORM's insert does."""
+    if instance.pk is None:
+        raise ValueError("insert() needs the primary key set")
+    connection = connections[DEFAULT_DB_ALIAS]
+    sql, fields = _insert_sql(connection.vendor, type(instance))
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    instance._state.adding = False
+    instance._state.db = connection.alias

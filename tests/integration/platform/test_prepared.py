@@ -1,0 +1,104 @@
+"""chatapp.platform.prepared reads what the ORM reads and writes what it writes.
+
+It relies on Django's converters (`Field.get_col`, `ops.get_db_converters`,
+`Expression.get_db_converters`) and `Model.from_db`: these tests fail when
+their behaviour changes under it (a field type the ORM converts that it does
+not, a changed signature)."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from chatapp.platform.prepared import insert, select, select_one, update_fields
+from runs.models import ACTIVE_RUN_STATUSES, Run, RunStatus, Thread
+from runs.services import runs as run_service
+from runs.services.actors import SYSTEM
+from tests.conftest import make_thread
+
+pytestmark = pytest.mark.django_db
+
+SF = {"messages": [{"role": "user", "content": "sf"}]}
+
+
+def fields_of(instance) -> dict:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def a_thread_with_runs():
+    thread = make_thread(metadata={"graph_id": "agent", "nested": {"a": [1, 2]}})
+    Thread.objects.filter(pk=thread.pk).update(
+        values={"messages": [{"content": "é"}]},
+        interrupts={"t": [{"value": 1}]},
+        expires_at=timezone.now() + timedelta(hours=1),
+        error={"error": "E"},
+    )
+    first = run_service.create_run(thread.pk, input=SF, actor=SYSTEM)
+    second = run_service.create_run(
+        thread.pk, input=SF, actor=SYSTEM, multitask_strategy="enqueue", after_seconds=5
+    )
+    return Thread.objects.get(pk=thread.pk), first, second
+
+
+def test_a_thread_read_by_key_is_the_orms():
+    thread, _, _ = a_thread_with_runs()
+    mine = select_one(Thread, {"pk": thread.pk})
+    assert type(mine) is Thread and not mine._state.adding
+    assert fields_of(mine) == fields_of(thread)
+    assert select_one(Thread, {"pk": thread.pk, "owner": thread.owner_id}).pk == thread.pk
+    assert select_one(Thread, {"pk": thread.pk, "owner": thread.owner_id + 1}) is None
+
+
+def test_deferred_fields_are_read_on_access():
+    thread, _, _ = a_thread_with_runs()
+    mine = select_one(Thread, {"pk": thread.pk}, defer=("values", "interrupts"))
+    assert mine.get_deferred_fields() == {"values", "interrupts"}
+    assert mine.values == thread.values  # read now
+
+
+def test_the_first_run_in_order_is_the_orms():
+    thread, first, second = a_thread_with_runs()
+    mine = select_one(Run, {"thread": thread.pk, "status": RunStatus.PENDING}, order_by=("seq",))
+    orm = Run.objects.filter(thread=thread.pk, status=RunStatus.PENDING).order_by("seq").first()
+    assert fields_of(mine) == fields_of(orm) and mine.pk == first.pk
+    last = select_one(Run, {"thread": thread.pk, "status": RunStatus.PENDING}, order_by=("-seq",))
+    assert last.pk == second.pk and last.not_before == Run.objects.get(pk=second.pk).not_before
+
+
+def test_a_locked_read_needs_a_transaction_and_locks(transactional_db):
+    thread = make_thread()
+    with pytest.raises(RuntimeError):
+        select_one(Thread, {"pk": thread.pk}, lock=True)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        assert select_one(Thread, {"pk": thread.pk}, lock=True).pk == thread.pk
+    locks = connection.features.has_select_for_update
+    assert ("FOR UPDATE" in queries[-1]["sql"]) == locks
+
+
+def test_an_update_of_named_fields_is_what_save_writes():
+    thread, first, _ = a_thread_with_runs()
+    run = select_one(Run, {"pk": first.pk})
+    run.status, run.error = RunStatus.ERROR, {"error": "ValueError", "message": "ü"}
+    run.ended_at = run.updated_at = timezone.now()
+    update_fields(run, ["status", "error", "ended_at", "updated_at"])
+    assert fields_of(Run.objects.get(pk=first.pk)) == fields_of(run)
+
+
+def test_runs_in_a_set_of_statuses_in_order_are_the_orms():
+    thread, first, second = a_thread_with_runs()
+    Run.objects.filter(pk=first.pk).update(status=RunStatus.RUNNING)
+    mine = select(Run, {"thread": thread.pk, "status": ACTIVE_RUN_STATUSES}, order_by=("seq",))
+    orm = list(thread.in_flight_runs())
+    assert [fields_of(r) for r in mine] == [fields_of(r) for r in orm]
+    assert [r.pk for r in mine] == [first.pk, second.pk]
+    assert select(Run, {"thread": thread.pk, "status": [RunStatus.SUCCESS]}) == []
+
+
+def test_an_insert_is_what_create_writes():
+    thread, _, _ = a_thread_with_runs()
+    run = Run(thread=thread, seq=9, assistant_id="agent", input=SF, kwargs={"k": ["v"]})
+    insert(run)
+    assert not run._state.adding and run.created_at is not None
+    assert fields_of(Run.objects.get(pk=run.pk)) == fields_of(run)
