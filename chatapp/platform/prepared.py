@@ -44,13 +44,11 @@ def _select_sql(
     connection = connections[DEFAULT_DB_ALIAS]  # the statement is the same on all of a vendor's
     meta, quote = model._meta, connection.ops.quote_name
     read = tuple(f for f in meta.concrete_fields if f.name not in defer)
-    keys = tuple(meta.pk if name == "pk" else meta.get_field(name) for name, _ in where)
-    conditions = [
-        f"{quote(f.column)} = %s"
-        if n is None
-        else f"{quote(f.column)} IN ({', '.join(['%s'] * n)})"
-        for f, (_, n) in zip(keys, where, strict=True)
-    ]
+    keys, conditions = [], []
+    for name, n in where:
+        condition, field = _condition(model, name, quote)
+        keys.append(field)
+        conditions.append(condition % ("= %s" if n is None else f"IN ({', '.join(['%s'] * n)})"))
     sql = f"SELECT {', '.join(quote(f.column) for f in read)} FROM {quote(meta.db_table)}"
     sql += " WHERE " + " AND ".join(conditions)
     if order_by:
@@ -62,7 +60,28 @@ def _select_sql(
         sql += f" LIMIT {int(limit)}"
     if lock and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
-    return sql, read, keys
+    return sql, read, tuple(keys)
+
+
+def _condition(model, name: str, quote) -> tuple[str, object]:
+    """(condition with a `%s` for its operator, the field whose values it
+    compares) of a `where` key: a field, "pk", or "fk__field", a field of the
+    row a foreign key points to (a subquery on its key: `"thread__owner"` is
+    `thread_id IN (SELECT id FROM thread WHERE owner_id = ...)`, the
+    ownership check in the one query)."""
+    meta = model._meta
+    if "__" in name:
+        via, rest = name.split("__", 1)
+        fk = meta.get_field(via)
+        related = fk.related_model._meta
+        target = related.pk if rest == "pk" else related.get_field(rest)
+        return (
+            f"{quote(fk.column)} IN (SELECT {quote(related.pk.column)}"
+            f" FROM {quote(related.db_table)} WHERE {quote(target.column)} %s)",
+            target,
+        )
+    field = meta.pk if name == "pk" else meta.get_field(name)
+    return f"{quote(field.column)} %s", field
 
 
 def _row_converters(connection, model, read: tuple) -> list:

@@ -41,11 +41,11 @@ def thread_filter(actor, path: str = "") -> Q:
     return Q(**{f"{path}owner": actor})
 
 
-def thread_key(actor, pk) -> dict:
-    """The fields that find thread `pk` if `actor` may see it (thread_filter,
-    as a lookup by key: chatapp.platform.prepared.select_one)."""
+def owner_key(actor, path: str = "") -> dict:
+    """`thread_filter` as the fields of a lookup by key
+    (chatapp.platform.prepared.select): none for SYSTEM."""
     check_actor(actor)
-    return {"pk": pk} if actor is SYSTEM else {"pk": pk, "owner": actor.pk}
+    return {} if actor is SYSTEM else {f"{path}owner": actor.pk}
 
 
 def visible_threads(actor):

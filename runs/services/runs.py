@@ -20,7 +20,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from chatapp.platform.prepared import insert, select, update_fields
+from chatapp.platform.prepared import insert, select, select_one, update_fields
 from runs.bus import protocol
 from runs.bus.publish import publish_sync, wake_workers_sync
 from runs.graphs.validation import check_options
@@ -312,12 +312,9 @@ def get_run(thread_id, run_id, *, actor) -> Run:
     """One query when found: the ownership check is part of it. A thread the
     actor cannot see is not found, whether it exists or not."""
     thread_pk = parse_id(thread_id, field="thread_id")
-    run = (
-        Run.objects.filter(
-            pk=parse_id(run_id, field="run_id", not_found=RunNotFound), thread_id=thread_pk
-        )
-        .filter(actors.thread_filter(actor, "thread__"))
-        .one()
+    run_pk = parse_id(run_id, field="run_id", not_found=RunNotFound)
+    run = select_one(
+        Run, {"pk": run_pk, "thread": thread_pk, **actors.owner_key(actor, "thread__")}
     )
     if run is None:
         get_thread(thread_pk, actor=actor)

@@ -31,7 +31,7 @@ def lock_thread(thread_id, *, actor, defer: tuple[str, ...] = ()) -> Thread:
     Another user's thread is not found. `defer`: fields not read now (read
     on access), e.g. STATE_FIELDS for a caller that does not read the state."""
     pk = parse_id(thread_id, field="thread_id")
-    thread = select_one(Thread, actors.thread_key(actor, pk), defer=defer, lock=True)
+    thread = select_one(Thread, {"pk": pk, **actors.owner_key(actor)}, defer=defer, lock=True)
     if thread is None:
         raise _not_found(thread_id)
     return thread
@@ -39,7 +39,7 @@ def lock_thread(thread_id, *, actor, defer: tuple[str, ...] = ()) -> Thread:
 
 def get_thread(thread_id, *, actor) -> Thread:
     pk = parse_id(thread_id, field="thread_id")
-    thread = select_one(Thread, actors.thread_key(actor, pk))
+    thread = select_one(Thread, {"pk": pk, **actors.owner_key(actor)})
     if thread is None:
         raise _not_found(thread_id)
     return thread

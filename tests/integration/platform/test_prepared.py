@@ -102,3 +102,13 @@ def test_an_insert_is_what_create_writes():
     insert(run)
     assert not run._state.adding and run.created_at is not None
     assert fields_of(Run.objects.get(pk=run.pk)) == fields_of(run)
+
+
+def test_a_field_of_the_related_row_is_the_orms_join():
+    thread, first, _ = a_thread_with_runs()
+    mine = select_one(Run, {"pk": first.pk, "thread__owner": thread.owner_id})
+    assert fields_of(mine) == fields_of(Run.objects.get(pk=first.pk, thread__owner=thread.owner_id))
+    assert select_one(Run, {"pk": first.pk, "thread__owner": thread.owner_id + 1}) is None
+    with CaptureQueriesContext(connection) as queries:
+        select_one(Run, {"pk": first.pk, "thread__owner": thread.owner_id})
+    assert len(queries) == 1
