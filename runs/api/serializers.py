@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from chatapp.platform.drf_fields import ShallowCopiedFields
 from runs.api.sse import STREAM_MODES
 from runs.models import CancelAction, MultitaskStrategy, ThreadStatus
 from runs.services import assistants, crons, json_paths, paging, threads
@@ -42,6 +43,13 @@ INPUT_SCHEMA = {
 }
 
 
+# A request body or query: its fields copied per request, not rebuilt
+# (chatapp.platform.drf_fields). A comment, not a docstring: the schema would
+# take it as the description of every body without one of its own.
+class Body(ShallowCopiedFields, serializers.Serializer):
+    pass
+
+
 class JSONObjectField(serializers.JSONField):
     default_error_messages = {"not_object": "Must be a JSON object."}
 
@@ -65,7 +73,7 @@ class StreamModeField(serializers.JSONField):
         return modes
 
 
-class StrictSerializer(serializers.Serializer):
+class StrictSerializer(Body):
     """A body whose every field is honoured: a field it does not know is
     refused (422 naming it), never silently dropped."""
 
@@ -156,15 +164,15 @@ class AssistantLatestSerializer(StrictSerializer):
     version = serializers.IntegerField(min_value=1, max_value=MAX_OFFSET)
 
 
-class AssistantDeleteQuerySerializer(serializers.Serializer):
+class AssistantDeleteQuerySerializer(Body):
     delete_threads = serializers.BooleanField(default=False)
 
 
-class SubgraphsQuerySerializer(serializers.Serializer):
+class SubgraphsQuerySerializer(Body):
     recurse = serializers.BooleanField(default=False)
 
 
-class GraphQuerySerializer(serializers.Serializer):
+class GraphQuerySerializer(Body):
     xray = serializers.BooleanField(default=False)
 
 
@@ -222,7 +230,7 @@ class RefusedField(serializers.JSONField):
 NO_TTL = "Doubletext does not expire threads: delete or prune them instead."
 
 
-class ThreadCreateSerializer(serializers.Serializer):
+class ThreadCreateSerializer(Body):
     thread_id = serializers.UUIDField(required=False, allow_null=True)
     metadata = JSONObjectField(required=False, allow_null=True)
     if_exists = serializers.ChoiceField(choices=["raise", "do_nothing"], required=False)
@@ -230,12 +238,12 @@ class ThreadCreateSerializer(serializers.Serializer):
     ttl = RefusedField(NO_TTL)
 
 
-class ThreadPatchSerializer(serializers.Serializer):
+class ThreadPatchSerializer(Body):
     metadata = JSONObjectField()
     ttl = RefusedField(NO_TTL)
 
 
-class ThreadCountSerializer(serializers.Serializer):
+class ThreadCountSerializer(Body):
     metadata = JSONObjectField(required=False, allow_null=True)
     values = JSONObjectField(required=False, allow_null=True)
     status = serializers.ChoiceField(choices=ThreadStatus.choices, required=False, allow_null=True)
@@ -263,19 +271,19 @@ class ThreadSearchSerializer(ThreadCountSerializer):
     )
 
 
-class ThreadPruneSerializer(serializers.Serializer):
+class ThreadPruneSerializer(Body):
     thread_ids = serializers.ListField(child=serializers.UUIDField(), max_length=1000)
     strategy = serializers.ChoiceField(choices=threads.PRUNE_STRATEGIES, default="delete")
 
 
-class CheckpointSerializer(serializers.Serializer):
+class CheckpointSerializer(Body):
     checkpoint_id = serializers.CharField(max_length=128)
     checkpoint_ns = serializers.CharField(required=False, allow_blank=True, default="")
     thread_id = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     checkpoint_map = JSONObjectField(required=False, allow_null=True)
 
 
-class StateAtCheckpointSerializer(serializers.Serializer):
+class StateAtCheckpointSerializer(Body):
     checkpoint = CheckpointSerializer()
     subgraphs = serializers.BooleanField(default=False)
     select = RefusedField("Selecting parts of a state is not supported: the whole state is sent.")
@@ -296,11 +304,11 @@ class CheckpointIdField(serializers.JSONField):
         return value
 
 
-class StateQuerySerializer(serializers.Serializer):
+class StateQuerySerializer(Body):
     subgraphs = serializers.BooleanField(default=False)
 
 
-class StateUpdateSerializer(serializers.Serializer):
+class StateUpdateSerializer(Body):
     values = serializers.JSONField(allow_null=True)
     as_node = serializers.CharField(required=False, allow_null=True)
     checkpoint = CheckpointIdField(required=False, allow_null=True)
@@ -311,7 +319,7 @@ class StateUpdateSerializer(serializers.Serializer):
         return data
 
 
-class HistorySerializer(serializers.Serializer):
+class HistorySerializer(Body):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     before = CheckpointIdField(required=False, allow_null=True)
     metadata = JSONObjectField(required=False, allow_null=True)
@@ -370,7 +378,7 @@ class InterruptNodesField(serializers.JSONField):
         return value
 
 
-class RunCreateSerializer(serializers.Serializer):
+class RunCreateSerializer(Body):
     """Every field of the platform's run creation: honoured, or refused (422
     naming it) when Doubletext does not do what it asks. Unknown fields are
     ignored, as the platform ignores them. The README has the table."""
@@ -441,7 +449,7 @@ class RunCreateSerializer(serializers.Serializer):
 MAX_BATCH = 100
 
 
-class CancelManySerializer(serializers.Serializer):
+class CancelManySerializer(Body):
     """POST /runs/cancel: the runs of one thread, or every run in a status."""
 
     thread_id = serializers.UUIDField(required=False, allow_null=True)
@@ -464,18 +472,18 @@ class CancelManySerializer(serializers.Serializer):
         return data
 
 
-class CancelSerializer(serializers.Serializer):
+class CancelSerializer(Body):
     wait = serializers.BooleanField(default=False)
     action = serializers.ChoiceField(choices=CancelAction.choices, default=CancelAction.INTERRUPT)
 
 
-class RunListSerializer(serializers.Serializer):
+class RunListSerializer(Body):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
     status = serializers.CharField(required=False, allow_null=True)
 
 
-class ThreadStreamSerializer(serializers.Serializer):
+class ThreadStreamSerializer(Body):
     """A thread's stream: `run_modes` (each run's parts), `lifecycle` (only
     when runs start and end), `state_update` (the state after each step)."""
 
@@ -485,7 +493,7 @@ class ThreadStreamSerializer(serializers.Serializer):
     )
 
 
-class JoinSerializer(serializers.Serializer):
+class JoinSerializer(Body):
     cancel_on_disconnect = serializers.BooleanField(default=False)
 
 
