@@ -72,6 +72,37 @@ async def test_channels_in_memory_layer_walks_every_channel_per_message(monkeypa
     assert (await layer.receive(channel))["type"] == "x"
 
 
+async def test_channels_in_memory_layer_queues_what_its_receive_reads():
+    """chatapp.platform.inmemory_layer puts (expiry, message) on the layer's
+    `channels` queues itself, as Channels' send does: its receive, group
+    membership, capacity and expiry must still read them."""
+    from channels.exceptions import ChannelFull
+
+    from chatapp.platform.inmemory_layer import InMemoryChannelLayer
+
+    layer = InMemoryChannelLayer(capacity=2)
+    one, two = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("g", one)
+    await layer.group_add("g", two)
+    sent = {"type": "x", "data": {"messages": [{"content": "hi"}]}}
+    await layer.group_send("g", sent)
+    await layer.send(one, {"type": "y"})
+    with pytest.raises(ChannelFull):
+        await layer.send(one, {"type": "z"})
+    first, second = await layer.receive(one), await layer.receive(two)
+    assert first == second == sent
+    # Each recipient has its own copy, as with Channels' deepcopy.
+    first["data"]["messages"][0]["content"] = "changed"
+    assert second["data"]["messages"][0]["content"] == "hi"
+    assert sent["data"]["messages"][0]["content"] == "hi"
+    assert (await layer.receive(one))["type"] == "y"
+    layer.expiry = -1
+    await layer.send(two, {"type": "expired"})
+    layer._next_clean = 0.0
+    layer._clean_expired()
+    assert layer.channels.get(two) is None or layer.channels[two].empty()
+
+
 def test_django_sqlite_backend_has_the_transaction_hooks():
     """chatapp.platform.sqlite3 overrides these to take and release its write lock."""
     from django.db.backends.sqlite3 import base
