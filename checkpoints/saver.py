@@ -93,6 +93,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from chatapp.platform.prepared import delete, select
 from checkpoints.models import Checkpoint as CheckpointRow
 from checkpoints.models import CheckpointBlob, CheckpointWrite
 
@@ -687,20 +688,20 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
         run_ids = sorted({str(r) for r in run_ids})
         if not run_ids:
             return
+        # Statements built once (chatapp.platform.prepared): a rollback is a
+        # double-text, and the ORM's building of these five was most of it.
         with self.atomic():
-            self._writes().filter(**_in("run_id", run_ids)).delete()
+            delete(CheckpointWrite, {"run_id": run_ids}, using=self.using)
             deleted: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
-            for t, ns, cid, cp in (
-                self._checkpoints()
-                .filter(**_in("run_id", run_ids))
-                .values_list("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint")
-            ):
-                deleted[(t, ns)][cid] = cp
-            self._checkpoints().filter(**_in("run_id", run_ids)).delete()
+            for row in select(CheckpointRow, {"run_id": run_ids}, using=self.using):
+                deleted[(row.thread_id, row.checkpoint_ns)][row.checkpoint_id] = row.checkpoint
+            delete(CheckpointRow, {"run_id": run_ids}, using=self.using)
             for (t, ns), checkpoints in deleted.items():
-                self._writes().filter(
-                    thread_id=t, checkpoint_ns=ns, **_in("checkpoint_id", checkpoints)
-                ).delete()
+                delete(
+                    CheckpointWrite,
+                    {"thread_id": t, "checkpoint_ns": ns, "checkpoint_id": list(checkpoints)},
+                    using=self.using,
+                )
                 self._delete_unnamed_blobs(t, ns, checkpoints)
 
     def _delete_unnamed_blobs(self, thread_id: str, ns: str, deleted: dict[str, dict]) -> None:

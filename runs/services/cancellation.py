@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from chatapp.platform.prepared import update_fields
+from chatapp.platform.prepared import delete, insert, update_fields
 from runs.bus import protocol
 from runs.bus.publish import publish_sync, send_sync, wake_workers_sync
 from runs.models import CancelAction, RolledBackRun, Run, RunStatus, Thread, ThreadStatus
@@ -66,12 +66,12 @@ def cancel_locked(
     signals = ExecutorSignals(thread.pk, action)
     for run in runs:
         payload = run_dict(run)
-        run_id = run.pk  # delete() below sets run.pk to None
+        run_id = run.pk
         if run.status == RunStatus.RUNNING:
             signals.stopped.append(run_id)
             signals.wake |= action == CancelAction.ROLLBACK and by is None
         if action == CancelAction.ROLLBACK:
-            RolledBackRun.objects.create(
+            erased = RolledBackRun(
                 run_id=run_id,
                 thread=thread,
                 seq=run.seq,
@@ -83,7 +83,8 @@ def cancel_locked(
                 rolled_back_at=now,
                 rolled_back_by=by,
             )
-            run.delete()
+            insert(erased)
+            delete(Run, {"pk": run_id})
             rolled_back.append(run_id)
             status = protocol.Lifecycle.ROLLED_BACK
             payload["rolled_back_by"] = str(by) if by else None

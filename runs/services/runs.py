@@ -77,8 +77,8 @@ def apply_strategy(
     """What a new run does to the runs in flight on its (locked) thread: the
     double-texting decision. Raises ThreadBusy for `reject` on a busy thread.
     `by`: the new run's id, recorded on the runs it stops. Returns {id: status}
-    of the runs that were in flight, as they were (taken first: deleting a
-    rolled-back run clears its instance's pk), and what the executors of the
+    of the runs that were in flight, as they were before it (taken first),
+    and what the executors of the
     runs it stops must hear, for the caller to send once the new run is
     announced (None: it stops nothing)."""
     in_flight = select(

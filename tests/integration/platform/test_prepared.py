@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from chatapp.platform.prepared import insert, select, select_one, update_fields
+from chatapp.platform.prepared import delete, insert, select, select_one, update_fields
 from runs.models import ACTIVE_RUN_STATUSES, Run, RunStatus, Thread
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
@@ -112,3 +112,13 @@ def test_a_field_of_the_related_row_is_the_orms_join():
     with CaptureQueriesContext(connection) as queries:
         select_one(Run, {"pk": first.pk, "thread__owner": thread.owner_id})
     assert len(queries) == 1
+
+
+def test_a_delete_is_the_orms():
+    thread, first, second = a_thread_with_runs()
+    assert delete(Run, {"thread": thread.pk, "pk": [first.pk]}) == 1
+    assert list(Run.objects.filter(thread=thread.pk).values_list("pk", flat=True)) == [second.pk]
+    assert delete(Run, {"pk": []}) == 0 and select(Run, {"pk": []}) == []
+    assert Run.objects.filter(pk=second.pk).exists()
+    with pytest.raises(TypeError):
+        delete(Thread, {"pk": thread.pk})  # its runs point to it: the ORM cascades
