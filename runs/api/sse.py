@@ -17,6 +17,7 @@ import json
 from channels.db import database_sync_to_async
 
 from chatapp.platform.db_threads import on_read_threads
+from chatapp.platform.prepared import select_one
 from runs.bus import event_log, protocol
 from runs.bus.subscribe import ThreadSubscription, is_final, load_run
 from runs.models import Run, RunStatus, Thread
@@ -87,9 +88,10 @@ def current_values(thread_id) -> dict:
 def final_state(thread_id) -> dict:
     """What `wait` and `join` return: the thread's values as the run left them,
     with the interrupts it stopped at (`__interrupt__`), as the platform does."""
-    thread = Thread.objects.filter(pk=thread_id).values("values", "interrupts").first() or {}
-    values = dict(thread.get("values") or {})
-    pending = [i for group in (thread.get("interrupts") or {}).values() for i in group]
+    thread = select_one(Thread, {"pk": thread_id})  # after every wait: no ORM building
+    values = dict(thread.values or {}) if thread else {}
+    interrupts = (thread.interrupts or {}) if thread else {}
+    pending = [i for group in interrupts.values() for i in group]
     if pending:
         values["__interrupt__"] = [{**i, "response_schema": None} for i in pending]
     return values
