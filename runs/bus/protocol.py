@@ -11,6 +11,9 @@ Groups:
   a run's lifecycle, and each part its graph streams: tokens, updates,
   values...). Websocket consumers and SSE streams join it, in whichever
   process holds the connection.
+- `thread_lifecycle_group(thread_id)`: a thread's lifecycle events only (the
+  same `RunEvent`s, sent to both groups): what waits for a run's end (wait,
+  join) joins, and no streamed part reaches it.
 - `run_control_group(run_id)`: signals to the executor of that run
   (`RunCancel`, `SnapshotRequest`); the worker that claimed the run joins it.
 - `WORKERS_GROUP`: every executor; `Wakeup` means "a run may be claimable".
@@ -31,6 +34,10 @@ WORKERS_GROUP = "runs.workers"
 
 def thread_group(thread_id) -> str:
     return f"thread.{thread_id}"
+
+
+def thread_lifecycle_group(thread_id) -> str:
+    return f"threadlife.{thread_id}"
 
 
 def run_control_group(run_id) -> str:

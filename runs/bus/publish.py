@@ -97,11 +97,22 @@ def wake_workers_sync(thread_id=None) -> None:
     send_sync(protocol.WORKERS_GROUP, protocol.wakeup(thread_id))
 
 
+def _groups(message: protocol.RunEvent) -> tuple[str, ...]:
+    """A run event's groups: its thread's, and for a lifecycle event its
+    thread's lifecycle group (what waits for a run's end hears of no part)."""
+    thread_id = message["thread_id"]
+    if message.get("kind") == protocol.EventKind.LIFECYCLE:
+        return protocol.thread_group(thread_id), protocol.thread_lifecycle_group(thread_id)
+    return (protocol.thread_group(thread_id),)
+
+
 def publish_sync(message: protocol.RunEvent) -> None:
-    """Send a run event to its thread's group, from sync code."""
-    send_sync(protocol.thread_group(message["thread_id"]), message)
+    """Send a run event to its thread's groups, from sync code."""
+    for group in _groups(message):
+        send_sync(group, message)
 
 
 async def publish(message: protocol.RunEvent) -> None:
-    """Send a run event to its thread's group."""
-    await send(protocol.thread_group(message["thread_id"]), message)
+    """Send a run event to its thread's groups."""
+    for group in _groups(message):
+        await send(group, message)

@@ -42,11 +42,15 @@ LAYER_RETRY_SECONDS = 0.5
 class ThreadSubscription:
     """`async with ThreadSubscription(thread_id) as sub: message = await sub.receive()`,
     or `open()` it in one place and `close()` it in another (a view subscribes
-    before it creates a run; the response body closes it when it ends)."""
+    before it creates a run; the response body closes it when it ends).
+    `lifecycle_only`: the thread's lifecycle events, without the parts its
+    runs stream (each a message to receive and drop for a wait)."""
 
-    def __init__(self, thread_id):
+    def __init__(self, thread_id, *, lifecycle_only: bool = False):
         # A malformed id is not found (404) rather than an invalid group name.
         self.thread_id = str(parse_id(thread_id, field="thread_id"))
+        group = protocol.thread_lifecycle_group if lifecycle_only else protocol.thread_group
+        self.group = group(self.thread_id)
         self.layer = get_channel_layer()
         self.channel: str | None = None
         # The layer's receive, kept across timeouts (see receive()).
@@ -55,8 +59,7 @@ class ThreadSubscription:
     async def open(self) -> "ThreadSubscription":
         if self.channel is None:
             channel = await retry_once(self.layer.new_channel)
-            group = protocol.thread_group(self.thread_id)
-            await retry_once(lambda: self.layer.group_add(group, channel))
+            await retry_once(lambda: self.layer.group_add(self.group, channel))
             self.channel = channel
         return self
 
@@ -66,7 +69,7 @@ class ThreadSubscription:
             self._pending = None
         if self.channel is not None:
             with contextlib.suppress(Exception):
-                await self.layer.group_discard(protocol.thread_group(self.thread_id), self.channel)
+                await self.layer.group_discard(self.group, self.channel)
             # The Pub/Sub layer keeps a channel subscribed until told
             # (chatapp/platform/pubsub_layer.py).
             discard = getattr(self.layer, "discard_channel", None)
@@ -111,13 +114,12 @@ class ThreadSubscription:
             return None
 
     async def _join_again(self) -> None:
-        group = protocol.thread_group(self.thread_id)
         try:
-            await self.layer.group_add(group, self.channel)
+            await self.layer.group_add(self.group, self.channel)
         except Exception:
             # The Pub/Sub layer, flushed, has forgotten the channel too.
             self.channel = await self.layer.new_channel()
-            await self.layer.group_add(group, self.channel)
+            await self.layer.group_add(self.group, self.channel)
 
     async def request_snapshot(self, run_id) -> None:
         """Ask the executor of a run for what it has streamed so far; the reply
@@ -156,7 +158,7 @@ async def wait_for_run(
     with `sub` opened before that (nothing can have been missed): not read
     again."""
     if sub is None:
-        async with ThreadSubscription(thread_id) as own:
+        async with ThreadSubscription(thread_id, lifecycle_only=True) as own:
             return await wait_for_run(thread_id, run_id, own)
     run = created if created is not None and sub.channel is not None else None
     if run is None:

@@ -63,14 +63,15 @@ def create_run(thread_id, data: dict, actor):
     )
 
 
-def subscribed(thread_id) -> ThreadSubscription:
-    """Subscribe to a thread's events now, before the run exists."""
-    return async_to_sync(ThreadSubscription(thread_id).open)()
+def subscribed(thread_id, *, lifecycle_only: bool = False) -> ThreadSubscription:
+    """Subscribe to a thread's events now, before the run exists
+    (`lifecycle_only`: for a wait, no streamed part)."""
+    return async_to_sync(ThreadSubscription(thread_id, lifecycle_only=lifecycle_only).open)()
 
 
-def create_subscribed(thread_id, data, actor):
+def create_subscribed(thread_id, data, actor, *, lifecycle_only: bool = False):
     """Create a run with a subscription opened first, so no event is missed."""
-    sub = subscribed(thread_id)
+    sub = subscribed(thread_id, lifecycle_only=lifecycle_only)
     try:
         return sub, create_run(thread_id, data, actor)
     except Exception:
@@ -185,7 +186,7 @@ class RunWait(CreatesRuns):
     def post(self, request, thread_id=None):
         data = validated(s.RunCreateSerializer, request.data)
         thread_id, data = stateless(thread_id, data)
-        sub, run = create_subscribed(thread_id, data, request.user)
+        sub, run = create_subscribed(thread_id, data, request.user, lifecycle_only=True)
         # Just created, pending, with `sub` opened before: not read back.
         created = {"status": run.status}
         response = json_after(lambda: final_values(thread_id, run.pk, sub, created))

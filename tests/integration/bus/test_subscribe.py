@@ -11,7 +11,7 @@ from runs.bus.subscribe import ThreadSubscription, wait_for_run
 from runs.models import Run, RunStatus
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
-from tests.conftest import orm
+from tests.conftest import FAST, orm
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -105,3 +105,30 @@ async def test_a_rolled_back_run_is_read_back_not_taken_from_the_message(thread)
         message = protocol.lifecycle_event(thread.pk, gone, protocol.Lifecycle.ROLLED_BACK)
         await get_channel_layer().group_send(protocol.thread_group(thread.pk), message)
         assert await wait_for_run(thread.pk, run.pk, sub, created={"status": run.status}) is None
+
+
+async def test_a_lifecycle_subscription_hears_no_part(executor, thread):
+    """What waits for a run's end (wait, join) is told its lifecycle, not
+    each part it streams (every one a message to receive and drop); a
+    stream's subscription hears both."""
+    async with (
+        ThreadSubscription(thread.pk, lifecycle_only=True) as wait,
+        ThreadSubscription(thread.pk) as stream,
+    ):
+        run = await orm(run_service.create_run)(
+            thread.pk, input={"messages": ["hi"]}, config=FAST, actor=SYSTEM
+        )
+
+        async def heard(sub):
+            kinds = []
+            while RunStatus.SUCCESS not in [status for _, status in kinds]:
+                message = await sub.receive(timeout=5)
+                assert message is not None, kinds
+                kinds.append((message.get("kind"), protocol.lifecycle_status(message, run.pk)))
+            return kinds
+
+        streamed, waited = await heard(stream), await heard(wait)
+        assert any(kind == protocol.EventKind.PART for kind, _ in streamed)
+        assert {kind for kind, _ in waited} == {protocol.EventKind.LIFECYCLE}
+        lifecycle = [status for kind, status in streamed if kind == protocol.EventKind.LIFECYCLE]
+        assert [status for _, status in waited] == lifecycle
