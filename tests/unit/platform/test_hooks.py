@@ -103,6 +103,37 @@ async def test_channels_in_memory_layer_queues_what_its_receive_reads():
     assert layer.channels.get(two) is None or layer.channels[two].empty()
 
 
+def test_sqlite_cursors_convert_placeholders_as_djangos():
+    """chatapp.platform.sqlite3 keeps each statement's "%s" -> "?" conversion:
+    its cursor is the one create_cursor makes, and converts as Django's."""
+    import inspect
+
+    from django.db.backends.sqlite3 import base
+
+    from chatapp.platform.sqlite3.base import CursorWrapper
+
+    assert "factory=SQLiteCursorWrapper" in inspect.getsource(base.DatabaseWrapper.create_cursor)
+    django_cursor = base.SQLiteCursorWrapper.convert_query
+    for query in ["SELECT %s, '%%s' FROM t WHERE a = %s", "SELECT 1", "x = %s AND y LIKE '%%'"]:
+        assert CursorWrapper.convert_query(None, query) == django_cursor(None, query)
+    named = "SELECT %(a)s"
+    assert CursorWrapper.convert_query(None, named, param_names=["a"]) == django_cursor(
+        None, named, param_names=["a"]
+    )
+
+
+@pytest.mark.django_db
+def test_the_sqlite_backend_uses_its_cursor():
+    if connection.vendor != "sqlite":
+        pytest.skip("the SQLite backend only")
+    from chatapp.platform.sqlite3.base import CursorWrapper
+
+    with connection.cursor() as cursor:
+        assert isinstance(cursor.cursor, CursorWrapper)
+        cursor.execute("SELECT %s || '%%'", ["a"])
+        assert cursor.fetchone() == ("a%",)
+
+
 def test_django_sqlite_backend_has_the_transaction_hooks():
     """chatapp.platform.sqlite3 overrides these to take and release its write lock."""
     from django.db.backends.sqlite3 import base
