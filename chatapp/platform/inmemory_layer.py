@@ -65,8 +65,11 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
         assert isinstance(message, dict), "Message is not a dict"
         self.require_valid_group_name(group)
         self._clean_expired()
+        members = list(self.groups.get(group, ()))
+        if not members:
+            return  # a part nobody watches (a run whose caller only waits): no copy
         pickled = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-        for channel in list(self.groups.get(group, ())):
+        for channel in members:
             self.require_valid_channel_name(channel)
             try:
                 self._put(channel, pickled)
