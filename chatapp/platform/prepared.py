@@ -1,22 +1,24 @@
-"""Reads by key, inserts and updates of named fields, with their SQL built once.
+"""Reads, inserts, updates and deletes by key, their SQL built once.
 
 The ORM spends ~0.3-0.5 ms of Python building and compiling each statement
 (the queryset's clone, its WHERE tree, the compiler's select), more than
 SQLite takes to run it. The statements every run and every double-text
 repeats are a handful of shapes: a row by its key, locked or not; a
 thread's runs in some statuses, in order; a new run; the update of a few
-fields. Here the text of
-each shape is built once per database vendor from the model's table and
-column names; only the parameters change. Values go in through each field's
-`get_db_prep_value` and come out through the converters the ORM would apply
-(the backend's and the field's: JSON decoded, datetimes made aware, UUIDs on
-SQLite), and rows become instances through `Model.from_db`, as the ORM's own
-iterable does: an instance read here is one the ORM would have read.
+fields; a rollback's deletes. Here the text of each shape is built once per
+database vendor from the model's table and column names; only the
+parameters change. Values go in through each field's `get_db_prep_value`
+and come out through the converters the ORM would apply (the backend's and
+the field's: JSON decoded, datetimes made aware, UUIDs on SQLite), and rows
+become instances through `Model.from_db`, as the ORM's own iterable does:
+an instance read here is one the ORM would have read.
 
 Relied-on Django internals: `Field.get_col(alias)` and the converters
 (`connection.ops.get_db_converters`, `Expression.get_db_converters`), as
-`SQLCompiler.get_converters` uses them. tests/unit/test_prepared.py checks
-each model read here equals the ORM's read of the same row.
+`SQLCompiler.get_converters` uses them; `Field.pre_save` and
+`get_db_prep_save`, as the insert and update compilers use them.
+tests/integration/platform/test_prepared.py checks each read, insert,
+update and delete here against the ORM's.
 """
 
 import functools
@@ -163,9 +165,11 @@ def _where_params(connection, keys, where: dict) -> list:
     return params
 
 
-def select_one(model, where: dict, *, defer=(), order_by=(), lock: bool = False):
+def select_one(
+    model, where: dict, *, defer=(), order_by=(), lock: bool = False, using=DEFAULT_DB_ALIAS
+):
     """The first row `select` finds (LIMIT 1), or None."""
-    rows = select(model, where, defer=defer, order_by=order_by, limit=1, lock=lock)
+    rows = select(model, where, defer=defer, order_by=order_by, limit=1, lock=lock, using=using)
     return rows[0] if rows else None
 
 
@@ -178,11 +182,11 @@ def _update_sql(vendor: str, model, fields: tuple[str, ...]) -> tuple[str, tuple
     return sql, targets
 
 
-def update_fields(instance, fields) -> None:
+def update_fields(instance, fields, *, using: str = DEFAULT_DB_ALIAS) -> None:
     """`instance.save(update_fields=fields)` without the ORM's compiling of
     the UPDATE, and without what `save` adds: no signals, no `auto_now`
     (the caller sets `updated_at`)."""
-    connection = connections[DEFAULT_DB_ALIAS]
+    connection = connections[using]
     sql, targets = _update_sql(connection.vendor, type(instance), tuple(fields))
     params = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in targets]
     params.append(instance._meta.pk.get_db_prep_value(instance.pk, connection))
@@ -199,14 +203,14 @@ def _insert_sql(vendor: str, model) -> tuple[str, tuple]:
     return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})", fields
 
 
-def insert(instance) -> None:
+def insert(instance, *, using: str = DEFAULT_DB_ALIAS) -> None:
     """`instance.save(force_insert=True)` of an instance whose primary key is
     set (a UUID's default), without the ORM's compiling of the INSERT, and
     without signals: each field's `pre_save` (auto_now, auto_now_add), then
     its `get_db_prep_save`, as the ORM's insert does."""
     if instance.pk is None:
         raise ValueError("insert() needs the primary key set")
-    connection = connections[DEFAULT_DB_ALIAS]
+    connection = connections[using]
     sql, fields = _insert_sql(connection.vendor, type(instance))
     params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
     with connection.cursor() as cursor:
