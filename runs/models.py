@@ -45,14 +45,6 @@ class CancelAction(models.TextChoices):
     ROLLBACK = "rollback"
 
 
-class KeyedQuerySet(models.QuerySet):
-    def one(self):
-        """The row of a lookup by a unique key, or None: `first()` without its
-        ORDER BY, the model's ordering (a run's starts with its thread's: a
-        join, compiled and run on every claim, settle and double-text)."""
-        return next(iter(self.order_by()[:1]), None)
-
-
 class Thread(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # The user the thread (and its runs and checkpoints) belongs to: only they
@@ -82,8 +74,6 @@ class Thread(models.Model):
     # When its state last changed (a run ended, an update, a rollback), not
     # its metadata or status: kept by runs.services.persistence.refresh_thread.
     state_updated_at = models.DateTimeField(default=timezone.now)
-
-    objects = KeyedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -166,8 +156,6 @@ class Run(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-
-    objects = KeyedQuerySet.as_manager()
 
     class Meta:
         ordering = ["thread", "seq"]

@@ -78,9 +78,8 @@ def apply_strategy(
     double-texting decision. Raises ThreadBusy for `reject` on a busy thread.
     `by`: the new run's id, recorded on the runs it stops. Returns {id: status}
     of the runs that were in flight, as they were before it (taken first),
-    and what the executors of the
-    runs it stops must hear, for the caller to send once the new run is
-    announced (None: it stops nothing)."""
+    and what the executors of the runs it stops must hear, for the caller to
+    send once the new run is announced (None: it stops nothing)."""
     in_flight = select(
         Run, {"thread": thread.pk, "status": ACTIVE_RUN_STATUSES}, order_by=("seq",)
     )  # thread.in_flight_runs(), without the ORM's compiling (on every message)
@@ -302,7 +301,8 @@ def cancel_many(
 
 
 def _run_of(thread: Thread, run_id) -> Run:
-    run = thread.runs.filter(pk=parse_id(run_id, field="run_id", not_found=RunNotFound)).one()
+    run_pk = parse_id(run_id, field="run_id", not_found=RunNotFound)
+    run = select_one(Run, {"pk": run_pk, "thread": thread.pk})
     if run is None:
         raise RunNotFound(f"Run {run_id} not found.", field="run_id")
     return run

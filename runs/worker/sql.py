@@ -7,13 +7,16 @@ probe and lock, the saver's guard before each checkpoint) that was most of
 their cost. Here their text is built once per connection vendor, from the
 models' table and column names, and only the parameters change. The SQL is
 the portable subset SQLite and PostgreSQL share; what differs (row locks) is
-chosen from the connection's features, as the ORM does.
+chosen from the connection's features, as the ORM does. Statements of the
+generic shapes (a row by key, an update of named fields) are
+chatapp.platform.prepared's; these are the ones it has no shape for.
 """
 
 import functools
 
 from django.db import connection
 
+from chatapp.platform.prepared import update_fields
 from runs.models import ACTIVE_RUN_STATUSES, Run, RunStatus, Thread
 
 
@@ -140,18 +143,11 @@ def first_claimable_thread(now, thread_id=None, not_yet=(), *, lock: bool) -> tu
 
 
 @functools.cache
-def _start_sql(vendor: str) -> tuple[str, str]:
-    fields = ("status", "worker_id", "lease_expires_at", "started_at", "attempt", "updated_at")
-    run = (
-        f"UPDATE {_table(Run)} SET "
-        + ", ".join(f"{_col(Run, f)} = %s" for f in fields)
-        + f" WHERE {_col(Run, 'id')} = %s"
-    )
-    thread = (
+def _thread_status_sql(vendor: str) -> str:
+    return (
         f"UPDATE {_table(Thread)} SET {_col(Thread, 'status')} = %s,"
         f" {_col(Thread, 'updated_at')} = %s WHERE {_col(Thread, 'id')} = %s"
     )
-    return run, thread
 
 
 def start_run(run: Run, thread_status: str) -> None:
@@ -159,22 +155,13 @@ def start_run(run: Run, thread_status: str) -> None:
     attempt, updated_at, as set on `run`) and its thread's status: two
     UPDATEs. A run already running on the thread raises IntegrityError
     (`one_running_run_per_thread`)."""
-    run_sql, thread_sql = _start_sql(connection.vendor)
+    update_fields(
+        run, ["status", "worker_id", "lease_expires_at", "started_at", "attempt", "updated_at"]
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            run_sql,
-            [
-                run.status,
-                run.worker_id,
-                datetime_param(run.lease_expires_at),
-                datetime_param(run.started_at),
-                run.attempt,
-                datetime_param(run.updated_at),
-                run_pk(run.pk),
-            ],
-        )
-        cursor.execute(
-            thread_sql, [thread_status, datetime_param(run.updated_at), thread_pk(run.thread_id)]
+            _thread_status_sql(connection.vendor),
+            [thread_status, datetime_param(run.updated_at), thread_pk(run.thread_id)],
         )
 
 

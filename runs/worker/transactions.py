@@ -200,8 +200,9 @@ def finish_run(
     no run of the thread can see it stopped without its answer, and a run
     rolled back meanwhile writes nothing. `head`: reads the thread's latest
     checkpoint, after the state writes (RunSaver.latest: the one the run
-    wrote last, without reading it back), copied onto the thread. `hand_over`: then claim the
-    thread's next pending run for this worker (`Finished.next`), in this same
+    wrote last, without reading it back), copied onto the thread.
+    `hand_over`: then claim the thread's next pending run for this worker
+    (`Finished.next`), in this same
     call on the database thread (no hop back to the event loop and no claim
     woken for nothing when nothing else is in flight), but in a transaction
     of its own after the run's: the run reads as stopped without waiting for
@@ -328,7 +329,7 @@ def recover_expired_runs() -> list[tuple[dict, str]]:
         return {"error": "WorkerLost", "message": message}
 
     expired = Run.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
-    return _settle_each(expired, {"lease_expires_at__lt": now}, lost, now)
+    return _settle_each(expired, lost, now)
 
 
 def release_runs(worker_id: str, run_ids: list[str]) -> list[tuple[dict, str]]:
@@ -341,17 +342,17 @@ def release_runs(worker_id: str, run_ids: list[str]) -> list[tuple[dict, str]]:
         return {"error": "WorkerStopped", "message": message}
 
     owned = Run.objects.filter(pk__in=run_ids, worker_id=worker_id, status=RunStatus.RUNNING)
-    return _settle_each(owned, {"worker_id": worker_id}, stopped, now)
+    return _settle_each(owned, stopped, now)
 
 
-def _settle_each(candidates, still: dict, error_for, now) -> list[tuple[dict, str]]:
-    """Settle each candidate run that, with its thread locked, is still running
-    and still matches `still`."""
+def _settle_each(candidates, error_for, now) -> list[tuple[dict, str]]:
+    """Settle each candidate run that, with its thread locked, still matches
+    the candidates' conditions (asked again: it may have ended meanwhile)."""
     settled = []
     for run_id, thread_id in list(candidates.values_list("pk", "thread_id")):
         with transaction.atomic():
             thread = lock_thread(thread_id, actor=SYSTEM)
-            run = thread.runs.filter(pk=run_id, status=RunStatus.RUNNING, **still).one()
+            run = candidates.filter(pk=run_id).order_by("pk").first()
             if run is not None:
                 settled.append(_settle_lost(thread, run, now, error_for(run)))
     return settled
