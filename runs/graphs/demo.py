@@ -21,6 +21,7 @@ on a full stop, and is never shorter than its first sentence.
 """
 
 import asyncio
+import functools
 import hashlib
 import json
 import re
@@ -299,12 +300,20 @@ def _result(chunks: list) -> ChatResult:
     return ChatResult(generations=[ChatGeneration(message=message)])
 
 
+@functools.lru_cache(maxsize=64)
+def _bound_model(token_delay: float, reply_words: int) -> Runnable:
+    # Kept: a model and its tool schema built per call were ~2% of a run's CPU
+    # (convert_to_openai_tool, pydantic); a bound model holds no run's state.
+    model = DemoChatModel(token_delay=token_delay, reply_words=reply_words)
+    return model.bind_tools([get_weather])
+
+
 async def call_model(
     state: MessagesState, config: RunnableConfig, runtime: Runtime[DemoOptions]
 ) -> dict:
     options = read_options(DemoOptions, config, runtime.context)
-    model = DemoChatModel(token_delay=options.token_delay, reply_words=options.reply_words)
-    message = await model.bind_tools([get_weather]).ainvoke(state["messages"], config)
+    model = _bound_model(options.token_delay, options.reply_words)
+    message = await model.ainvoke(state["messages"], config)
     return {"messages": [message]}
 
 
