@@ -216,13 +216,21 @@ class Executor:
         await self.db.run(sweep_expired)  # store items past their TTL
         await self.db.run(crons.sweep_firings, settings.RUNS_CRON_FIRINGS_RETENTION_SECONDS)
 
-    async def fill(self, thread_id=None) -> None:
-        """Claim and start runs while there is capacity."""
-        while len(self.active) < self.concurrency and not self._stopping:
-            claim = await self.db.run(transactions.claim_next_run, self.worker_id, thread_id)
-            if claim is None:
+    async def fill(self) -> None:
+        """Claim and start runs while there is capacity: one call to the
+        database thread for as many runs as there is room for, and for the
+        look that finds nothing more."""
+        while not self._stopping:
+            room = self.concurrency - len(self.active)
+            if room <= 0:
                 return
-            self._start(claim)
+            claims = await self.db.run(
+                transactions.claim_runs, self.worker_id, room, read_head=True
+            )
+            for claim in claims:
+                self._start(claim)
+            if len(claims) < room:
+                return
 
     def _start(self, claim: transactions.ClaimedRun) -> None:
         active = ActiveRun(claim)

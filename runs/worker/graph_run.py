@@ -138,7 +138,8 @@ class Outcome:
     error: dict | None = None
     pending: bool = False  # stopped with tasks left (interrupt()): the thread waits
     partial_message: dict | None = None  # the answer kept by an interrupt
-    # Its checkpoint writes, made by finish_run in its transaction (RunSaver.defer_writes).
+    # Its last checkpoint writes, made by finish_run in its transaction
+    # (RunSaver.write_queued, or write_deferred for a kept partial answer).
     state_writes: Callable[[], None] | None = None
     # Reads the thread's latest checkpoint, for finish_run: RunSaver.latest.
     head: Callable[[], CheckpointTuple | None] | None = None
@@ -194,11 +195,17 @@ async def drive(active: ActiveRun, *, worker_id: str, run_sync) -> Outcome:
         run_id=claim.run_id,
         worker_id=worker_id,
         cancelled=active.cancelled.is_set,
+        queue_writes=claim.kwargs.get("durability") != "sync",
+        head=claim.head,
         run_sync=run_sync,
         close_connections=False,
     )
     outcome = await _drive(active, config, saver, run_sync)
     outcome.head = saver.latest
+    if outcome.state_writes is None:
+        # The tasks' writes still queued (RunSaver.queue_writes): an
+        # interrupt() or an error is among them.
+        outcome.state_writes = saver.write_queued
     return outcome
 
 

@@ -16,6 +16,17 @@ So the partial answer and the run's end are one transaction (and the claim of
 the thread's next run follows in the same call): an interrupt settled in four
 write transactions (the update's task writes, its checkpoint, finish, claim),
 each a hop to the executor's database thread behind the other runs' writes.
+
+A task's writes wait for the run's next write (`queue_writes`): under
+LangGraph's default durability (`async`) they are stored with the next
+checkpoint, in its transaction, or with the run's end (`write_deferred`, in
+`finish_run`'s), instead of in a transaction and a hop to the database
+thread of their own: two of the eight hops of a one-step run. What the run
+reads back through this saver sees them at once (`get_tuple`). A worker that
+dies meanwhile loses only the writes of tasks whose step had not been
+checkpointed yet, which the run's next attempt redoes from that checkpoint,
+as LangGraph's `async` durability allows. `durability="sync"` stores them at
+once, as before.
 """
 
 import functools
@@ -39,7 +50,17 @@ class RunCancelled(Exception):
 
 
 class RunSaver(DjangoCheckpointSaver):
-    def __init__(self, *, thread_id, run_id, worker_id: str, cancelled=None, **kwargs):
+    def __init__(
+        self,
+        *,
+        thread_id,
+        run_id,
+        worker_id: str,
+        cancelled=None,
+        queue_writes=False,
+        head=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.thread_id, self.run_id, self.worker_id = str(thread_id), str(run_id), worker_id
         # `cancelled()`: the executor was told to stop the run, so the
@@ -48,6 +69,11 @@ class RunSaver(DjangoCheckpointSaver):
         # the cancelled step's writes).
         self.cancelled = cancelled or (lambda: False)
         self.deferred: list | None = None
+        # Tasks' writes waiting for the run's next write (None: stored at once).
+        self.queued: list | None = [] if queue_writes else None
+        # The thread's latest checkpoint read with the run's claim, as a
+        # 1-tuple (ClaimedRun.head): the answer to the graph's first read.
+        self.first_read: tuple[CheckpointTuple | None] | None = head
         # The last top-level checkpoint it stored, and the writes stored on
         # the checkpoints from it on: what the run's end copies onto the
         # thread (its values, its interrupts) without reading back and
@@ -71,6 +97,7 @@ class RunSaver(DjangoCheckpointSaver):
             raise RunCancelled(self.run_id)
         with transaction.atomic(using=self.using):
             self.check_run()
+            self.write_queued()
             return self._put(config, checkpoint, metadata, new_versions)
 
     def put_writes(self, config, writes, task_id, task_path=""):
@@ -98,6 +125,9 @@ class RunSaver(DjangoCheckpointSaver):
 
     def _put_writes(self, config, writes, task_id, task_path=""):
         DjangoCheckpointSaver.put_writes(self, config, writes, task_id, task_path)
+        self._keep_writes(config, writes, task_id, task_path)
+
+    def _keep_writes(self, config, writes, task_id, task_path):
         configurable = config["configurable"]
         checkpoint_id = configurable.get("checkpoint_id")
         if configurable.get("checkpoint_ns") or not checkpoint_id:
@@ -127,7 +157,24 @@ class RunSaver(DjangoCheckpointSaver):
                 held = self._held_head()
                 if self.latest_id(self.thread_id) == held.config["configurable"]["checkpoint_id"]:
                     return held
+        if self.queued:
+            # What it reads from the database includes what it wrote.
+            with transaction.atomic(using=self.using):
+                self.check_run()
+                self.write_queued()
         return super().get_tuple(config)
+
+    async def aget_tuple(self, config):
+        first, self.first_read = self.first_read, None
+        configurable = config["configurable"]
+        if (
+            first is not None
+            and str(configurable.get("thread_id")) == self.thread_id
+            and not configurable.get("checkpoint_ns")
+            and not get_checkpoint_id(config)
+        ):
+            return first[0]
+        return await super().aget_tuple(config)
 
     def latest(self) -> CheckpointTuple | None:
         """The thread's latest top-level checkpoint (get_tuple)."""
@@ -155,8 +202,23 @@ class RunSaver(DjangoCheckpointSaver):
         self.deferred = []
 
     def write_deferred(self) -> None:
+        """The run's last writes: the queued ones, then the deferred ones."""
+        self.write_queued()
         for write in self.deferred or ():
             write()
+
+    # -- tasks' writes, stored with the run's next write ---------------------
+
+    def write_queued(self) -> None:
+        """Store the queued writes, unguarded: the caller holds the thread
+        lock and has checked the run (`put`, `get_tuple`, `finish_run`)."""
+        if not self.queued:
+            return
+        with self.lock:
+            queued = list(self.queued)
+            self.queued.clear()
+        for config, writes, task_id, task_path in queued:
+            DjangoCheckpointSaver.put_writes(self, config, writes, task_id, task_path)
 
     async def aput(self, config, checkpoint, metadata, new_versions):
         if self.deferred is None:
@@ -175,6 +237,15 @@ class RunSaver(DjangoCheckpointSaver):
         }
 
     async def aput_writes(self, config, writes, task_id, task_path=""):
+        if self.deferred is None and self.queued is not None:
+            if self.cancelled():
+                raise RunCancelled(self.run_id)
+            if not writes:
+                return None
+            with self.lock:
+                self.queued.append((config, list(writes), task_id, task_path))
+            self._keep_writes(config, writes, task_id, task_path)
+            return None
         if self.deferred is None:
             return await super().aput_writes(config, writes, task_id, task_path)
         self.deferred.append(

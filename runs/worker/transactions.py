@@ -65,6 +65,16 @@ class ClaimedRun:
     # It asked to fork from a checkpoint that only the runs it double-texted
     # have moved past: it goes on from the latest one (runs.services.runs.create_run).
     from_head: bool = False
+    # The thread's latest checkpoint, read right after the claim in the same
+    # call (`read_head`), as a 1-tuple (its one item None: no checkpoint yet):
+    # the graph's first read (RunSaver.aget_tuple). None: not read.
+    head: tuple[CheckpointTuple | None] | None = None
+
+    @property
+    def reads_latest(self) -> bool:
+        """Its graph starts from the thread's latest checkpoint (not a fork's)."""
+        configurable = (self.kwargs.get("config") or {}).get("configurable") or {}
+        return self.resume or self.from_head or not configurable.get("checkpoint_id")
 
 
 def lease_expiry():
@@ -91,21 +101,41 @@ MAX_DELAYED_SKIPS = 5
 _DELAYED = object()
 
 
-def claim_next_run(worker_id: str, thread_id=None) -> ClaimedRun | None:
+def claim_next_run(worker_id: str, thread_id=None, *, read_head: bool = False) -> ClaimedRun | None:
     """Atomically take the oldest pending run of a thread with nothing running,
     if it is due (a run created with after_seconds waits, and the runs queued
     behind it on its thread too: FIFO).
 
     On PostgreSQL the thread row is locked with SKIP LOCKED, so concurrent
     workers pick different threads instead of waiting on each other.
+
+    `read_head`: then, after the claim's transaction, read the thread's latest
+    checkpoint for the run's graph (`ClaimedRun.head`), which would otherwise
+    read it in a database call of its own as it starts. Nothing else writes
+    a checkpoint on the thread while the run is running: a second run cannot
+    start, and updating or pruning the state is refused (409).
     """
     now = timezone.now()
     not_yet: list = []  # threads whose next run is delayed: FIFO waits for it
     for _ in range(MAX_DELAYED_SKIPS):
         claimed = _claim(worker_id, thread_id, now, not_yet)
-        if claimed is not _DELAYED:
-            return claimed
+        if claimed is _DELAYED:
+            continue
+        if claimed is not None and read_head and claimed.reads_latest:
+            claimed.head = (persistence.latest(claimed.thread_id),)
+        return claimed
     return None
+
+
+def claim_runs(worker_id: str, limit: int, *, read_head: bool = False) -> list[ClaimedRun]:
+    """Claim up to `limit` runs (claim_next_run, each in its own transaction)."""
+    claims = []
+    while len(claims) < limit:
+        claimed = claim_next_run(worker_id, read_head=read_head)
+        if claimed is None:
+            break
+        claims.append(claimed)
+    return claims
 
 
 def _claim(worker_id: str, thread_id, now, not_yet: list):
@@ -236,7 +266,7 @@ def finish_run(
         busy = settled == ThreadStatus.BUSY
         finished = Finished(run_dict(run))
     if hand_over and busy:  # busy: it has pending runs (its running one just ended)
-        finished.next = claim_next_run(worker_id, thread_id)
+        finished.next = claim_next_run(worker_id, thread_id, read_head=True)
     return finished
 
 

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from runs.models import Run
-from runs.services import assistants, state, threads
+from runs.services import assistants, persistence, state, threads
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
 from runs.services.errors import ThreadBusy
@@ -106,14 +106,47 @@ async def test_executor_reuses_its_connection_and_writes_nothing_per_token(setti
     # without the write lock that finds the thread, then BEGIN, the same
     # question under the lock, the run, two UPDATEs; no re-check of the
     # running runs), the failed claim of the scheduler's fill (1: the read, no
-    # BEGIN), the graph's first read of the thread (3), three checkpoints and
-    # two task writes, each a transaction that locks the thread and checks the
-    # run (18), finishing with the thread's values (7: they are the saver's
-    # last checkpoint, not read back; one probe checks it is still the
-    # latest). No claim for the hand-over: finishing saw that nothing else is
-    # in flight. On PostgreSQL 32: no BEGIN statements, but the guard locks
-    # the thread and reads the run in two (runs/worker/sql.py).
-    assert short <= 3 * 35, spent
+    # BEGIN), the graph's first read of the thread (3), three checkpoints, each
+    # a transaction that locks the thread and checks the run, with the two
+    # task writes (one INSERT each) in the next checkpoint's (14), finishing
+    # with the thread's values (7: they are the saver's last checkpoint, not
+    # read back; one probe checks it is still the latest). No claim for the
+    # hand-over: finishing saw that nothing else is in flight. On PostgreSQL
+    # 28: no BEGIN statements, but the guard locks the thread and reads the
+    # run in two (runs/worker/sql.py). The task writes in transactions of
+    # their own made it 35 (32).
+    assert short <= 3 * 31, spent
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_one_step_run_is_five_calls_to_the_database_thread(settings):
+    """Each call is a hop from the event loop to the executor's database
+    thread and back (and, where it writes, a transaction): the claim, with the
+    thread's latest checkpoint that the graph starts from; three checkpoints,
+    each with the task writes of the step before; the run's end. It was
+    eight: the graph's first read and two task writes had calls of their own."""
+    settings.RUNS_CRON_POLL_SECONDS = 3600
+    thread = await orm(make_thread)()
+    executor = Executor(worker_id="cost-worker")
+    calls = []
+    run = executor.db.run
+
+    async def counted(func, /, *args, **kwargs):
+        calls.append(getattr(func, "__name__", repr(func)))
+        return await run(func, *args, **kwargs)
+
+    executor.db.run = counted
+    await executor.start()
+    try:
+        await run_to_end(thread.pk, 3)  # warm up
+        await asyncio.sleep(0.1)
+        calls.clear()
+        assert (await run_to_end(thread.pk, 3)).status == "success"
+        await asyncio.sleep(0.1)
+    finally:
+        await executor.stop()
+    ours = [name for name in calls if name != "close_all" and not name.startswith("_close")]
+    assert sorted(ours) == sorted(["claim_runs"] + ["put"] * 3 + ["finish_run"]), calls
 
 
 class Recorded(ExecutorStatements):
@@ -140,10 +173,13 @@ async def test_an_interrupt_settles_in_one_transaction_then_hands_over(monkeypat
     It was five: the cancelled step's refused write, the update's task writes
     and its checkpoint (each guarded), finish, the hand-over's claim (plus a
     claim woken by the create that found the thread busy), each queued on the
-    executor's one SQLite thread, most behind a hop to the event loop."""
+    executor's one SQLite thread, most behind a hop to the event loop. The
+    claim also reads the thread's latest checkpoint for the message's run,
+    which would read it in a call of its own as it starts: not counted here."""
     thread = await orm(make_thread)()
     with Recorded() as recorded:
-        real_finish = queue.finish_run
+        real_finish, real_latest = queue.finish_run, persistence.latest
+        first_reads = []
 
         def finish_run(*args, **kwargs):
             try:
@@ -151,7 +187,18 @@ async def test_an_interrupt_settles_in_one_transaction_then_hands_over(monkeypat
             finally:
                 recorded.on = False  # the rest is the next run's
 
+        def latest(thread_id):
+            if not recorded.on:
+                return real_latest(thread_id)
+            recorded.on = False  # the next run's first read
+            try:
+                first_reads.append(str(thread_id))
+                return real_latest(thread_id)
+            finally:
+                recorded.on = True
+
         monkeypatch.setattr(queue, "finish_run", finish_run)
+        monkeypatch.setattr(persistence, "latest", latest)
         executor = Executor(worker_id="cost-worker")
         await executor.start()
         try:
@@ -183,6 +230,7 @@ async def test_an_interrupt_settles_in_one_transaction_then_hands_over(monkeypat
         finally:
             await executor.stop()
     assert (await orm(Run.objects.get)(pk=first.pk)).status == "interrupted"
+    assert first_reads == [str(thread.pk)]
     statements = [sql for sql, _ in recorded.sql]
     settle = recorded.sql
     if connection.vendor == "sqlite":  # PostgreSQL's BEGIN is not a statement of ours

@@ -2,10 +2,20 @@
 interrupts the API serves) from what its saver wrote, not by reading it back:
 the copy must be what reading it back gives, however the run ended."""
 
+import asyncio
+import operator
+import threading
+from typing import Annotated, TypedDict
+
 import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
+from langgraph.graph import START, StateGraph
 
+from checkpoints.models import CheckpointWrite
 from runs.graphs.serialization import INTERRUPT_KEY as INTERRUPT
 from runs.models import RunStatus, Thread
 from runs.services import persistence
@@ -13,7 +23,7 @@ from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
 from runs.services.chat_messages import is_interrupted
 from runs.worker import transactions
-from runs.worker.saver import RunSaver
+from runs.worker.saver import RunCancelled, RunSaver
 from tests.conftest import FAST, SLOW, make_thread, orm, wait_status, wait_streaming
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -165,3 +175,141 @@ def test_writes_stored_before_their_checkpoint_are_held_with_it(transactional_db
     assert held.config["configurable"]["checkpoint_id"] == second["id"]
     assert held.pending_writes == [("task", INTERRUPT, ["asked"])]
     assert held.pending_writes == persistence.latest(thread.pk).pending_writes
+
+
+def test_a_tasks_writes_wait_for_the_runs_next_checkpoint(transactional_db):
+    """Under LangGraph's async durability a task's writes are stored with the
+    run's next checkpoint, in its transaction, not in one of their own; what
+    the run reads through its saver meanwhile has them."""
+    thread = make_thread()
+    run = run_service.create_run(thread.pk, input=SF, actor=SYSTEM)
+    transactions.claim_next_run("w", thread.pk)
+    saver = RunSaver(thread_id=thread.pk, run_id=run.pk, worker_id="w", queue_writes=True)
+    config = {"configurable": {"thread_id": str(thread.pk), "checkpoint_ns": ""}}
+    stored = saver.put(config, {**empty_checkpoint(), "id": str(uuid6())}, {}, {})
+    async_to_sync(saver.aput_writes)(stored, [(INTERRUPT, ["asked"])], "task")
+    stored_writes = CheckpointWrite.objects.filter(thread_id=str(thread.pk))
+    assert not stored_writes.exists()
+    assert saver.latest().pending_writes == [("task", INTERRUPT, ["asked"])]
+    # A read the saver cannot answer from memory stores them first.
+    assert saver.get_tuple(stored).pending_writes == [("task", INTERRUPT, ["asked"])]
+    assert stored_writes.count() == 1
+    async_to_sync(saver.aput_writes)(stored, [("messages", "more")], "other-task")
+    with CaptureQueriesContext(connection) as statements:
+        saver.put(stored, {**empty_checkpoint(), "id": str(uuid6())}, {}, {})
+    assert stored_writes.count() == 2
+    if connection.vendor == "sqlite":  # one transaction for both
+        assert [q["sql"] for q in statements].count("BEGIN IMMEDIATE") == 1, statements
+
+
+def test_a_cancelled_run_queues_no_write(transactional_db):
+    thread = make_thread()
+    run = run_service.create_run(thread.pk, input=SF, actor=SYSTEM)
+    transactions.claim_next_run("w", thread.pk)
+    saver = RunSaver(
+        thread_id=thread.pk, run_id=run.pk, worker_id="w", queue_writes=True, cancelled=lambda: True
+    )
+    on = {"thread_id": str(thread.pk), "checkpoint_ns": "", "checkpoint_id": "1"}
+    with pytest.raises(RunCancelled):
+        async_to_sync(saver.aput_writes)({"configurable": on}, [("messages", "late")], "task")
+    assert saver.queued == []
+
+
+@pytest.mark.parametrize("durability", [None, "async", "exit", "sync"])
+async def test_a_runs_task_writes_are_stored_at_once_only_with_sync_durability(
+    executor, monkeypatch, durability
+):
+    at_once = []
+    put_writes = RunSaver.put_writes
+
+    def recording(self, *args, **kwargs):
+        at_once.append(args)
+        return put_writes(self, *args, **kwargs)
+
+    monkeypatch.setattr(RunSaver, "put_writes", recording)
+    thread = await orm(make_thread)()
+    run = await orm(run_service.create_run)(
+        thread.pk,
+        assistant_id="hitl",
+        input=SF,
+        config=FAST,
+        kwargs={"durability": durability},
+        actor=SYSTEM,
+    )
+    await wait_status(run.pk, RunStatus.SUCCESS, RunStatus.INTERRUPTED, timeout=20)
+    stored, read = await orm(stored_and_read_back)(thread.pk)
+    assert stored == read
+    [(_, [asked])] = stored[1].items()  # the interrupt's writes, stored at the run's end
+    assert asked["value"]["question"] == "Call get_weather?"
+    assert bool(at_once) == (durability == "sync")
+
+
+class Failing(TypedDict):
+    messages: list
+
+
+def fail(state: Failing) -> Failing:
+    raise ValueError("broken node")
+
+
+failing = StateGraph(Failing).add_node(fail).add_edge(START, "fail").compile()
+
+
+async def test_a_failed_runs_error_is_stored_with_its_end(executor, settings):
+    """The last writes of a run (here the failed task's error) have no next
+    checkpoint to be stored with: the run's end stores them."""
+    settings.RUNS_GRAPHS = {**(settings.RUNS_GRAPHS or {}), "failing": f"{__name__}:failing"}
+    thread = await orm(make_thread)()
+    run = await orm(run_service.create_run)(
+        thread.pk, assistant_id="failing", input={"messages": []}, actor=SYSTEM
+    )
+    await wait_status(run.pk, RunStatus.ERROR)
+    latest = await orm(persistence.latest)(thread.pk)
+    assert [channel for _, channel, _ in latest.pending_writes] == ["__error__"]  # LangGraph's
+
+
+class Notes(TypedDict):
+    notes: Annotated[list, operator.add]
+
+
+QUICK_DONE = threading.Event()
+
+
+async def quick(state: Notes) -> Notes:
+    await asyncio.sleep(0.2)  # after its step's checkpoint is stored
+    QUICK_DONE.set()
+    return {"notes": ["quick"]}
+
+
+async def slow(state: Notes) -> Notes:
+    await asyncio.sleep(30)
+    return {"notes": ["slow"]}
+
+
+parallel = (
+    StateGraph(Notes)
+    .add_node(quick)
+    .add_node(slow)
+    .add_edge(START, "quick")
+    .add_edge(START, "slow")
+    .compile()
+)
+
+
+async def test_an_interrupted_run_keeps_the_writes_of_its_finished_tasks(executor, settings):
+    """A step cut short has no next checkpoint: the run's end stores the
+    writes of the tasks that had finished (here `quick`'s, while `slow` ran)."""
+    settings.RUNS_GRAPHS = {**(settings.RUNS_GRAPHS or {}), "parallel": f"{__name__}:parallel"}
+    QUICK_DONE.clear()
+    thread = await orm(make_thread)()
+    run = await orm(run_service.create_run)(
+        thread.pk, assistant_id="parallel", input={"notes": []}, actor=SYSTEM
+    )
+    assert await asyncio.to_thread(QUICK_DONE.wait, 10)
+    await asyncio.sleep(0.1)  # its writes handed to the saver
+    await orm(run_service.cancel_run)(thread.pk, run.pk, action="interrupt", actor=SYSTEM)
+    await wait_status(run.pk, RunStatus.INTERRUPTED)
+    latest = await orm(persistence.latest)(thread.pk)
+    assert [(channel, value) for _, channel, value in latest.pending_writes] == [
+        ("notes", ["quick"])
+    ]
