@@ -115,11 +115,19 @@ class ActiveRun:
     # The graph stopped with tasks left, to be resumed: an `interrupt()`, or
     # `interrupt_before/after` (LangGraph reports both as an `__interrupt__` update).
     stopped_at_interrupt: bool = False
+    # The task reading the graph's parts (`_consume`), and whether it is
+    # waiting for the next one: then a cancel cancels it.
+    pump: asyncio.Task | None = None
+    awaiting_part: bool = False
+    pump_cancelled: bool = False
 
     def cancel(self, action: str) -> None:
         if not self.action:
             self.action = action
         self.cancelled.set()
+        if self.pump is not None and self.awaiting_part and not self.pump_cancelled:
+            self.pump_cancelled = True
+            self.pump.cancel()
 
     def snapshot(self) -> protocol.Partial | None:
         """What a late watcher needs to show the answer being streamed."""
@@ -279,26 +287,46 @@ def _cancelled(active: ActiveRun, kept: dict | None) -> Outcome:
 
 async def _consume(active: ActiveRun, stream) -> bool:
     """Publish the stream's parts until it ends (True) or the run is cancelled
-    (False). The graph's exceptions propagate."""
-    cancelled = asyncio.ensure_future(active.cancelled.wait())
-    try:
-        while True:
-            next_part = asyncio.ensure_future(anext(stream))
-            await asyncio.wait({next_part, cancelled}, return_when=asyncio.FIRST_COMPLETED)
-            if not next_part.done():
-                next_part.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, RunCancelled):
-                    await next_part
-                return False
+    (False). The graph's exceptions propagate.
+
+    The parts are read and published by a task of their own, which the
+    cancel signal cancels when it is waiting for the graph's next part
+    (`ActiveRun.cancel`): that cancels the node that streams, within one
+    token, and never a publish half done. Racing each part against the
+    signal instead (a task and an `asyncio.wait` per token) was ~0.4 ms of a
+    40-token run's CPU."""
+
+    async def pump() -> bool:
+        while not active.cancelled.is_set():
+            active.awaiting_part = True
             try:
-                part = next_part.result()
+                part = await anext(stream)
             except StopAsyncIteration:
                 return True
+            finally:
+                active.awaiting_part = False
             if active.cancelled.is_set():
                 return False
             await _publish(active, part)
+        return False
+
+    pumping = asyncio.ensure_future(pump())
+    active.pump = pumping
+    try:
+        await asyncio.wait({pumping})
+        if active.pump_cancelled:
+            # However the graph took it: cancelled, or a write refused.
+            error = None if pumping.cancelled() else pumping.exception()
+            if error is not None and not isinstance(error, RunCancelled):
+                raise error
+            return False
+        return pumping.result()
     finally:
-        cancelled.cancel()
+        active.pump = None
+        if not pumping.done():  # we were cancelled ourselves
+            pumping.cancel()
+            with contextlib.suppress(BaseException):
+                await pumping
         with contextlib.suppress(Exception):
             await stream.aclose()
 

@@ -17,16 +17,16 @@ the thread's next run follows in the same call): an interrupt settled in four
 write transactions (the update's task writes, its checkpoint, finish, claim),
 each a hop to the executor's database thread behind the other runs' writes.
 
-A task's writes wait for the run's next write (`queue_writes`): under
-LangGraph's default durability (`async`) they are stored with the next
-checkpoint, in its transaction, or with the run's end (`write_deferred`, in
-`finish_run`'s), instead of in a transaction and a hop to the database
-thread of their own: two of the eight hops of a one-step run. What the run
-reads back through this saver sees them at once (`get_tuple`). A worker that
-dies meanwhile loses only the writes of tasks whose step had not been
-checkpointed yet, which the run's next attempt redoes from that checkpoint,
-as LangGraph's `async` durability allows. `durability="sync"` stores them at
-once, as before.
+A task's writes wait for the run's next write (`queue_writes`): unless the
+run asked for `durability="sync"`, they are stored with the next checkpoint,
+in its transaction, or with the run's end (`write_queued`, in `finish_run`'s),
+instead of in a transaction and a hop to the database thread of their own
+(a one-step run made two). What the run reads back through this saver
+has them (`get_tuple`). A worker that dies meanwhile loses only the writes
+of tasks whose step had not been checkpointed yet, which the run's next
+attempt redoes from that checkpoint, as LangGraph's `async` durability
+allows. And the graph's first read, the thread's latest checkpoint, comes
+with the run's claim (`head`, `aget_tuple`).
 """
 
 import functools

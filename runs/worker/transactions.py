@@ -122,7 +122,11 @@ def claim_next_run(worker_id: str, thread_id=None, *, read_head: bool = False) -
         if claimed is _DELAYED:
             continue
         if claimed is not None and read_head and claimed.reads_latest:
-            claimed.head = (persistence.latest(claimed.thread_id),)
+            try:
+                claimed.head = (persistence.latest(claimed.thread_id),)
+            except Exception:
+                # The run is claimed (committed): its graph reads it again.
+                logger.exception("reading the head of thread %s failed", claimed.thread_id)
         return claimed
     return None
 
@@ -131,7 +135,15 @@ def claim_runs(worker_id: str, limit: int, *, read_head: bool = False) -> list[C
     """Claim up to `limit` runs (claim_next_run, each in its own transaction)."""
     claims = []
     while len(claims) < limit:
-        claimed = claim_next_run(worker_id, read_head=read_head)
+        try:
+            claimed = claim_next_run(worker_id, read_head=read_head)
+        except Exception:
+            if not claims:
+                raise
+            # Those claimed are committed: they must start, or wait for their
+            # leases to expire.
+            logger.exception("claiming more runs failed; starting the %d claimed", len(claims))
+            break
         if claimed is None:
             break
         claims.append(claimed)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from checkpoints.models import Checkpoint
 from runs.models import Run, RunStatus, Thread, ThreadStatus
+from runs.services import persistence
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
 from runs.services.errors import ThreadBusy
@@ -19,6 +20,7 @@ from tests.conftest import (
     FAST,
     SLOW,
     in_thread,
+    make_thread,
     messages_of,
     orm,
     wait_for,
@@ -344,3 +346,37 @@ async def test_a_run_rolled_back_before_it_finished_writes_nothing(thread):
     written = []
     assert await orm(_finish_interrupted)(thread.pk, first.pk, written) is None
     assert written == []
+
+
+def test_runs_claimed_before_a_failed_claim_are_handed_out(monkeypatch):
+    """One call claims as many runs as the executor has room for; a claim
+    that fails after others committed must not lose those."""
+    threads = [make_thread() for _ in range(3)]
+    for thread in threads:
+        run_service.create_run(thread.pk, input={"messages": []}, actor=SYSTEM)
+    claim, calls = queue.claim_next_run, []
+
+    def failing_second(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise RuntimeError("database went away")
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "claim_next_run", failing_second)
+    [claimed] = queue.claim_runs("w", 3)
+    assert Run.objects.get(pk=claimed.run_id).status == RunStatus.RUNNING
+    calls[:] = [None]  # the next claim fails, with nothing claimed: the caller's error
+    with pytest.raises(RuntimeError):
+        queue.claim_runs("w", 3)
+
+
+def test_a_claim_whose_head_cannot_be_read_is_still_handed_out(monkeypatch):
+    thread = make_thread()
+    run = run_service.create_run(thread.pk, input={"messages": []}, actor=SYSTEM)
+
+    def broken(thread_id):
+        raise RuntimeError("cannot read")
+
+    monkeypatch.setattr(persistence, "latest", broken)
+    claimed = queue.claim_next_run("w", thread.pk, read_head=True)
+    assert claimed.run_id == str(run.pk) and claimed.head is None
