@@ -3,9 +3,12 @@
 It relies on `Serializer.fields` binding what `get_fields()` returns: if DRF
 stopped calling it, or rebuilt fields elsewhere, these fail."""
 
+import copy
+
 from rest_framework import serializers
 
-from chatapp.platform.drf_fields import ShallowCopiedFields
+from chatapp.platform.drf_fields import ShallowCopiedFields, shallow_copy
+from runs.api import serializers as api
 from runs.api.serializers import RunCreateSerializer, ThreadSearchSerializer
 
 
@@ -51,3 +54,24 @@ def test_the_api_bodies_use_it():
     assert body.fields["assistant_id"] is not RunCreateSerializer._declared_fields["assistant_id"]
     assert body.is_valid(), body.errors
     assert ThreadSearchSerializer(data={"limit": 5}).is_valid()
+
+
+def test_a_shallow_copy_is_what_copy_copy_makes_of_every_api_field():
+    """DRF's fields are plain objects: copying their __dict__ is copy.copy."""
+    bodies = [
+        value
+        for value in vars(api).values()
+        if isinstance(value, type)
+        and issubclass(value, ShallowCopiedFields)
+        and issubclass(value, serializers.Serializer)
+    ]
+    assert RunCreateSerializer in bodies
+    for body in bodies:
+        for field in body._declared_fields.values():
+            kind = type(field)
+            # What copy.copy would call instead of copying __dict__.
+            assert not hasattr(kind, "__copy__") and not hasattr(kind, "__slots__"), kind
+            for hook in ("__getstate__", "__reduce_ex__", "__reduce__"):
+                assert getattr(kind, hook) is getattr(object, hook), (kind, hook)
+            mine, theirs = shallow_copy(field), copy.copy(field)
+            assert type(mine) is type(theirs) and vars(mine) == vars(theirs)
