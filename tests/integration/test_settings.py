@@ -61,3 +61,30 @@ def test_without_debug_nobody_gets_in_anonymously():
             assert login.headers["x-frame-options"] == "DENY"
     finally:
         server.stop()
+
+
+def database_options(value: str | None) -> str:
+    env = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres"}
+    if value is not None:
+        env["DATABASE_PREPARE_THRESHOLD"] = value
+    code = (
+        "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS']; "
+        "print(o.get('server_side_binding'), o.get('prepare_threshold'))"
+    )
+    result = manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("\n")[-2]
+
+
+def test_postgresql_statements_are_prepared_unless_turned_off():
+    assert database_options(None) == "True 5"
+    assert database_options("2") == "True 2"
+    assert database_options("off") == "None None"
+    result = manage(
+        "check",
+        env={
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+            "DATABASE_PREPARE_THRESHOLD": "soon",
+        },
+    )
+    assert result.returncode != 0 and "DATABASE_PREPARE_THRESHOLD" in result.stderr

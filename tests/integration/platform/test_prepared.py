@@ -122,3 +122,16 @@ def test_a_delete_is_the_orms():
     assert Run.objects.filter(pk=second.pk).exists()
     with pytest.raises(TypeError):
         delete(Thread, {"pk": thread.pk})  # its runs point to it: the ORM cascades
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+def test_a_statement_run_again_is_prepared_on_its_connection():
+    """Server-side binding with psycopg's prepare threshold (settings): the
+    statements the hot paths repeat are planned once per connection."""
+    thread = make_thread()
+    for _ in range(6):
+        assert select_one(Thread, {"pk": thread.pk}) is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('FROM "runs_thread"' in sql for sql in prepared), prepared
