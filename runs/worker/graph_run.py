@@ -157,7 +157,7 @@ def run_config(claim: ClaimedRun) -> dict:
     """The config the graph runs with, as LangGraph Platform builds it."""
     client = claim.kwargs.get("config") or {}
     configurable = dict(client.get("configurable") or {})
-    if claim.resume or claim.from_head:
+    if claim.reads_latest:
         # Another attempt, or a fork that only the runs it double-texted have
         # moved past, goes on from the thread's latest checkpoint.
         configurable.pop("checkpoint_id", None)

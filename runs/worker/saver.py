@@ -157,8 +157,10 @@ class RunSaver(DjangoCheckpointSaver):
                 held = self._held_head()
                 if self.latest_id(self.thread_id) == held.config["configurable"]["checkpoint_id"]:
                     return held
-        if self.queued:
-            # What it reads from the database includes what it wrote.
+        if self.queued and not self.cancelled():
+            # What it reads from the database includes what it wrote (once
+            # the run is told to stop, the guard would refuse them: they wait
+            # for finish_run, which stores them).
             with transaction.atomic(using=self.using):
                 self.check_run()
                 self.write_queued()
