@@ -211,8 +211,8 @@ async def drive(active: ActiveRun, *, worker_id: str, run_sync) -> Outcome:
     outcome = await _drive(active, config, saver, run_sync)
     outcome.head = saver.latest
     if outcome.state_writes is None:
-        # The tasks' writes still queued (RunSaver.queue_writes): an
-        # interrupt() or an error is among them.
+        # The tasks' writes still queued (RunSaver.queue_writes): those of a
+        # step cut short, which no checkpoint of the run will follow.
         outcome.state_writes = saver.write_queued
     return outcome
 

@@ -239,7 +239,7 @@ async def test_a_runs_task_writes_are_stored_at_once_only_with_sync_durability(
     await wait_status(run.pk, RunStatus.SUCCESS, RunStatus.INTERRUPTED, timeout=20)
     stored, read = await orm(stored_and_read_back)(thread.pk)
     assert stored == read
-    [(_, [asked])] = stored[1].items()  # the interrupt's writes, stored at the run's end
+    [(_, [asked])] = stored[1].items()  # the interrupt's writes, stored
     assert asked["value"]["question"] == "Call get_weather?"
     assert bool(at_once) == (durability == "sync")
 
@@ -256,8 +256,8 @@ failing = StateGraph(Failing).add_node(fail).add_edge(START, "fail").compile()
 
 
 async def test_a_failed_runs_error_is_stored_with_its_end(executor, settings):
-    """The last writes of a run (here the failed task's error) have no next
-    checkpoint to be stored with: the run's end stores them."""
+    """A failed task's error is stored by the time the run has ended (LangGraph
+    puts its last checkpoint again on its way out, with the queued writes)."""
     settings.RUNS_GRAPHS = {**(settings.RUNS_GRAPHS or {}), "failing": f"{__name__}:failing"}
     thread = await orm(make_thread)()
     run = await orm(run_service.create_run)(
