@@ -33,22 +33,25 @@ SF = {"messages": [{"role": "user", "content": "what's the weather in sf?"}]}
 
 @pytest.fixture
 def read_back(monkeypatch):
-    """The settles that read the thread's latest checkpoint back."""
+    """The settles that read the thread's latest checkpoint back.
+
+    Counted on the settling thread only: the test reads the state back as
+    soon as the run's status commits, which is before `finish_run` returns."""
     reads, latest = [], persistence.latest
-    settling = []
+    settling: set[int] = set()
     finish_run = transactions.finish_run
 
     def counting_latest(thread_id):
-        if settling:
+        if threading.get_ident() in settling:
             reads.append(thread_id)
         return latest(thread_id)
 
     def counting_finish(*args, **kwargs):
-        settling.append(True)
+        settling.add(threading.get_ident())
         try:
             return finish_run(*args, **kwargs)
         finally:
-            settling.pop()
+            settling.discard(threading.get_ident())
 
     monkeypatch.setattr(persistence, "latest", counting_latest)
     monkeypatch.setattr(transactions, "finish_run", counting_finish)
