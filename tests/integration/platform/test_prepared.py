@@ -8,10 +8,12 @@ not, a changed signature)."""
 from datetime import timedelta
 
 import pytest
+from django.apps import apps
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from chatapp.platform import prepared
 from chatapp.platform.prepared import delete, insert, select, select_one, update_fields
 from runs.models import ACTIVE_RUN_STATUSES, Run, RunStatus, Thread
 from runs.services import runs as run_service
@@ -135,3 +137,27 @@ def test_a_statement_run_again_is_prepared_on_its_connection():
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert any('FROM "runs_thread"' in sql for sql in prepared), prepared
+
+
+@pytest.mark.parametrize("value", ["", "text", "ünïcode ✓", "x" * 5000, None])
+def test_a_text_column_is_sent_what_the_orm_sends(value):
+    """`db_value` skips `get_db_prep_save` for a str or None of a text column:
+    only where that gives the value back, on every model of the project."""
+    columns = [
+        field
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if type(field) in prepared._AS_IS_FIELDS
+    ]
+    assert len(columns) > 20
+    for field in columns:
+        assert field.get_db_prep_save(value, connection) == value, field
+        assert prepared.db_value(field, value, connection) == value
+    # Anything else goes through the field.
+    when = timezone.now()
+    created = Run._meta.get_field("created_at")
+    assert prepared.db_value(created, when, connection) == created.get_db_prep_save(
+        when, connection
+    )
+    status = Run._meta.get_field("status")
+    assert prepared.db_value(status, RunStatus.RUNNING, connection) == "running"
