@@ -23,13 +23,14 @@ update and delete here against the ORM's.
 """
 
 import functools
-import weakref
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
-# Converters are bound to a connection's `ops`: kept per connection (each
-# thread has its own), and dropped with it.
-_converters: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+# Converters are bound to a connection's `ops`: kept on the connection (each
+# thread has its own), so they go with it. (A WeakKeyDictionary by connection
+# made a weak reference per lookup, a seventh of a read's Python, and kept
+# every connection alive: its converters refer to it.)
+_CONVERTERS = "_prepared_row_converters"
 
 
 @functools.lru_cache(maxsize=256)
@@ -103,14 +104,19 @@ def db_value(field, value, connection):
     sends. A str or None of a plain text column is that value, without the
     four calls it takes (a dozen columns per row a run writes, a hundred per
     run; tests/integration/platform/test_prepared.py checks every model's)."""
-    if (value is None or type(value) is str) and type(field) in _AS_IS_FIELDS:
-        return value
-    return field.get_db_prep_save(value, connection)
+    return value if _as_is(field, value) else field.get_db_prep_save(value, connection)
+
+
+def _as_is(field, value) -> bool:
+    """A value its column's `get_db_prep_save` and `get_db_prep_value` give back."""
+    return (value is None or type(value) is str) and type(field) in _AS_IS_FIELDS
 
 
 def _row_converters(connection, model, read: tuple) -> list:
     """[(position, [converter], col)] of the fields read, for this connection."""
-    kept = _converters.setdefault(connection, {})
+    kept = connection.__dict__.get(_CONVERTERS)
+    if kept is None:
+        kept = connection.__dict__[_CONVERTERS] = {}
     key = (model, read)
     if key not in kept:
         found = []
@@ -174,10 +180,8 @@ def _shape(where: dict) -> tuple:
 def _where_params(connection, keys, where: dict) -> list:
     params = []
     for field, value in zip(keys, where.values(), strict=True):
-        if isinstance(value, tuple | list):
-            params += [field.get_db_prep_value(v, connection) for v in value]
-        else:
-            params.append(field.get_db_prep_value(value, connection))
+        for v in value if isinstance(value, tuple | list) else (value,):
+            params.append(v if _as_is(field, v) else field.get_db_prep_value(v, connection))
     return params
 
 

@@ -5,11 +5,13 @@ It relies on Django's converters (`Field.get_col`, `ops.get_db_converters`,
 their behaviour changes under it (a field type the ORM converts that it does
 not, a changed signature)."""
 
+import gc
+import weakref
 from datetime import timedelta
 
 import pytest
 from django.apps import apps
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -152,6 +154,7 @@ def test_a_text_column_is_sent_what_the_orm_sends(value):
     assert len(columns) > 20
     for field in columns:
         assert field.get_db_prep_save(value, connection) == value, field
+        assert field.get_db_prep_value(value, connection) == value, field  # a key compared
         assert prepared.db_value(field, value, connection) == value
     # Anything else goes through the field.
     when = timezone.now()
@@ -161,3 +164,17 @@ def test_a_text_column_is_sent_what_the_orm_sends(value):
     )
     status = Run._meta.get_field("status")
     assert prepared.db_value(status, RunStatus.RUNNING, connection) == "running"
+
+
+def test_converters_are_kept_per_connection_and_go_with_it():
+    read = tuple(Run._meta.concrete_fields)
+    mine = prepared._row_converters(connection, Run, read)
+    assert prepared._row_converters(connection, Run, read) is mine
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    theirs = prepared._row_converters(other, Run, read)
+    assert theirs is not mine and [p for p, _, _ in theirs] == [p for p, _, _ in mine]
+    gone = weakref.ref(other)
+    other.close()
+    del other, theirs
+    gc.collect()
+    assert gone() is None
