@@ -61,6 +61,11 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
         except asyncio.QueueFull:
             raise ChannelFull(channel) from None
 
+    def has_members(self, group: str) -> bool:
+        """Whether anyone is in `group` (a membership that expired but was
+        not cleaned yet counts: a message to it is dropped on delivery)."""
+        return bool(self.groups.get(group))
+
     async def group_send(self, group, message):
         assert isinstance(message, dict), "Message is not a dict"
         self.require_valid_group_name(group)

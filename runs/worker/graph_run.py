@@ -35,7 +35,7 @@ from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.types import Command
 
 from runs.bus import event_log, protocol
-from runs.bus.publish import publish
+from runs.bus.publish import heard, publish
 from runs.graphs.registry import GraphLoadError, graph_for
 from runs.graphs.serialization import INTERRUPT_KEY, jsonable, message_text
 from runs.models import CancelAction, RunStatus
@@ -343,6 +343,9 @@ async def _publish(active: ActiveRun, part) -> None:
         _track_step(active, chunk)
     active.seq += 1
     claim = active.claim
+    resumable = claim.kwargs.get("stream_resumable")
+    if not resumable and not heard(protocol.thread_group(claim.thread_id)):
+        return  # no one streams the thread: nothing to convert (runs.bus.publish)
     event = protocol.part_event(
         claim.thread_id,
         claim.run_id,
@@ -352,7 +355,7 @@ async def _publish(active: ActiveRun, part) -> None:
         seq=active.seq,
         index=index,
     )
-    if claim.kwargs.get("stream_resumable"):
+    if resumable:
         await event_log.log().append(claim.run_id, event)
     await publish(event)
 

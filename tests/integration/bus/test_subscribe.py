@@ -11,6 +11,7 @@ from runs.bus.subscribe import ThreadSubscription, wait_for_run
 from runs.models import Run, RunStatus
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
+from runs.worker import graph_run
 from tests.conftest import FAST, orm
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -132,3 +133,32 @@ async def test_a_lifecycle_subscription_hears_no_part(executor, thread):
         assert {kind for kind, _ in waited} == {protocol.EventKind.LIFECYCLE}
         lifecycle = [status for kind, status in streamed if kind == protocol.EventKind.LIFECYCLE]
         assert [status for _, status in waited] == lifecycle
+
+
+async def test_the_parts_of_a_run_no_one_streams_are_not_made(executor, thread, monkeypatch):
+    """Its parts go to its thread's group: with no member there (a `wait`
+    listens to the lifecycle group) the in-memory layer knows no one would
+    hear them, and they are neither converted nor sent. Someone streaming
+    the thread gets every one."""
+    made = []
+    part_data = graph_run._part_data
+
+    def counted(active, mode, chunk):
+        made.append(mode)
+        return part_data(active, mode, chunk)
+
+    monkeypatch.setattr(graph_run, "_part_data", counted)
+
+    async def run_once(sub):
+        made.clear()
+        run = await orm(run_service.create_run)(
+            thread.pk, input={"messages": ["hi"]}, config=FAST, actor=SYSTEM
+        )
+        assert await wait_for_run(thread.pk, run.pk, sub) is not None
+        return list(made)
+
+    async with ThreadSubscription(thread.pk, lifecycle_only=True) as wait:
+        assert await run_once(wait) == []
+    async with ThreadSubscription(thread.pk) as stream:
+        streamed = await run_once(stream)
+    assert "messages" in streamed and "values" in streamed
