@@ -311,8 +311,8 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
         unique_fields: Sequence[str] = (),
         update_fields: Sequence[str] = (),
     ) -> None:
-        """`bulk_create` of `rows` (each a dict of the model's columns by
-        attribute name, but the primary key) with `ignore_conflicts=True`, or
+        """`bulk_create` of `rows` (each a dict of every column but the
+        primary key, by attribute name) with `ignore_conflicts=True`, or
         with `update_fields` an upsert on `unique_fields`, as one INSERT whose
         text is built once per shape: the ORM compiled the same statement on
         every checkpoint a step writes (~0.3 ms of Python each, under the
