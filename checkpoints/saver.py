@@ -159,10 +159,10 @@ _INSERT_VENDORS = frozenset({"sqlite", "postgresql"})
 @functools.lru_cache(maxsize=256)
 def _insert_sql(
     vendor: str, quote, model, rows: int, unique_fields: tuple, update_fields: tuple
-) -> tuple[str, tuple]:
-    """INSERT of `rows` rows of `model` (every column but the primary key),
-    ON CONFLICT DO NOTHING, or DO UPDATE of `update_fields` on a conflict on
-    `unique_fields`. Returns (sql, fields) for the parameters' order."""
+) -> str:
+    """INSERT of `rows` rows of `model` (every column but the primary key,
+    in `_insert_fields`' order), ON CONFLICT DO NOTHING, or DO UPDATE of
+    `update_fields` on a conflict on `unique_fields`."""
     fields = _insert_fields(model)
     row = f"({', '.join(['%s'] * len(fields))})"
     sql = (
@@ -177,7 +177,7 @@ def _insert_sql(
         )
     else:
         sql += " ON CONFLICT DO NOTHING"
-    return sql, fields
+    return sql
 
 
 @functools.lru_cache(maxsize=16)
@@ -339,7 +339,7 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
         with connection.cursor() as cursor:
             for start in range(0, len(rows), size):
                 batch = rows[start : start + size]
-                sql, _ = _insert_sql(
+                sql = _insert_sql(
                     connection.vendor,
                     connection.ops.quote_name,
                     model,

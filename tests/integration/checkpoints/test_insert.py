@@ -1,5 +1,5 @@
 """The saver's INSERTs take their parameters from plain rows: what the ORM's
-insert would send, without a model instance per row (a quarter of a `put`)."""
+insert would send, without a model instance per row (a third of a `put`)."""
 
 import datetime
 
