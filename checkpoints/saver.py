@@ -186,6 +186,14 @@ def _insert_fields(model) -> tuple:
     return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
 
 
+# What `_delete_unnamed_blobs` does not read of a checkpoint row.
+_ALL_BUT_ID = tuple(
+    f.name for f in CheckpointRow._meta.concrete_fields if f.name not in ("id", "checkpoint_id")
+)
+_NOT_NAMING = ("parent_checkpoint_id", "run_id", "metadata", "created_at")
+_ALL_BUT_CHECKPOINT = tuple(
+    f.name for f in CheckpointRow._meta.concrete_fields if f.name not in ("id", "checkpoint")
+)
 _CHECKPOINT_FIELD = CheckpointRow._meta.get_field("checkpoint")
 _METADATA_FIELD = CheckpointRow._meta.get_field("metadata")
 
@@ -700,7 +708,9 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
         with self.atomic():
             delete(CheckpointWrite, {"run_id": run_ids}, using=self.using)
             deleted: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
-            for row in select(CheckpointRow, {"run_id": run_ids}, using=self.using):
+            for row in select(
+                CheckpointRow, {"run_id": run_ids}, defer=_NOT_NAMING, using=self.using
+            ):
                 deleted[(row.thread_id, row.checkpoint_ns)][row.checkpoint_id] = row.checkpoint
             delete(CheckpointRow, {"run_id": run_ids}, using=self.using)
             for (t, ns), checkpoints in deleted.items():
@@ -713,45 +723,56 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
 
     def _delete_unnamed_blobs(self, thread_id: str, ns: str, deleted: dict[str, dict]) -> None:
         """Delete the blobs that the `deleted` checkpoints (id -> stored
-        checkpoint) named and no remaining checkpoint of (thread, ns) names."""
+        checkpoint) named and no remaining checkpoint of (thread, ns) names.
+        (Prepared statements, as `delete_for_runs`': this was most of a
+        rollback's Python when the ORM built them.)"""
         names = set().union(*(_names(cp) for cp in deleted.values()))
         if not names:
             return
-        blobs = self._blobs().filter(
-            thread_id=thread_id,
-            checkpoint_ns=ns,
-            **_in("channel", (ch for ch, _ in names)),
-            **_in("version", (v for _, v in names)),
+        thread = {"thread_id": thread_id, "checkpoint_ns": ns}
+        blobs = select(
+            CheckpointBlob,
+            {
+                **thread,
+                "channel": sorted({ch for ch, _ in names}),
+                "version": sorted({v for _, v in names}),
+            },
+            defer=("type", "value"),
+            using=self.using,
         )
         candidates = {
-            (ch, v): (pk, created_by)
-            for pk, ch, v, created_by in blobs.values_list(
-                "pk", "channel", "version", "checkpoint_id"
-            )
-            if (ch, v) in names
+            (b.channel, b.version): (b.pk, b.checkpoint_id)
+            for b in blobs
+            if (b.channel, b.version) in names
         }
         # A blob's first checkpoint names it: if that one remains, it is in use.
         creators = {created_by for _, created_by in candidates.values()} - set(deleted)
         if creators:
-            remaining = set(
-                self._checkpoints()
-                .filter(thread_id=thread_id, checkpoint_ns=ns, **_in("checkpoint_id", creators))
-                .values_list("checkpoint_id", flat=True)
-            )
+            remaining = {
+                row.checkpoint_id
+                for row in select(
+                    CheckpointRow,
+                    {**thread, "checkpoint_id": sorted(creators)},
+                    defer=_ALL_BUT_ID,
+                    using=self.using,
+                )
+            }
             candidates = {k: c for k, c in candidates.items() if c[1] not in remaining}
         if not candidates:
             return
         # Otherwise only checkpoints from its first one on can name it.
         since = min(created_by for _, created_by in candidates.values())
-        for cp in (
-            self._checkpoints()
-            .filter(thread_id=thread_id, checkpoint_ns=ns, checkpoint_id__gte=since)
-            .values_list("checkpoint", flat=True)
+        for row in select(
+            CheckpointRow,
+            {**thread, "checkpoint_id__gte": since},
+            defer=_ALL_BUT_CHECKPOINT,
+            using=self.using,
         ):
-            for name in _names(cp):
+            for name in _names(row.checkpoint):
                 candidates.pop(name, None)
         if candidates:
-            self._blobs().filter(**_in("pk", (pk for pk, _ in candidates.values()))).delete()
+            unnamed = sorted(pk for pk, _ in candidates.values())
+            delete(CheckpointBlob, {"pk": unnamed}, using=self.using)
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy every checkpoint, write and blob of a thread to another (rows

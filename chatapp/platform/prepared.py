@@ -63,19 +63,38 @@ def _select_sql(
     return sql, read, keys
 
 
+# A `where` key ending in one of these compares its field with one value.
+_COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
 def _where_sql(model, where: tuple, quote) -> tuple[tuple, str]:
     """(the fields compared, the WHERE's conditions) of a `where` shape."""
     keys, conditions = [], []
-    for name, n in where:
+    for key, n in where:
+        name, operator = _lookup(key)
         condition, field = _condition(model, name, quote)
         keys.append(field)
-        conditions.append(condition % ("= %s" if n is None else f"IN ({', '.join(['%s'] * n)})"))
+        if n is None:
+            conditions.append(condition % f"{operator} %s")
+        elif operator == "=":
+            conditions.append(condition % f"IN ({', '.join(['%s'] * n)})")
+        else:
+            raise TypeError(f"{key!r} compares with one value, not a list")
     return tuple(keys), " AND ".join(conditions)
+
+
+def _lookup(key: str) -> tuple[str, str]:
+    """(field name, SQL operator) of a `where` key: "name" is `=`,
+    "name__gte" `>=` (and gt, lt, lte)."""
+    name, _, lookup = key.rpartition("__")
+    if name and lookup in _COMPARISONS:
+        return name, _COMPARISONS[lookup]
+    return key, "="
 
 
 def _condition(model, name: str, quote) -> tuple[str, object]:
     """(condition with a `%s` for its operator, the field whose values it
-    compares) of a `where` key: a field, "pk", or "fk__field", a field of the
+    compares) of a `where` field: a field, "pk", or "fk__field", a field of the
     row a foreign key points to (a subquery on its key: `"thread__owner"` is
     `thread_id IN (SELECT id FROM thread WHERE owner_id = ...)`, the
     ownership check in the one query)."""
@@ -143,7 +162,8 @@ def select(
     [:limit]` (`.select_for_update()` with `lock`), without the ORM's
     building: each field of `where` equals its value ("pk" for the primary
     key; a foreign key by its name, compared with the related row's key), or
-    is one of them when it is a tuple or a list. `lock` (FOR UPDATE where the
+    is one of them when it is a tuple or a list; "field__gte" (gt, lt, lte)
+    compares it with one value. `lock` (FOR UPDATE where the
     database locks rows) needs a transaction. `using`: the database alias.
     An empty list in `where` matches nothing."""
     if any(isinstance(v, tuple | list) and not v for v in where.values()):

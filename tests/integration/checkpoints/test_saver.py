@@ -4,6 +4,7 @@ filters of all kinds on both databases, paging where ids repeat, writes'
 idempotency, versions."""
 
 import pytest
+from django.db.models.sql.query import Query
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.serde.types import ERROR
@@ -64,6 +65,23 @@ def test_delete_for_runs_keeps_a_blob_an_earlier_checkpoint_stored(saver):
     assert values_of(saver, one) == {"doc": "big"}
     assert saver.get_tuple(two) is None
     assert CheckpointBlob.objects.count() == 1
+
+
+def test_a_rollbacks_deletes_are_not_built_by_the_orm(saver, monkeypatch):
+    """A rollback is a double-text: its reads and deletes of checkpoints,
+    writes and blobs are prepared statements (chatapp.platform.prepared),
+    not querysets compiled on every call (three quarters of its Python)."""
+    one = step(saver, None, {"doc": "big"}, {"run_id": "run-1"})
+    step(saver, one, {"doc": "big", "n": 2}, {"run_id": "run-2"}, changed=["n"])
+    built = []
+    get_compiler = Query.get_compiler
+    monkeypatch.setattr(
+        Query, "get_compiler", lambda *a, **k: built.append(a) or get_compiler(*a, **k)
+    )
+    saver.delete_for_runs(["run-2"])  # "doc" is run-1's, still named; "n" goes
+    monkeypatch.undo()
+    assert built == []
+    assert list(CheckpointBlob.objects.values_list("channel", flat=True)) == ["doc"]
 
 
 def test_delete_for_runs_leaves_other_namespaces_and_threads(saver):

@@ -118,6 +118,19 @@ def test_a_field_of_the_related_row_is_the_orms_join():
     assert len(queries) == 1
 
 
+def test_a_comparison_is_the_orms():
+    thread, first, second = a_thread_with_runs()
+    for lookup in ("gt", "gte", "lt", "lte"):
+        mine = select(Run, {"thread": thread.pk, f"seq__{lookup}": first.seq}, order_by=("seq",))
+        orm = Run.objects.filter(thread=thread.pk, **{f"seq__{lookup}": first.seq}).order_by("seq")
+        assert [r.pk for r in mine] == [r.pk for r in orm], lookup
+    assert [r.pk for r in select(Run, {"seq__gte": second.seq, "thread": thread.pk})] == [second.pk]
+    with pytest.raises(TypeError):
+        select(Run, {"seq__gt": [1, 2]})  # one value to compare with
+    # A foreign key's field named like a comparison is still the join.
+    assert select_one(Run, {"pk": first.pk, "thread__pk": thread.pk}).pk == first.pk
+
+
 def test_a_delete_is_the_orms():
     thread, first, second = a_thread_with_runs()
     assert delete(Run, {"thread": thread.pk, "pk": [first.pk]}) == 1
