@@ -18,6 +18,7 @@ import logging
 from channels.layers import get_channel_layer
 
 from chatapp.platform.db_threads import on_read_threads
+from chatapp.platform.prepared import select_one
 from runs.bus import protocol
 from runs.bus.publish import retry_once, send
 from runs.models import Run, RunStatus
@@ -131,7 +132,9 @@ class ThreadSubscription:
 
 @on_read_threads
 def load_run(thread_id, run_id) -> dict | None:
-    run = Run.objects.filter(pk=run_id, thread_id=thread_id).first()
+    # A prepared read (no ORM building, no ORDER BY): every join and stream
+    # asks for its run at least once, often twice.
+    run = select_one(Run, {"pk": run_id, "thread": thread_id})
     return run_dict(run) if run else None
 
 

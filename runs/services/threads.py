@@ -8,7 +8,7 @@ interleave.
 
 from django.db import transaction
 
-from chatapp.platform.prepared import select_one
+from chatapp.platform.prepared import insert, select_one
 from runs.models import ACTIVE_RUN_STATUSES, CancelAction, Run, Thread, ThreadStatus
 from runs.services import actors, json_match, json_paths, persistence
 from runs.services.cancellation import cancel_locked
@@ -74,7 +74,7 @@ def create_thread(
     with transaction.atomic():
         if thread_id is not None:
             thread_id = new_thread_id(thread_id)
-            existing = Thread.objects.filter(pk=thread_id).first()
+            existing = select_one(Thread, {"pk": thread_id})
             if existing is not None:
                 if if_exists == "do_nothing" and existing.owner_id == owner.pk:
                     return existing
@@ -82,7 +82,8 @@ def create_thread(
         kwargs = {"metadata": metadata or {}, "owner": owner}
         if thread_id is not None:
             kwargs["id"] = thread_id
-        thread = Thread.objects.create(**kwargs)
+        thread = Thread(**kwargs)
+        insert(thread)  # what create() writes, its INSERT not compiled each time
         if supersteps:
             from runs.services import state  # (state builds on this module)
 

@@ -11,6 +11,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 from django.db.backends.signals import connection_created
+from django.db.models.sql.query import Query
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -463,3 +464,30 @@ def test_lookups_by_key_ask_for_no_order(transactional_db):
             assert threads.lock_thread(thread.pk, actor=owner) == thread
     assert len(queries) >= 2
     assert not [q["sql"] for q in queries if "ORDER BY" in q["sql"]], queries.captured_queries
+
+
+def test_the_request_paths_of_a_conversation_build_no_orm_query(transactional_db, monkeypatch):
+    """A new thread, a message with each strategy on a busy thread, reading a
+    run, and the join's and stream's read of it: prepared statements
+    (chatapp.platform.prepared), not querysets compiled on every request."""
+    from runs.bus.subscribe import load_run
+    from runs.services.actors import owner_of_new_threads
+
+    owner = make_user()
+    owner_of_new_threads(owner)  # (the actor's resolution, once per process)
+    built = []
+    get_compiler = Query.get_compiler
+    monkeypatch.setattr(
+        Query, "get_compiler", lambda *a, **k: built.append(a) or get_compiler(*a, **k)
+    )
+    for strategy in ("interrupt", "rollback", "enqueue"):
+        thread = threads.create_thread(actor=owner)
+        first = run_service.create_run(thread.pk, input=USER, actor=owner)
+        assert queue.claim_next_run("elsewhere", thread.pk) is not None
+        second = run_service.create_run(
+            thread.pk, input=USER, multitask_strategy=strategy, actor=owner
+        )
+        assert run_service.get_run(thread.pk, second.pk, actor=owner) == second
+        assert load_run.__wrapped__(thread.pk, second.pk)["run_id"] == str(second.pk)
+        assert (load_run.__wrapped__(thread.pk, first.pk) is None) == (strategy == "rollback")
+    assert built == []
