@@ -495,6 +495,9 @@
       model.interrupts.length]);
     if (el.runs.dataset.signature === signature) return;
     el.runs.dataset.signature = signature;
+    // A run that ends rebuilds the list: keyboard focus on an entry stays on it.
+    const focused = el.runs.contains(document.activeElement) ?
+      document.activeElement.closest("[data-run-id]") : null;
     el.runs.replaceChildren();
     for (const run of model.runs.values()) {
       const li = document.createElement("li");
@@ -566,6 +569,10 @@
         li.append(detail);
       }
       el.runs.append(li);
+    }
+    if (focused) {
+      const again = el.runs.querySelector(`[data-run-id="${focused.dataset.runId}"] .run-head`);
+      if (again) again.focus();
     }
   }
 

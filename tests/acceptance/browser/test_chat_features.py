@@ -375,6 +375,20 @@ async def test_keyboard_alone_and_drawers_on_a_phone(browser, live_server_url):
     await context.close()
 
 
+async def test_keyboard_focus_stays_on_a_run_entry_when_the_run_ends(sized):
+    """The timeline is rebuilt when a run's status changes: a keyboard user on
+    the entry of a run that ends stays on it."""
+    page = sized
+    await open_new_thread(page)
+    await send(page, "hello")
+    await open_runs(page)
+    entry = page.locator("#runs .run-head").first
+    await expect(entry).to_contain_text("running")
+    await entry.focus()
+    await expect(entry).to_contain_text("success", timeout=20000)
+    await expect(page.locator("#runs .run-head").first).to_be_focused()
+
+
 async def test_streamed_answers_and_notices_are_announced(sized):
     page = sized
     await expect_live_regions(page)
