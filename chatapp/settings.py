@@ -354,6 +354,11 @@ REQUEST_THREADS = int(os.environ.get("REQUEST_THREADS", "6"))
 # A run whose worker died is resumed by another worker from its last
 # checkpoint; after this many executions it ends `error` (WorkerLost).
 RUNS_MAX_ATTEMPTS = int(os.environ.get("RUNS_MAX_ATTEMPTS", "3"))
+# How long a run's checkpoint may wait in memory before it is stored (unless
+# the run asked for durability="sync"): a run that ends sooner stores its
+# checkpoints with its end, in one transaction (runs/worker/saver.py). A worker
+# that dies loses at most this much of a run's progress. 0: store each at once.
+RUNS_CHECKPOINT_DELAY_SECONDS = float(os.environ.get("RUNS_CHECKPOINT_DELAY_SECONDS", "0.05"))
 # The parts a resumable run streamed are kept this long after its last one,
 # for clients that reconnect with Last-Event-ID (runs/bus/event_log.py).
 RUNS_STREAM_RETENTION_SECONDS = float(os.environ.get("RUNS_STREAM_RETENTION_SECONDS", "600"))

@@ -72,7 +72,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import reduce
 from operator import or_
-from typing import Any
+from typing import Any, NamedTuple
 
 from asgiref.sync import sync_to_async
 from django.db import connections, transaction
@@ -134,6 +134,15 @@ def _timestamp(ts: Any) -> datetime:
     except (TypeError, ValueError):
         return timezone.now()
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class PutRows(NamedTuple):
+    """A checkpoint as `put` stores it: the config it returns, its new
+    blobs' rows and its row."""
+
+    config: RunnableConfig
+    blobs: list[dict]
+    row: dict
 
 
 def _config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:
@@ -601,6 +610,19 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
+        rows = self.put_rows(config, checkpoint, metadata, new_versions)
+        with self.atomic():
+            self.write_put_rows([rows])
+        return rows.config
+
+    def put_rows(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> PutRows:
+        """What `put` stores, serialized now (`write_put_rows` stores it)."""
         configurable = config["configurable"]
         thread_id = str(configurable["thread_id"])
         checkpoint_ns = configurable.get("checkpoint_ns") or ""
@@ -634,17 +656,25 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
             "metadata": metadata,
             "created_at": _timestamp(checkpoint.get("ts")),
         }
-        with self.atomic():
-            if blobs:
-                # A version already stored is the same value (unchanged channel).
-                self._insert(CheckpointBlob, blobs)
+        return PutRows(_config(thread_id, checkpoint_ns, checkpoint_id), blobs, row)
+
+    def write_put_rows(self, puts: Sequence[PutRows]) -> None:
+        """Store checkpoints (`put_rows`), in the caller's transaction: their
+        blobs in one INSERT, then their rows in another."""
+        blobs = [blob for put in puts for blob in put.blobs]
+        if blobs:
+            # A version already stored is the same value (unchanged channel).
+            self._insert(CheckpointBlob, blobs)
+        if puts:
+            # A checkpoint stored twice is its last version (one statement
+            # cannot update the same row twice).
+            rows = {tuple(put.row[k] for k in _CHECKPOINT_KEY): put.row for put in puts}
             self._insert(
                 CheckpointRow,
-                [row],
+                list(rows.values()),
                 unique_fields=_CHECKPOINT_KEY,
                 update_fields=["checkpoint", "metadata", "run_id", "created_at"],
             )
-        return _config(thread_id, checkpoint_ns, checkpoint_id)
 
     def put_writes(
         self,

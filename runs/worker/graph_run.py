@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages.ai import add_ai_message_chunks
 from langgraph.checkpoint.base import CheckpointTuple
@@ -204,11 +205,15 @@ async def drive(active: ActiveRun, *, worker_id: str, run_sync) -> Outcome:
         worker_id=worker_id,
         cancelled=active.cancelled.is_set,
         queue_writes=claim.kwargs.get("durability") != "sync",
+        hold_seconds=settings.RUNS_CHECKPOINT_DELAY_SECONDS,
         head=claim.head,
         run_sync=run_sync,
         close_connections=False,
     )
-    outcome = await _drive(active, config, saver, run_sync)
+    try:
+        outcome = await _drive(active, config, saver, run_sync)
+    finally:
+        saver.stop_flushing()  # what it holds is stored with the run's end
     outcome.head = saver.latest
     if outcome.state_writes is None:
         # The tasks' writes still queued (RunSaver.queue_writes): those of a

@@ -27,9 +27,24 @@ of tasks whose step had not been checkpointed yet, which the run's next
 attempt redoes from that checkpoint, as LangGraph's `async` durability
 allows. And the graph's first read, the thread's latest checkpoint, comes
 with the run's claim (`head`, `aget_tuple`).
+
+The top-level checkpoints wait too (`hold_seconds`,
+RUNS_CHECKPOINT_DELAY_SECONDS, unless the run asked for `sync`): serialized
+when LangGraph hands them over, stored together by a guarded `flush` that
+many seconds later, or by the run's end if it comes first. A one-step
+answer (three checkpoints) was three transactions and hops before its end;
+now its end stores them. What the run reads meanwhile is what it holds
+(`get_tuple`: its head, unless the database has a newer one). A flush that
+finds the run asked to stop stores nothing (`refused`: the run's next write
+raises RunCancelled) and leaves them held: an interrupted run's end stores
+them under its lock, with its partial answer built on them; a rolled-back
+run's never are. A worker that dies loses at most `hold_seconds` of
+progress, which the next attempt redoes.
 """
 
+import asyncio
 import functools
+import logging
 import threading
 
 from django.db import transaction
@@ -43,6 +58,8 @@ from langgraph.checkpoint.base import (
 
 from checkpoints.saver import DjangoCheckpointSaver
 from runs.worker import sql
+
+logger = logging.getLogger(__name__)
 
 
 class RunCancelled(Exception):
@@ -58,6 +75,7 @@ class RunSaver(DjangoCheckpointSaver):
         worker_id: str,
         cancelled=None,
         queue_writes=False,
+        hold_seconds: float = 0.0,
         head=None,
         **kwargs,
     ):
@@ -71,6 +89,15 @@ class RunSaver(DjangoCheckpointSaver):
         self.deferred: list | None = None
         # Tasks' writes waiting for the run's next write (None: stored at once).
         self.queued: list | None = [] if queue_writes else None
+        # Top-level checkpoints (PutRows) not stored yet, for at most
+        # `hold_seconds` (None: stored at once); `refused`: a store of them
+        # found the run may no longer write.
+        self.held: list | None = [] if queue_writes and hold_seconds > 0 else None
+        self.hold_seconds = hold_seconds
+        self.flush_timer: asyncio.TimerHandle | None = None
+        self.flushing: asyncio.Task | None = None
+        self.refused = False
+        self.ended = False  # the run's end stores what is held
         # The thread's latest checkpoint read with the run's claim, as a
         # 1-tuple (ClaimedRun.head): the answer to the graph's first read.
         self.first_read: tuple[CheckpointTuple | None] | None = head
@@ -93,7 +120,7 @@ class RunSaver(DjangoCheckpointSaver):
             raise RunCancelled(self.run_id)
 
     def put(self, config, checkpoint, metadata, new_versions):
-        if self.cancelled():
+        if self.cancelled() or self.refused:
             raise RunCancelled(self.run_id)
         with transaction.atomic(using=self.using):
             self.check_run()
@@ -111,6 +138,10 @@ class RunSaver(DjangoCheckpointSaver):
 
     def _put(self, config, checkpoint, metadata, new_versions):
         stored = DjangoCheckpointSaver.put(self, config, checkpoint, metadata, new_versions)
+        self._track_head(config, stored, checkpoint, metadata)
+        return stored
+
+    def _track_head(self, config, stored, checkpoint, metadata) -> None:
         configurable = config["configurable"]
         if not configurable.get("checkpoint_ns"):
             # As get_tuple reads it back: the parent's config, the stored metadata.
@@ -121,7 +152,6 @@ class RunSaver(DjangoCheckpointSaver):
                 self.head = (stored, checkpoint, metadata, parent if parent_id else None)
                 # Ids sort by time: the writes of earlier checkpoints are no one's head.
                 self.writes = {cid: w for cid, w in self.writes.items() if cid >= checkpoint["id"]}
-        return stored
 
     def _put_writes(self, config, writes, task_id, task_path=""):
         DjangoCheckpointSaver.put_writes(self, config, writes, task_id, task_path)
@@ -155,9 +185,14 @@ class RunSaver(DjangoCheckpointSaver):
         if self.head is not None and not configurable.get("checkpoint_ns"):
             if not get_checkpoint_id(config):
                 held = self._held_head()
-                if self.latest_id(self.thread_id) == held.config["configurable"]["checkpoint_id"]:
+                held_id = held.config["configurable"]["checkpoint_id"]
+                latest = self.latest_id(self.thread_id)
+                if latest == held_id:
                     return held
-        if self.queued and not self.cancelled():
+                if self._not_stored(held_id) and (latest is None or latest < held_id):
+                    # Not stored yet, and nothing newer is: still the latest.
+                    return held
+        if (self.queued or self.held) and not self.cancelled() and not self.refused:
             # What it reads from the database includes what it wrote (once
             # the run is told to stop, the guard would refuse them: they wait
             # for finish_run, which stores them).
@@ -212,19 +247,97 @@ class RunSaver(DjangoCheckpointSaver):
     # -- tasks' writes, stored with the run's next write ---------------------
 
     def write_queued(self) -> None:
-        """Store the queued writes, unguarded: the caller holds the thread
-        lock and has checked the run (`put`, `get_tuple`, `finish_run`)."""
-        if not self.queued:
+        """Store the held checkpoints, then the queued writes, unguarded: the
+        caller holds the thread lock and has checked the run (`put`,
+        `get_tuple`, `flush`, `finish_run`)."""
+        if not self.queued and not self.held:
             return
         with self.lock:
-            queued = list(self.queued)
-            self.queued.clear()
-        for config, writes, task_id, task_path in queued:
-            DjangoCheckpointSaver.put_writes(self, config, writes, task_id, task_path)
+            held, queued = list(self.held or ()), list(self.queued or ())
+            if self.held:
+                self.held.clear()
+            if self.queued:
+                self.queued.clear()
+        try:
+            self.write_put_rows(held)
+            for config, writes, task_id, task_path in queued:
+                DjangoCheckpointSaver.put_writes(self, config, writes, task_id, task_path)
+        except BaseException:
+            # Not stored (the transaction rolls back): kept for the next try.
+            with self.lock:
+                if held:
+                    self.held[:0] = held
+                if queued:
+                    self.queued[:0] = queued
+            raise
+
+    def _not_stored(self, checkpoint_id: str) -> bool:
+        with self.lock:
+            held = list(self.held or ())
+        return any(put.config["configurable"]["checkpoint_id"] == checkpoint_id for put in held)
+
+    # -- checkpoints, stored behind the run -----------------------------------
+
+    def flush(self) -> None:
+        """Store the held checkpoints and the queued writes, guarded (on a
+        database thread); RunCancelled if the run may no longer write (then
+        they stay held: an interrupted run's end stores them, with its
+        partial answer; a rolled-back run's never)."""
+        if self.cancelled() or self.refused:
+            raise RunCancelled(self.run_id)
+        try:
+            with transaction.atomic(using=self.using):
+                self.check_run()
+                self.write_queued()
+        except RunCancelled:
+            self.refused = True
+            raise
+
+    def _flush_later(self) -> None:
+        if self.flush_timer is None and self.flushing is None and not self.ended:
+            loop = asyncio.get_running_loop()
+            self.flush_timer = loop.call_later(self.hold_seconds, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self.flush_timer = None
+        self.flushing = asyncio.ensure_future(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            await self.run_sync(self.flush)
+        except RunCancelled:
+            pass  # the run's next write raises it (`refused`)
+        except Exception:
+            # Held still: the run's next flush or its end stores them.
+            logger.exception("run %s: storing its checkpoints failed", self.run_id)
+        finally:
+            self.flushing = None
+        if self.held and not self.refused:
+            self._flush_later()
+
+    def stop_flushing(self) -> None:
+        """At the run's end (whose transaction stores what is held)."""
+        self.ended = True
+        if self.flush_timer is not None:
+            self.flush_timer.cancel()
+            self.flush_timer = None
 
     async def aput(self, config, checkpoint, metadata, new_versions):
-        if self.deferred is None:
+        if self.deferred is None and (
+            self.held is None or config["configurable"].get("checkpoint_ns")
+        ):
             return await super().aput(config, checkpoint, metadata, new_versions)
+        if self.deferred is None:
+            # Held: stored by a flush `hold_seconds` from now, or with the
+            # run's end if it comes first (serialized now: the graph goes on).
+            if self.cancelled() or self.refused:
+                raise RunCancelled(self.run_id)
+            rows = self.put_rows(config, checkpoint, metadata, new_versions)
+            with self.lock:
+                self.held.append(rows)
+            self._track_head(config, rows.config, checkpoint, metadata)
+            self._flush_later()
+            return rows.config
         self.deferred.append(
             functools.partial(self._put, config, checkpoint, metadata, new_versions)
         )
@@ -240,7 +353,7 @@ class RunSaver(DjangoCheckpointSaver):
 
     async def aput_writes(self, config, writes, task_id, task_path=""):
         if self.deferred is None and self.queued is not None:
-            if self.cancelled():
+            if self.cancelled() or self.refused:
                 raise RunCancelled(self.run_id)
             if not writes:
                 return None

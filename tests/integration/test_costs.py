@@ -15,6 +15,7 @@ from django.db.models.sql.query import Query
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from checkpoints.models import Checkpoint
 from runs.models import Run
 from runs.services import assistants, persistence, state, threads
 from runs.services import runs as run_service
@@ -120,13 +121,17 @@ async def test_executor_reuses_its_connection_and_writes_nothing_per_token(setti
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_one_step_run_is_five_calls_to_the_database_thread(settings):
+@pytest.mark.parametrize("delay", [0.05, 0], ids=["held", "stored-at-once"])
+async def test_a_one_step_run_is_two_calls_to_the_database_thread(settings, delay):
     """Each call is a hop from the event loop to the executor's database
     thread and back (and, where it writes, a transaction): the claim, with the
-    thread's latest checkpoint that the graph starts from; three checkpoints,
-    each with the task writes of the step before; the run's end. It was
-    eight: the graph's first read and two task writes had calls of their own."""
+    thread's latest checkpoint that the graph starts from; the run's end, with
+    its three checkpoints and their task writes, held in memory meanwhile
+    (RUNS_CHECKPOINT_DELAY_SECONDS, longer than this run). Stored at once
+    (a delay of 0), each checkpoint is a call of its own: five. It was eight:
+    the graph's first read and two task writes had calls of their own."""
     settings.RUNS_CRON_POLL_SECONDS = 3600
+    settings.RUNS_CHECKPOINT_DELAY_SECONDS = delay
     thread = await orm(make_thread)()
     executor = Executor(worker_id="cost-worker")
     calls = []
@@ -142,12 +147,16 @@ async def test_a_one_step_run_is_five_calls_to_the_database_thread(settings):
         await run_to_end(thread.pk, 3)  # warm up
         await asyncio.sleep(0.1)
         calls.clear()
-        assert (await run_to_end(thread.pk, 3)).status == "success"
+        done = await run_to_end(thread.pk, 3)
+        assert done.status == "success"
         await asyncio.sleep(0.1)
     finally:
         await executor.stop()
     ours = [name for name in calls if name != "close_all" and not name.startswith("_close")]
-    assert sorted(ours) == sorted(["claim_runs"] + ["put"] * 3 + ["finish_run"]), calls
+    puts = [] if delay else ["put"] * 3
+    assert sorted(ours) == sorted(["claim_runs", *puts, "finish_run"]), calls
+    stored = await orm(lambda: Checkpoint.objects.filter(run_id=str(done.pk)).count())()
+    assert stored == 3
 
 
 class Recorded(ExecutorStatements):

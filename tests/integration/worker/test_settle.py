@@ -17,7 +17,7 @@ from langgraph.graph import START, StateGraph
 
 from checkpoints.models import CheckpointWrite
 from runs.graphs.serialization import INTERRUPT_KEY as INTERRUPT
-from runs.models import RunStatus, Thread
+from runs.models import Run, RunStatus, Thread
 from runs.services import persistence
 from runs.services import runs as run_service
 from runs.services.actors import SYSTEM
@@ -29,6 +29,15 @@ from tests.conftest import FAST, SLOW, make_thread, orm, wait_status, wait_strea
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SF = {"messages": [{"role": "user", "content": "what's the weather in sf?"}]}
+
+
+@pytest.fixture(params=[0, 0.05, 30], ids=["stored-at-once", "held-briefly", "held-to-the-end"])
+def held(request, settings):
+    """How long the run's checkpoints wait in memory (RunSaver.hold_seconds):
+    each stored at once; the default; every one stored with the run's end,
+    so an interrupt finds its head not stored yet."""
+    settings.RUNS_CHECKPOINT_DELAY_SECONDS = request.param
+    return request.param
 
 
 @pytest.fixture
@@ -67,7 +76,7 @@ def stored_and_read_back(thread_id):
     )
 
 
-async def test_a_finished_run_leaves_its_last_checkpoint_on_the_thread(executor, read_back):
+async def test_a_finished_run_leaves_its_last_checkpoint_on_the_thread(executor, read_back, held):
     thread = await orm(make_thread)()
     run = await orm(run_service.create_run)(thread.pk, input=SF, config=FAST, actor=SYSTEM)
     await wait_status(run.pk, RunStatus.SUCCESS)
@@ -77,7 +86,7 @@ async def test_a_finished_run_leaves_its_last_checkpoint_on_the_thread(executor,
     assert read_back == []
 
 
-async def test_a_run_stopped_at_interrupt_leaves_what_it_asks(executor, read_back):
+async def test_a_run_stopped_at_interrupt_leaves_what_it_asks(executor, read_back, held):
     thread = await orm(make_thread)()
     run = await orm(run_service.create_run)(
         thread.pk, assistant_id="hitl", input=SF, config=FAST, actor=SYSTEM
@@ -90,7 +99,7 @@ async def test_a_run_stopped_at_interrupt_leaves_what_it_asks(executor, read_bac
     assert read_back == []
 
 
-async def test_an_interrupted_run_leaves_its_partial_answer(executor, read_back):
+async def test_an_interrupted_run_leaves_its_partial_answer(executor, read_back, held):
     thread = await orm(make_thread)()
     run = await orm(run_service.create_run)(thread.pk, input=SF, config=SLOW, actor=SYSTEM)
     await wait_streaming(executor, run.pk, min_chars=20)
@@ -258,7 +267,7 @@ def fail(state: Failing) -> Failing:
 failing = StateGraph(Failing).add_node(fail).add_edge(START, "fail").compile()
 
 
-async def test_a_failed_runs_error_is_stored_with_its_end(executor, settings):
+async def test_a_failed_runs_error_is_stored_with_its_end(executor, settings, held):
     """A failed task's error is stored by the time the run has ended (LangGraph
     puts its last checkpoint again on its way out, with the queued writes)."""
     settings.RUNS_GRAPHS = {**(settings.RUNS_GRAPHS or {}), "failing": f"{__name__}:failing"}
@@ -299,7 +308,7 @@ parallel = (
 )
 
 
-async def test_an_interrupted_run_keeps_the_writes_of_its_finished_tasks(executor, settings):
+async def test_an_interrupted_run_keeps_the_writes_of_its_finished_tasks(executor, settings, held):
     """A step cut short has no next checkpoint: the run's end stores the
     writes of the tasks that had finished (here `quick`'s, while `slow` ran)."""
     settings.RUNS_GRAPHS = {**(settings.RUNS_GRAPHS or {}), "parallel": f"{__name__}:parallel"}
@@ -316,3 +325,60 @@ async def test_an_interrupted_run_keeps_the_writes_of_its_finished_tasks(executo
     assert [(channel, value) for _, channel, value in latest.pending_writes] == [
         ("notes", ["quick"])
     ]
+
+
+@pytest.mark.parametrize("delay", [0.05, 30])
+async def test_a_runs_checkpoints_wait_in_memory_at_most_the_delay(executor, settings, delay):
+    """A run's checkpoints are held in memory for at most
+    RUNS_CHECKPOINT_DELAY_SECONDS: while an answer streams, the thread's
+    stored state already has the question (a page reloaded then shows it; a
+    worker that dies loses no more than that)."""
+    settings.RUNS_CHECKPOINT_DELAY_SECONDS = delay
+    thread = await orm(make_thread)()
+    run = await orm(run_service.create_run)(thread.pk, input=SF, config=SLOW, actor=SYSTEM)
+    await wait_streaming(executor, run.pk, min_chars=20)
+    await asyncio.sleep(0.1)
+    latest = await orm(persistence.latest)(thread.pk)
+    assert (await orm(Run.objects.get)(pk=run.pk)).status == RunStatus.RUNNING
+    if delay > 1:
+        assert latest is None  # all held: stored with the run's end
+    else:
+        assert [m["type"] for m in persistence.state_values(latest)["messages"]][:1] == ["human"]
+    await orm(run_service.cancel_run)(thread.pk, run.pk, action="interrupt", actor=SYSTEM)
+    await wait_status(run.pk, RunStatus.INTERRUPTED)
+    latest = await orm(persistence.latest)(thread.pk)
+    assert persistence.state_values(latest)["messages"][0]["type"] == "human"
+
+
+def test_a_held_checkpoint_the_database_refuses_waits_for_the_runs_end(transactional_db):
+    """A store of held checkpoints that finds the run asked to stop (its
+    signal not heard yet) stores nothing and keeps them; the run's next write
+    raises RunCancelled; its end (interrupted) stores what it held, under the
+    thread lock, with the settle."""
+    thread = make_thread()
+    run = run_service.create_run(thread.pk, input=SF, actor=SYSTEM)
+    transactions.claim_next_run("w", thread.pk)
+    saver = RunSaver(
+        thread_id=thread.pk, run_id=run.pk, worker_id="w", queue_writes=True, hold_seconds=30
+    )
+    config = {"configurable": {"thread_id": str(thread.pk), "checkpoint_ns": ""}}
+    first = {**empty_checkpoint(), "id": str(uuid6())}
+    stored = async_to_sync(saver.aput)(config, first, {}, {})
+    assert persistence.latest(thread.pk) is None and len(saver.held) == 1
+    assert saver.latest().checkpoint is first  # the run reads what it holds
+    Run.objects.filter(pk=run.pk).update(cancel_action="interrupt")
+    with pytest.raises(RunCancelled):
+        saver.flush()
+    assert persistence.latest(thread.pk) is None and len(saver.held) == 1
+    with pytest.raises(RunCancelled):
+        async_to_sync(saver.aput)(stored, {**empty_checkpoint(), "id": str(uuid6())}, {}, {})
+    finished = transactions.finish_run(
+        thread.pk,
+        run.pk,
+        "w",
+        status=RunStatus.INTERRUPTED,
+        state_writes=saver.write_queued,
+        head=saver.latest,
+    )
+    assert finished is not None and saver.held == []
+    assert persistence.latest(thread.pk).checkpoint["id"] == first["id"]
