@@ -196,7 +196,7 @@ def _insert_fields(model) -> tuple:
 
 
 # What `_delete_unnamed_blobs` does not read of a checkpoint row.
-_ALL_BUT_ID = tuple(
+_ALL_BUT_CHECKPOINT_ID = tuple(
     f.name for f in CheckpointRow._meta.concrete_fields if f.name not in ("id", "checkpoint_id")
 )
 _NOT_NAMING = ("parent_checkpoint_id", "run_id", "metadata", "created_at")
@@ -783,7 +783,7 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
                 for row in select(
                     CheckpointRow,
                     {**thread, "checkpoint_id": sorted(creators)},
-                    defer=_ALL_BUT_ID,
+                    defer=_ALL_BUT_CHECKPOINT_ID,
                     using=self.using,
                 )
             }
