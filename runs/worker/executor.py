@@ -33,6 +33,7 @@ from runs.models import CancelAction
 from runs.services import crons
 from runs.worker import transactions
 from runs.worker.graph_run import ActiveRun, Outcome, drive
+from runs.worker.saver import RunCancelled
 from store.backend import sweep_expired
 
 logger = logging.getLogger(__name__)
@@ -114,12 +115,15 @@ class Executor:
             )
         if self.tasks and grace > 0:
             await asyncio.wait(set(self.tasks), timeout=grace)
-        leftover = list(self.active)
+        leftover = list(self.active.values())
         await self._stop_tasks()
         try:
             if not leftover:
                 return
-            released = await self.db.run(transactions.release_runs, self.worker_id, leftover)
+            await self._store_held(leftover)
+            released = await self.db.run(
+                transactions.release_runs, self.worker_id, [a.claim.run_id for a in leftover]
+            )
         except Exception:
             logger.exception("could not release runs %s; their leases will expire", leftover)
             return
@@ -129,6 +133,21 @@ class Executor:
             await self._publish_lifecycle(payload, told)
         if released:
             await wake_workers()
+
+    async def _store_held(self, runs: list[ActiveRun]) -> None:
+        """Store what the runs handed back hold in memory (their checkpoints
+        of the last RUNS_CHECKPOINT_DELAY_SECONDS), guarded as their flushes
+        are: their next attempt resumes from there instead of redoing it."""
+        for active in runs:
+            saver = active.saver
+            if saver is None or not (saver.held or saver.queued):
+                continue
+            try:
+                await self.db.run(saver.flush)
+            except RunCancelled:
+                pass  # rolled back or interrupted meanwhile: nothing to keep
+            except Exception:
+                logger.exception("run %s: could not store its checkpoints", active.claim.run_id)
 
     async def run_forever(self) -> None:
         await self.start()

@@ -121,6 +121,8 @@ class ActiveRun:
     pump: asyncio.Task | None = None
     awaiting_part: bool = False
     pump_cancelled: bool = False
+    # What the graph writes through, and what it holds in memory.
+    saver: RunSaver | None = None
 
     def cancel(self, action: str) -> None:
         if not self.action:
@@ -210,6 +212,7 @@ async def drive(active: ActiveRun, *, worker_id: str, run_sync) -> Outcome:
         run_sync=run_sync,
         close_connections=False,
     )
+    active.saver = saver
     try:
         outcome = await _drive(active, config, saver, run_sync)
     finally:

@@ -39,7 +39,8 @@ finds the run asked to stop stores nothing (`refused`: the run's next write
 raises RunCancelled) and leaves them held: an interrupted run's end stores
 them under its lock, with its partial answer built on them; a rolled-back
 run's never are. A worker that dies loses at most `hold_seconds` of
-progress, which the next attempt redoes.
+progress, which the next attempt redoes; one stopped gracefully flushes them
+before it hands the run back (Executor.shutdown).
 """
 
 import asyncio
@@ -119,16 +120,19 @@ class RunSaver(DjangoCheckpointSaver):
         if cancel_action != "":
             raise RunCancelled(self.run_id)
 
+    def _stopped(self) -> bool:
+        """Told to stop (`cancelled`), or a store found the run may no longer
+        write (`refused`): its writes are refused here, without a transaction."""
+        return self.cancelled() or self.refused
+
     def put(self, config, checkpoint, metadata, new_versions):
-        if self.cancelled() or self.refused:
-            raise RunCancelled(self.run_id)
-        with transaction.atomic(using=self.using):
-            self.check_run()
-            self.write_queued()
-            return self._put(config, checkpoint, metadata, new_versions)
+        # With what it holds and has queued, in one transaction.
+        return self.flush(
+            then=functools.partial(self._put, config, checkpoint, metadata, new_versions)
+        )
 
     def put_writes(self, config, writes, task_id, task_path=""):
-        if self.cancelled():
+        if self._stopped():
             raise RunCancelled(self.run_id)
         with transaction.atomic(using=self.using):
             self.check_run()
@@ -192,13 +196,11 @@ class RunSaver(DjangoCheckpointSaver):
                 if self._not_stored(held_id) and (latest is None or latest < held_id):
                     # Not stored yet, and nothing newer is: still the latest.
                     return held
-        if (self.queued or self.held) and not self.cancelled() and not self.refused:
+        if (self.queued or self.held) and not self._stopped():
             # What it reads from the database includes what it wrote (once
             # the run is told to stop, the guard would refuse them: they wait
             # for finish_run, which stores them).
-            with transaction.atomic(using=self.using):
-                self.check_run()
-                self.write_queued()
+            self.flush()
         return super().get_tuple(config)
 
     async def aget_tuple(self, config):
@@ -248,8 +250,8 @@ class RunSaver(DjangoCheckpointSaver):
 
     def write_queued(self) -> None:
         """Store the held checkpoints, then the queued writes, unguarded: the
-        caller holds the thread lock and has checked the run (`put`,
-        `get_tuple`, `flush`, `finish_run`)."""
+        caller holds the thread lock and has checked the run (`flush`,
+        `finish_run`)."""
         if not self.queued and not self.held:
             return
         with self.lock:
@@ -278,17 +280,20 @@ class RunSaver(DjangoCheckpointSaver):
 
     # -- checkpoints, stored behind the run -----------------------------------
 
-    def flush(self) -> None:
+    def flush(self, then=None):
         """Store the held checkpoints and the queued writes, guarded (on a
-        database thread); RunCancelled if the run may no longer write (then
-        they stay held: an interrupted run's end stores them, with its
-        partial answer; a rolled-back run's never)."""
-        if self.cancelled() or self.refused:
+        database thread), then call `then` in the same transaction and return
+        what it returns (`put`: its checkpoint). RunCancelled if the run may
+        no longer write; then nothing is stored, and they stay held: an
+        interrupted run's end stores them, with its partial answer; a
+        rolled-back run's never are."""
+        if self._stopped():
             raise RunCancelled(self.run_id)
         try:
             with transaction.atomic(using=self.using):
                 self.check_run()
                 self.write_queued()
+                return then() if then is not None else None
         except RunCancelled:
             self.refused = True
             raise
@@ -323,37 +328,37 @@ class RunSaver(DjangoCheckpointSaver):
             self.flush_timer = None
 
     async def aput(self, config, checkpoint, metadata, new_versions):
-        if self.deferred is None and (
-            self.held is None or config["configurable"].get("checkpoint_ns")
-        ):
-            return await super().aput(config, checkpoint, metadata, new_versions)
-        if self.deferred is None:
-            # Held: stored by a flush `hold_seconds` from now, or with the
-            # run's end if it comes first (serialized now: the graph goes on).
-            if self.cancelled() or self.refused:
-                raise RunCancelled(self.run_id)
-            rows = self.put_rows(config, checkpoint, metadata, new_versions)
-            with self.lock:
-                self.held.append(rows)
-            self._track_head(config, rows.config, checkpoint, metadata)
-            self._flush_later()
-            return rows.config
-        self.deferred.append(
-            functools.partial(self._put, config, checkpoint, metadata, new_versions)
-        )
-        # What `put` returns: the config of the checkpoint it stores.
-        configurable = config["configurable"]
-        return {
-            "configurable": {
-                "thread_id": str(configurable["thread_id"]),
-                "checkpoint_ns": configurable.get("checkpoint_ns") or "",
-                "checkpoint_id": checkpoint["id"],
+        if self.deferred is not None:
+            # The interrupted answer's update: kept for finish_run.
+            self.deferred.append(
+                functools.partial(self._put, config, checkpoint, metadata, new_versions)
+            )
+            # What `put` returns: the config of the checkpoint it stores.
+            configurable = config["configurable"]
+            return {
+                "configurable": {
+                    "thread_id": str(configurable["thread_id"]),
+                    "checkpoint_ns": configurable.get("checkpoint_ns") or "",
+                    "checkpoint_id": checkpoint["id"],
+                }
             }
-        }
+        if self.held is None or config["configurable"].get("checkpoint_ns"):
+            # Stored at once (with what is held and queued).
+            return await super().aput(config, checkpoint, metadata, new_versions)
+        # Held: stored by a flush `hold_seconds` from now, or with the run's
+        # end if it comes first (serialized now: the graph goes on).
+        if self._stopped():
+            raise RunCancelled(self.run_id)
+        rows = self.put_rows(config, checkpoint, metadata, new_versions)
+        with self.lock:
+            self.held.append(rows)
+        self._track_head(config, rows.config, checkpoint, metadata)
+        self._flush_later()
+        return rows.config
 
     async def aput_writes(self, config, writes, task_id, task_path=""):
         if self.deferred is None and self.queued is not None:
-            if self.cancelled() or self.refused:
+            if self._stopped():
                 raise RunCancelled(self.run_id)
             if not writes:
                 return None

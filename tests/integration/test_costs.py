@@ -82,6 +82,10 @@ async def test_executor_reuses_its_connection_and_writes_nothing_per_token(setti
     # The look for due crons is a statement per RUNS_CRON_POLL_SECONDS, not per
     # run: left out, so the count does not grow with how long the runs take.
     settings.RUNS_CRON_POLL_SECONDS = 3600
+    # Each checkpoint stored at once: held (the default 0.05 s), a run that
+    # outlasts the hold on a loaded machine adds a flush, which is a statement
+    # per 0.05 s, not per token (test_a_one_step_run_is_two_calls_... counts those).
+    settings.RUNS_CHECKPOINT_DELAY_SECONDS = 0
     thread = await orm(make_thread)()
     with ExecutorStatements() as counted:
         executor = Executor(worker_id="cost-worker")

@@ -300,6 +300,35 @@ async def test_a_run_cut_off_mid_answer_is_resumed_from_its_last_checkpoint(thre
     assert [step for _, step in steps] == sorted({step for _, step in steps})
 
 
+async def test_a_worker_stopped_mid_run_stores_what_it_held_before_handing_it_back(
+    thread, settings
+):
+    """SIGTERM past the grace: the run's checkpoints still in memory (held
+    here for 30 s, so every one is) are stored before the run is handed back,
+    and its next attempt resumes after the tool call instead of redoing it."""
+    settings.RUNS_CHECKPOINT_DELAY_SECONDS = 30
+    first = Executor(worker_id="stopping")
+    await first.start()
+    run = await orm(run_service.create_run)(
+        thread.pk, input={"messages": ["what's the weather in Oslo?"]}, config=SLOW, actor=SYSTEM
+    )
+    await wait_streaming(first, run.pk, min_chars=10)  # the answer, after the tool's steps
+    await first.shutdown(grace=0)
+    released = await orm(Run.objects.get)(pk=run.pk)
+    assert (released.status, released.worker_id) == (RunStatus.PENDING, "")
+    stored = (await orm(state_values)(thread.pk))["messages"]
+    assert [m["type"] for m in stored] == ["human", "ai", "tool"]
+    second = Executor(worker_id="resumes")
+    await second.start()
+    try:
+        await wait_status(run.pk, RunStatus.SUCCESS, timeout=20)
+    finally:
+        await second.stop()
+    messages = await messages_of(thread.pk)
+    assert [m["type"] for m in messages] == ["human", "ai", "tool", "ai"]
+    assert [m["id"] for m in messages[:3]] == [m["id"] for m in stored]  # not called again
+
+
 def state_values(thread_id) -> dict:
     from runs.services import persistence
 
