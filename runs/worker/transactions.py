@@ -101,7 +101,12 @@ MAX_DELAYED_SKIPS = 5
 _DELAYED = object()
 
 
-def claim_next_run(worker_id: str, thread_id=None, *, read_head: bool = False) -> ClaimedRun | None:
+def claim_next_run(
+    worker_id: str,
+    thread_id=None,
+    *,
+    read_head: bool | Callable[[], CheckpointTuple | None] = False,
+) -> ClaimedRun | None:
     """Atomically take the oldest pending run of a thread with nothing running,
     if it is due (a run created with after_seconds waits, and the runs queued
     behind it on its thread too: FIFO).
@@ -113,8 +118,12 @@ def claim_next_run(worker_id: str, thread_id=None, *, read_head: bool = False) -
     checkpoint for the run's graph (`ClaimedRun.head`), which would otherwise
     read it in a database call of its own as it starts. Nothing else writes
     a checkpoint on the thread while the run is running: a second run cannot
-    start, and updating or pruning the state is refused (409).
+    start, and updating or pruning the state is refused (409). A callable
+    (with `thread_id`): how to read it (`finish_run`: the saver of the run
+    that just ended, which holds it, decoded).
     """
+    if callable(read_head) and thread_id is None:
+        raise ValueError("a reader of the head is for the thread it reads")
     now = timezone.now()
     not_yet: list = []  # threads whose next run is delayed: FIFO waits for it
     for _ in range(MAX_DELAYED_SKIPS):
@@ -123,7 +132,10 @@ def claim_next_run(worker_id: str, thread_id=None, *, read_head: bool = False) -
             continue
         if claimed is not None and read_head and claimed.reads_latest:
             try:
-                claimed.head = (persistence.latest(claimed.thread_id),)
+                latest = (
+                    read_head() if callable(read_head) else persistence.latest(claimed.thread_id)
+                )
+                claimed.head = (latest,)
             except Exception:
                 # The run is claimed (committed): its graph reads it again.
                 logger.exception("reading the head of thread %s failed", claimed.thread_id)
@@ -278,7 +290,9 @@ def finish_run(
         busy = settled == ThreadStatus.BUSY
         finished = Finished(run_dict(run))
     if hand_over and busy:  # busy: it has pending runs (its running one just ended)
-        finished.next = claim_next_run(worker_id, thread_id, read_head=True)
+        # The next run starts from what this one wrote last, which its saver
+        # holds decoded (`head`), instead of decoding it back from the database.
+        finished.next = claim_next_run(worker_id, thread_id, read_head=head or True)
     return finished
 
 

@@ -120,6 +120,31 @@ async def test_an_interrupted_run_leaves_its_partial_answer(executor, read_back,
     assert read_back == []
 
 
+async def test_the_next_run_starts_from_what_the_interrupted_one_holds(executor, read_back, held):
+    """A double-text with interrupt: the first run's end claims the second
+    and hands it the thread's latest checkpoint (the partial answer) from its
+    saver, decoded, instead of reading it back from the database; the second
+    run goes on from it."""
+    thread = await orm(make_thread)()
+    first = await orm(run_service.create_run)(thread.pk, input=SF, config=SLOW, actor=SYSTEM)
+    await wait_streaming(executor, first.pk, min_chars=20)
+    second = await orm(run_service.create_run)(
+        thread.pk,
+        input={"messages": [{"role": "user", "content": "and in Oslo?"}]},
+        config=FAST,
+        multitask_strategy="interrupt",
+        actor=SYSTEM,
+    )
+    assert (await wait_status(second.pk, RunStatus.SUCCESS)).attempt == 1
+    stored, read = await orm(stored_and_read_back)(thread.pk)
+    messages = stored[0]["messages"]
+    assert [m["type"] for m in messages] == ["human", "ai", "tool", "ai", "human", "ai"]
+    assert is_interrupted(messages[3]) and messages[3]["content"].startswith("The weather in sf")
+    assert messages[4]["content"] == "and in Oslo?"
+    assert stored == read
+    assert read_back == []
+
+
 def test_a_checkpoint_no_longer_the_latest_is_read_back(transactional_db):
     """Another checkpoint came after the one the run's saver holds: the
     latest is read, not the one held."""
