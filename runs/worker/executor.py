@@ -33,6 +33,7 @@ from runs.models import CancelAction
 from runs.services import crons
 from runs.worker import transactions
 from runs.worker.graph_run import ActiveRun, Outcome, drive
+from runs.worker.heads import LatestCheckpoints
 from runs.worker.saver import RunCancelled
 from store.backend import sweep_expired
 
@@ -51,6 +52,8 @@ class Executor:
         self.worker_id = worker_id or default_worker_id()
         self.concurrency = concurrency or settings.RUNS_WORKER_CONCURRENCY
         self.active: dict[str, ActiveRun] = {}
+        # The checkpoint each thread's last run here ended on, decoded.
+        self.heads = LatestCheckpoints()
         self.tasks: set[asyncio.Task] = set()
         self.wakeup = asyncio.Event()
         self.channel: str | None = None
@@ -244,7 +247,7 @@ class Executor:
             if room <= 0:
                 return
             claims = await self.db.run(
-                transactions.claim_runs, self.worker_id, room, read_head=True
+                transactions.claim_runs, self.worker_id, room, read_head=self.heads.take
             )
             for claim in claims:
                 self._start(claim)
@@ -332,6 +335,9 @@ class Executor:
             # Settled, and its thread's next run claimed right after (finish_run).
             await self._hand_over(finished.next)
             return
+        if finished is not None and active.saver is not None:
+            # For the thread's next run, if this process claims it.
+            self.heads.keep(claim.thread_id, active.saver.last_written())
         if self._stopping:
             # Let another worker take the thread's next run now, not at its poll.
             await wake_workers(claim.thread_id)

@@ -219,6 +219,11 @@ class RunSaver(DjangoCheckpointSaver):
         """The thread's latest top-level checkpoint (get_tuple)."""
         return self.get_tuple({"configurable": {"thread_id": self.thread_id, "checkpoint_ns": ""}})
 
+    def last_written(self) -> CheckpointTuple | None:
+        """The last top-level checkpoint it wrote (stored or held), decoded,
+        with the writes stored on it; None if it wrote none."""
+        return self._held_head() if self.head is not None else None
+
     def _held_head(self) -> CheckpointTuple:
         """The last top-level checkpoint this run stored, its values as the
         graph held them and the writes stored on it."""

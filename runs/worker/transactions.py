@@ -105,7 +105,7 @@ def claim_next_run(
     worker_id: str,
     thread_id=None,
     *,
-    read_head: bool | Callable[[], CheckpointTuple | None] = False,
+    read_head: bool | Callable[[str], CheckpointTuple | None] = False,
 ) -> ClaimedRun | None:
     """Atomically take the oldest pending run of a thread with nothing running,
     if it is due (a run created with after_seconds waits, and the runs queued
@@ -119,11 +119,9 @@ def claim_next_run(
     read it in a database call of its own as it starts. Nothing else writes
     a checkpoint on the thread while the run is running: a second run cannot
     start, and updating or pruning the state is refused (409). A callable
-    (with `thread_id`): how to read it (`finish_run`: the saver of the run
-    that just ended, which holds it, decoded).
+    reads it, given the thread's id, where the caller has a cheaper way than
+    `persistence.latest` (a run's end: its saver holds it, decoded).
     """
-    if callable(read_head) and thread_id is None:
-        raise ValueError("a reader of the head is for the thread it reads")
     now = timezone.now()
     not_yet: list = []  # threads whose next run is delayed: FIFO waits for it
     for _ in range(MAX_DELAYED_SKIPS):
@@ -132,10 +130,8 @@ def claim_next_run(
             continue
         if claimed is not None and read_head and claimed.reads_latest:
             try:
-                latest = (
-                    read_head() if callable(read_head) else persistence.latest(claimed.thread_id)
-                )
-                claimed.head = (latest,)
+                read = read_head if callable(read_head) else persistence.latest
+                claimed.head = (read(claimed.thread_id),)
             except Exception:
                 # The run is claimed (committed): its graph reads it again.
                 logger.exception("reading the head of thread %s failed", claimed.thread_id)
@@ -143,7 +139,12 @@ def claim_next_run(
     return None
 
 
-def claim_runs(worker_id: str, limit: int, *, read_head: bool = False) -> list[ClaimedRun]:
+def claim_runs(
+    worker_id: str,
+    limit: int,
+    *,
+    read_head: bool | Callable[[str], CheckpointTuple | None] = False,
+) -> list[ClaimedRun]:
     """Claim up to `limit` runs (claim_next_run, each in its own transaction)."""
     claims = []
     while len(claims) < limit:
@@ -292,7 +293,8 @@ def finish_run(
     if hand_over and busy:  # busy: it has pending runs (its running one just ended)
         # The next run starts from what this one wrote last, which its saver
         # holds decoded (`head`), instead of decoding it back from the database.
-        finished.next = claim_next_run(worker_id, thread_id, read_head=head or True)
+        read = (lambda _thread_id: head()) if head is not None else True
+        finished.next = claim_next_run(worker_id, thread_id, read_head=read)
     return finished
 
 

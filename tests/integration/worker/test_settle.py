@@ -20,6 +20,7 @@ from runs.graphs.serialization import INTERRUPT_KEY as INTERRUPT
 from runs.models import Run, RunStatus, Thread
 from runs.services import persistence
 from runs.services import runs as run_service
+from runs.services import state as state_service
 from runs.services.actors import SYSTEM
 from runs.services.chat_messages import is_interrupted
 from runs.worker import transactions
@@ -143,6 +144,63 @@ async def test_the_next_run_starts_from_what_the_interrupted_one_holds(executor,
     assert messages[4]["content"] == "and in Oslo?"
     assert stored == read
     assert read_back == []
+
+
+@pytest.fixture
+def reads_of_the_latest(monkeypatch):
+    """The thread ids whose latest checkpoint is read back from the database."""
+    reads, latest = [], persistence.latest
+
+    def counting_latest(thread_id):
+        reads.append(str(thread_id))
+        return latest(thread_id)
+
+    monkeypatch.setattr(persistence, "latest", counting_latest)
+    return reads
+
+
+async def test_a_threads_next_run_starts_from_what_its_last_run_here_held(
+    executor, reads_of_the_latest, held
+):
+    """A run that ends with nothing queued behind it leaves its last checkpoint,
+    decoded, with its executor: the thread's next run starts from it (one
+    probe says it is still the latest) instead of decoding it back."""
+    thread = await orm(make_thread)()
+    first = await orm(run_service.create_run)(thread.pk, input=SF, config=FAST, actor=SYSTEM)
+    await wait_status(first.pk, RunStatus.SUCCESS)
+    reads_of_the_latest.clear()
+    second = await orm(run_service.create_run)(
+        thread.pk, input={"messages": ["and now?"]}, config=FAST, actor=SYSTEM
+    )
+    await wait_status(second.pk, RunStatus.SUCCESS)
+    stored, read = await orm(stored_and_read_back)(thread.pk)
+    messages = stored[0]["messages"]
+    assert [m["type"] for m in messages] == ["human", "ai", "tool", "ai", "human", "ai"]
+    assert messages[4]["content"] == "and now?"
+    assert stored == read
+    assert reads_of_the_latest == [str(thread.pk)]  # stored_and_read_back's own
+
+
+async def test_a_kept_checkpoint_no_longer_the_latest_is_not_used(executor, reads_of_the_latest):
+    """The state changed since the run ended (an update through the API): the
+    next run reads the new latest checkpoint back and starts from it."""
+    thread = await orm(make_thread)()
+    first = await orm(run_service.create_run)(thread.pk, input=SF, config=FAST, actor=SYSTEM)
+    await wait_status(first.pk, RunStatus.SUCCESS)
+    await orm(state_service.update_state)(
+        thread.pk,
+        actor=SYSTEM,
+        values={"messages": [{"role": "user", "content": "a note added by hand"}]},
+        as_node="tools",
+    )
+    reads_of_the_latest.clear()
+    second = await orm(run_service.create_run)(
+        thread.pk, input={"messages": ["and now?"]}, config=FAST, actor=SYSTEM
+    )
+    await wait_status(second.pk, RunStatus.SUCCESS)
+    assert reads_of_the_latest == [str(thread.pk)]  # the claim's, the kept one being stale
+    messages = (await orm(stored_and_read_back)(thread.pk))[0][0]["messages"]
+    assert [m["content"] for m in messages[4:6]] == ["a note added by hand", "and now?"]
 
 
 def test_a_checkpoint_no_longer_the_latest_is_read_back(transactional_db):
