@@ -15,22 +15,21 @@ loop does), and a run that fails leaves nothing behind for the next.
 import collections
 import threading
 
+from django.conf import settings
 from langgraph.checkpoint.base import CheckpointTuple
 
 from runs.services import persistence
 
-# Threads remembered per process: a checkpoint holds the whole conversation.
-SIZE = 256
-
 
 class LatestCheckpoints:
-    def __init__(self, size: int = SIZE):
-        self.size = size
+    def __init__(self, size: int | None = None):
+        # Threads kept (RUNS_KEPT_CHECKPOINTS): each holds its whole conversation.
+        self.size = settings.RUNS_KEPT_CHECKPOINTS if size is None else size
         self.kept: collections.OrderedDict[str, CheckpointTuple] = collections.OrderedDict()
         self.lock = threading.Lock()  # kept on the event loop, taken on a database thread
 
     def keep(self, thread_id, checkpoint: CheckpointTuple | None) -> None:
-        if checkpoint is None:
+        if checkpoint is None or self.size <= 0:
             return
         with self.lock:
             self.kept[str(thread_id)] = checkpoint
