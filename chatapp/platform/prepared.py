@@ -156,6 +156,7 @@ def select(
     order_by=(),
     limit=None,
     lock: bool = False,
+    raw=(),
     using: str = DEFAULT_DB_ALIAS,
 ) -> list:
     """`model.objects.filter(**where).defer(*defer).order_by(*order_by)
@@ -164,8 +165,9 @@ def select(
     key; a foreign key by its name, compared with the related row's key), or
     is one of them when it is a tuple or a list; "field__gte" (gt, lt, lte)
     compares it with one value. `lock` (FOR UPDATE where the
-    database locks rows) needs a transaction. `using`: the database alias.
-    An empty list in `where` matches nothing."""
+    database locks rows) needs a transaction. `raw`: names of fields left as
+    the database sends them (a JSON column's text, to be sent as it is).
+    `using`: the database alias. An empty list in `where` matches nothing."""
     if any(isinstance(v, tuple | list) and not v for v in where.values()):
         return []
     connection = connections[using]
@@ -179,6 +181,8 @@ def select(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     converters = _row_converters(connection, model, read)
+    if raw:
+        converters = [c for c in converters if read[c[0]].name not in raw]
     names = [f.attname for f in read]
     found = []
     for row in rows:
@@ -206,10 +210,19 @@ def _where_params(connection, keys, where: dict) -> list:
 
 
 def select_one(
-    model, where: dict, *, defer=(), order_by=(), lock: bool = False, using=DEFAULT_DB_ALIAS
+    model,
+    where: dict,
+    *,
+    defer=(),
+    order_by=(),
+    lock: bool = False,
+    raw=(),
+    using=DEFAULT_DB_ALIAS,
 ):
     """The first row `select` finds (LIMIT 1), or None."""
-    rows = select(model, where, defer=defer, order_by=order_by, limit=1, lock=lock, using=using)
+    rows = select(
+        model, where, defer=defer, order_by=order_by, limit=1, lock=lock, raw=raw, using=using
+    )
     return rows[0] if rows else None
 
 

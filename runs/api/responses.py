@@ -13,6 +13,10 @@ from runs.services.paging import Page
 from runs.services.rate_limit import RunCreationThrottle
 
 
+class JSONText(str):
+    """JSON already encoded (a stored column's text): a body sent as it is."""
+
+
 class EventStreamRenderer(BaseRenderer):
     """Lets SSE endpoints accept `Accept: text/event-stream`. Their bodies are
     streamed as they are; an error before the stream starts is sent as JSON."""
@@ -73,7 +77,11 @@ def json_after(awaitable_factory) -> StreamingHttpResponse:
                 if done:
                     break
                 yield b"\n"
-            yield json.dumps(task.result(), default=str).encode()
+            result = task.result()
+            if isinstance(result, JSONText):
+                yield result.encode()
+            else:
+                yield json.dumps(result, default=str).encode()
         finally:
             task.cancel()
 

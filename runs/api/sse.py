@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 
 from chatapp.platform.db_threads import on_read_threads
 from chatapp.platform.prepared import select_one
+from runs.api.responses import JSONText
 from runs.bus import event_log, protocol
 from runs.bus.subscribe import ThreadSubscription, is_final, load_run
 from runs.models import Run, RunStatus, Thread
@@ -85,15 +86,20 @@ def current_values(thread_id) -> dict:
 
 
 @on_read_threads
-def final_state(thread_id) -> dict:
+def final_state(thread_id) -> dict | JSONText:
     """What `wait` and `join` return: the thread's values as the run left them,
-    with the interrupts it stopped at (`__interrupt__`), as the platform does."""
-    thread = select_one(Thread, {"pk": thread_id})  # after every wait: no ORM building
-    values = dict(thread.values or {}) if thread else {}
-    interrupts = (thread.interrupts or {}) if thread else {}
-    pending = [i for group in interrupts.values() for i in group]
-    if pending:
-        values["__interrupt__"] = [{**i, "response_schema": None} for i in pending]
+    with the interrupts it stopped at (`__interrupt__`), as the platform does.
+    Without interrupts, the values' stored JSON as it is: decoding the whole
+    conversation to encode it again was ~1 ms at 400 messages."""
+    # After every wait: no ORM building.
+    thread = select_one(Thread, {"pk": thread_id}, raw=("values",))
+    if thread is None:
+        return {}
+    pending = [i for group in (thread.interrupts or {}).values() for i in group]
+    if not pending:
+        return JSONText(thread.values or "{}")
+    values = json.loads(thread.values) if thread.values else {}
+    values["__interrupt__"] = [{**i, "response_schema": None} for i in pending]
     return values
 
 

@@ -6,6 +6,7 @@ their behaviour changes under it (a field type the ORM converts that it does
 not, a changed signature)."""
 
 import gc
+import json
 import weakref
 from datetime import timedelta
 
@@ -60,6 +61,16 @@ def test_deferred_fields_are_read_on_access():
     mine = select_one(Thread, {"pk": thread.pk}, defer=("values", "interrupts"))
     assert mine.get_deferred_fields() == {"values", "interrupts"}
     assert mine.values == thread.values  # read now
+
+
+def test_a_raw_field_is_the_text_the_database_sends():
+    """A JSON column read raw is its stored text (what `wait` sends as it is);
+    the other fields are converted as the ORM does."""
+    thread, _, _ = a_thread_with_runs()
+    mine = select_one(Thread, {"pk": thread.pk}, raw=("values",))
+    assert type(mine.values) is str
+    assert json.loads(mine.values) == thread.values == {"messages": [{"content": "é"}]}
+    assert {**fields_of(mine), "values": thread.values} == fields_of(thread)
 
 
 def test_the_first_run_in_order_is_the_orms():
