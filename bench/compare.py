@@ -22,7 +22,8 @@ we are slower, except throughput where it is runs/s and < 1 means slower):
   rollback. (Not the first run's joined SSE stream ending: the reference server ends
   it ~0.45 s after the run is interrupted.)
 - throughput at 10 and 50 threads at once, zero-delay agent (`runs.wait` back to back);
-- `get_state` on a thread with 5 and 200 prior runs.
+- `get_state` on a thread with 5 and 200 prior runs, then a `runs.wait` there (one more
+  message in that conversation, zero-delay agent).
 
     python bench/compare.py [--trials 30] [--runs-per-thread 5] [--skip-throughput]
     python bench/compare.py --postgres postgres://postgres@127.0.0.1:5432/postgres \
@@ -276,6 +277,13 @@ async def main(args):
                     for name, side in order(i):
                         elapsed = await timed(side.client(i).threads.get_state(tids[name]))
                         table.add(f"`get_state`, {prior} prior runs", name, elapsed)
+                # One more message in that conversation, answered at once.
+                for i in range(args.trials):
+                    for name, side in order(i):
+                        wait = side.client(0).runs.wait(
+                            tids[name], "agent", input=user(f"and {i}?"), config=ZERO
+                        )
+                        table.add(f"`runs.wait`, {prior} prior runs", name, await timed(wait))
     table.print()
 
 

@@ -124,11 +124,13 @@ class Executor:
             if not leftover:
                 return
             await self._store_held(leftover)
-            released = await self.db.run(
-                transactions.release_runs, self.worker_id, [a.claim.run_id for a in leftover]
-            )
+            run_ids = [active.claim.run_id for active in leftover]
+            released = await self.db.run(transactions.release_runs, self.worker_id, run_ids)
         except Exception:
-            logger.exception("could not release runs %s; their leases will expire", leftover)
+            logger.exception(
+                "could not release runs %s; their leases will expire",
+                [active.claim.run_id for active in leftover],
+            )
             return
         finally:
             await self.db.close(STOP_TIMEOUT_SECONDS)
