@@ -203,6 +203,14 @@ def record_bus(monkeypatch) -> list:
     return sent
 
 
+async def outbox_sent() -> bool:
+    """What sync code queued on this loop was sent (runs.bus.publish.send_sync
+    sends from the loop, after the call that queued it returned): under load,
+    a message of the run created before `record_bus` could be recorded."""
+    outbox = bus._outboxes.get(asyncio.get_running_loop())
+    return outbox is None or (not outbox.queue and (outbox.task is None or outbox.task.done()))
+
+
 @pytest.mark.parametrize(
     ("strategy", "told"),
     [("interrupt", protocol.Lifecycle.INTERRUPTING), ("rollback", protocol.Lifecycle.ROLLED_BACK)],
@@ -215,6 +223,7 @@ async def test_watchers_hear_of_a_double_text_before_the_executors(
     creation it follows (the page would show the new exchange above the old)."""
     first = await create_run(thread.pk, input=SF)
     await orm(queue.claim_next_run)("test-worker", thread.pk)
+    await wait_for(outbox_sent)  # the first run's wake-up is not the double-text's
     sent = record_bus(monkeypatch)
     second = await create_run(thread.pk, input=NYC, multitask_strategy=strategy)
 
@@ -244,6 +253,7 @@ async def test_deleting_a_thread_stops_its_run_and_wakes_no_worker(thread, monke
     no worker is woken to claim nothing."""
     first = await create_run(thread.pk, input=SF)
     await orm(queue.claim_next_run)("test-worker", thread.pk)
+    await wait_for(outbox_sent)
     sent = record_bus(monkeypatch)
     await orm(thread_service.delete_thread)(thread.pk, actor=SYSTEM)
 
