@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 
 from django.utils import timezone
-from langgraph.checkpoint.base import CheckpointTuple
+from langgraph.checkpoint.base import CheckpointTuple, get_checkpoint_id
 
 from chatapp.platform.prepared import update_fields
 from checkpoints.models import Checkpoint
@@ -21,11 +21,27 @@ from runs.graphs.serialization import INTERRUPT_KEY, interrupt_dict, jsonable
 from runs.models import Thread
 
 
+class ThreadSaver(DjangoCheckpointSaver):
+    """A thread's latest checkpoint, when a worker of this process ended the
+    thread's last run, is a copy of the one it kept decoded (still the latest
+    by one probe: runs/worker/heads.py), not decoded from the database again."""
+
+    def get_tuple(self, config):
+        configurable = config["configurable"]
+        if not configurable.get("checkpoint_ns") and not get_checkpoint_id(config):
+            from runs.worker.heads import KEPT  # it reads back through this module
+
+            kept = KEPT.peek(configurable["thread_id"], self)
+            if kept is not None:
+                return kept
+        return super().get_tuple(config)
+
+
 @functools.cache
 def saver() -> DjangoCheckpointSaver:
     """The saver for sync callers (views, services): it closes what it opened
     outside a transaction, as request threads expect."""
-    return DjangoCheckpointSaver()
+    return ThreadSaver()
 
 
 def thread_config(thread_id, checkpoint_id: str | None = None, checkpoint_ns: str = "") -> dict:

@@ -31,9 +31,8 @@ from runs.bus import protocol
 from runs.bus.publish import publish, retry_once, wake_workers
 from runs.models import CancelAction
 from runs.services import crons
-from runs.worker import transactions
+from runs.worker import heads, transactions
 from runs.worker.graph_run import ActiveRun, Outcome, drive
-from runs.worker.heads import LatestCheckpoints
 from runs.worker.saver import RunCancelled
 from store.backend import sweep_expired
 
@@ -53,7 +52,7 @@ class Executor:
         self.concurrency = concurrency or settings.RUNS_WORKER_CONCURRENCY
         self.active: dict[str, ActiveRun] = {}
         # The checkpoint each thread's last run here ended on, decoded.
-        self.heads = LatestCheckpoints()
+        self.heads = heads.KEPT
         self.tasks: set[asyncio.Task] = set()
         self.wakeup = asyncio.Event()
         self.channel: str | None = None

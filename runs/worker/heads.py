@@ -10,36 +10,62 @@ is still the thread's latest: a run of another worker, a rollback or a state
 update since would have written or deleted one, and then it is read back as
 before. Taken once: the run that starts from it changes it in place (LangGraph's
 loop does), and a run that fails leaves nothing behind for the next.
+
+Reads of the thread's latest state in this process (the API's `get_state`, in
+embedded mode) start from a copy of it (`peek`), after the same probe, instead
+of decoding it: 7.3 of a `get_state`'s 11.4 ms at 480 messages.
 """
 
 import collections
 import threading
 
 from django.conf import settings
-from langgraph.checkpoint.base import CheckpointTuple
-
-from runs.services import persistence
+from langgraph.checkpoint.base import CheckpointTuple, copy_checkpoint
 
 
 class LatestCheckpoints:
     def __init__(self, size: int | None = None):
-        # Threads kept (RUNS_KEPT_CHECKPOINTS): each holds its whole conversation.
-        self.size = settings.RUNS_KEPT_CHECKPOINTS if size is None else size
+        # Threads kept (RUNS_KEPT_CHECKPOINTS unless given): each holds its
+        # whole conversation.
+        self.size = size
         self.kept: collections.OrderedDict[str, CheckpointTuple] = collections.OrderedDict()
         self.lock = threading.Lock()  # kept on the event loop, taken on a database thread
 
     def keep(self, thread_id, checkpoint: CheckpointTuple | None) -> None:
-        if checkpoint is None or self.size <= 0:
+        size = settings.RUNS_KEPT_CHECKPOINTS if self.size is None else self.size
+        if checkpoint is None or size <= 0:
             return
         with self.lock:
             self.kept[str(thread_id)] = checkpoint
             self.kept.move_to_end(str(thread_id))
-            while len(self.kept) > self.size:
+            while len(self.kept) > size:
                 self.kept.popitem(last=False)
+
+    def peek(self, thread_id, saver) -> CheckpointTuple | None:
+        """A copy of the thread's kept checkpoint, if it is still the latest
+        (one probe through `saver`, a DjangoCheckpointSaver); None otherwise.
+        The copy's channel values are the kept ones, to be read, not changed."""
+        with self.lock:
+            kept = self.kept.get(str(thread_id))
+            if kept is None:
+                return None
+            # Copied before the lock is let go: a run may take it and change it.
+            copy = CheckpointTuple(
+                kept.config,
+                copy_checkpoint(kept.checkpoint),
+                dict(kept.metadata),
+                kept.parent_config,
+                list(kept.pending_writes or ()),
+            )
+        if saver.latest_id(str(thread_id)) != kept.config["configurable"]["checkpoint_id"]:
+            return None
+        return copy
 
     def take(self, thread_id) -> CheckpointTuple | None:
         """The thread's latest checkpoint: the one kept, if it still is (one
         probe), or read from the database."""
+        from runs.services import persistence  # which reads through `peek`
+
         with self.lock:
             kept = self.kept.pop(str(thread_id), None)
         if kept is not None:
@@ -47,3 +73,7 @@ class LatestCheckpoints:
             if latest_id == kept.config["configurable"]["checkpoint_id"]:
                 return kept
         return persistence.latest(thread_id)
+
+
+# This process's: its executor keeps them, its API reads them.
+KEPT = LatestCheckpoints()

@@ -9,6 +9,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from checkpoints.models import Checkpoint
+from checkpoints.saver import DjangoCheckpointSaver
 from runs.models import Run, RunStatus, Thread, ThreadStatus
 from runs.services import persistence
 from runs.services import runs as run_service
@@ -332,7 +333,9 @@ async def test_a_worker_stopped_mid_run_stores_what_it_held_before_handing_it_ba
 def state_values(thread_id) -> dict:
     from runs.services import persistence
 
-    return persistence.state_values(persistence.latest(thread_id))
+    # As the database holds it, not a worker's decoded copy (runs/worker/heads.py).
+    saver = DjangoCheckpointSaver()
+    return persistence.state_values(saver.get_tuple(persistence.thread_config(thread_id)))
 
 
 def _finish_interrupted(thread_id, run_id, written: list):

@@ -16,6 +16,7 @@ from langgraph.checkpoint.base.id import uuid6
 from langgraph.graph import START, StateGraph
 
 from checkpoints.models import CheckpointWrite
+from checkpoints.saver import DjangoCheckpointSaver
 from runs.graphs.serialization import INTERRUPT_KEY as INTERRUPT
 from runs.models import Run, RunStatus, Thread
 from runs.services import persistence
@@ -23,7 +24,7 @@ from runs.services import runs as run_service
 from runs.services import state as state_service
 from runs.services.actors import SYSTEM
 from runs.services.chat_messages import is_interrupted
-from runs.worker import transactions
+from runs.worker import heads, transactions
 from runs.worker.saver import RunCancelled, RunSaver
 from tests.conftest import (
     FAST,
@@ -38,6 +39,12 @@ from tests.conftest import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SF = {"messages": [{"role": "user", "content": "what's the weather in sf?"}]}
+
+
+def in_database(thread_id):
+    """The thread's latest checkpoint as the database holds it (not the decoded
+    copy a worker of this process keeps: runs/worker/heads.py)."""
+    return DjangoCheckpointSaver().get_tuple(persistence.thread_config(thread_id))
 
 
 @pytest.fixture(params=[0, 0.05, 30], ids=["stored-at-once", "held-briefly", "held-to-the-end"])
@@ -78,7 +85,7 @@ def read_back(monkeypatch):
 
 def stored_and_read_back(thread_id):
     thread = Thread.objects.get(pk=thread_id)
-    checkpoint = persistence.latest(thread_id)
+    checkpoint = in_database(thread_id)
     return (
         (thread.values, thread.interrupts),
         (persistence.state_values(checkpoint), persistence.pending_interrupts(checkpoint)),
@@ -178,7 +185,7 @@ async def test_a_threads_next_run_starts_from_what_its_last_run_here_held(
     assert [m["type"] for m in messages] == ["human", "ai", "tool", "ai", "human", "ai"]
     assert messages[4]["content"] == "and now?"
     assert stored == read
-    assert reads_of_the_latest == [str(thread.pk)]  # stored_and_read_back's own
+    assert reads_of_the_latest == []
 
 
 async def test_a_kept_checkpoint_no_longer_the_latest_is_not_used(executor, reads_of_the_latest):
@@ -201,6 +208,55 @@ async def test_a_kept_checkpoint_no_longer_the_latest_is_not_used(executor, read
     assert reads_of_the_latest == [str(thread.pk)]  # the claim's, the kept one being stale
     messages = (await orm(stored_and_read_back)(thread.pk))[0][0]["messages"]
     assert [m["content"] for m in messages[4:6]] == ["a note added by hand", "and now?"]
+
+
+@pytest.fixture
+def decoded_from_the_database(monkeypatch):
+    """Checkpoints read back from the database and decoded (thread ids)."""
+    reads, read_one = [], DjangoCheckpointSaver._read_one
+
+    def counting(self, connection, thread_id, ns, checkpoint_id):
+        reads.append(str(thread_id))
+        return read_one(self, connection, thread_id, ns, checkpoint_id)
+
+    monkeypatch.setattr(DjangoCheckpointSaver, "_read_one", counting)
+    return reads
+
+
+async def test_the_latest_state_is_a_copy_of_what_the_worker_here_kept(
+    executor, decoded_from_the_database
+):
+    """The API's read of a thread's state after its run ended in this process
+    starts from the checkpoint its worker kept decoded (one probe), and says
+    what reading it from the database says."""
+    thread = await orm(make_thread)()
+    run = await orm(run_service.create_run)(thread.pk, input=SF, config=FAST, actor=SYSTEM)
+    await wait_status(run.pk, RunStatus.SUCCESS)
+    decoded_from_the_database.clear()
+    kept = await orm(state_service.get_state)(thread.pk, actor=SYSTEM)
+    assert decoded_from_the_database == []
+    await orm(heads.KEPT.take)(thread.pk)  # taken, as by a run: the next read decodes
+    assert decoded_from_the_database == []  # it was still the latest
+    read = await orm(state_service.get_state)(thread.pk, actor=SYSTEM)
+    assert decoded_from_the_database == [str(thread.pk)]
+    assert [m["type"] for m in kept["values"]["messages"]] == ["human", "ai", "tool", "ai"]
+    assert kept == read
+
+
+async def test_a_state_changed_since_is_read_from_the_database(executor, decoded_from_the_database):
+    thread = await orm(make_thread)()
+    run = await orm(run_service.create_run)(thread.pk, input=SF, config=FAST, actor=SYSTEM)
+    await wait_status(run.pk, RunStatus.SUCCESS)
+    await orm(state_service.update_state)(
+        thread.pk,
+        actor=SYSTEM,
+        values={"messages": [{"role": "user", "content": "a note added by hand"}]},
+        as_node="tools",
+    )
+    decoded_from_the_database.clear()
+    state = await orm(state_service.get_state)(thread.pk, actor=SYSTEM)
+    assert decoded_from_the_database == [str(thread.pk)]
+    assert state["values"]["messages"][-1]["content"] == "a note added by hand"
 
 
 def test_a_checkpoint_no_longer_the_latest_is_read_back(transactional_db):
@@ -236,7 +292,7 @@ async def test_the_held_checkpoint_is_the_one_read_back(executor, monkeypatch, g
         thread.pk, assistant_id=graph, input=SF, config=FAST, actor=SYSTEM
     )
     await wait_status(run.pk, RunStatus.SUCCESS, RunStatus.INTERRUPTED, timeout=20)
-    read = await orm(persistence.latest)(thread.pk)
+    read = await orm(in_database)(thread.pk)
     mine = held[-1]
     assert mine.config == read.config
     assert mine.parent_config == read.parent_config
@@ -277,7 +333,7 @@ def test_writes_stored_before_their_checkpoint_are_held_with_it(transactional_db
     assert held is not None and held.checkpoint is second  # the one held, not read back
     assert held.config["configurable"]["checkpoint_id"] == second["id"]
     assert held.pending_writes == [("task", INTERRUPT, ["asked"])]
-    assert held.pending_writes == persistence.latest(thread.pk).pending_writes
+    assert held.pending_writes == in_database(thread.pk).pending_writes
 
 
 def test_a_tasks_writes_wait_for_the_runs_next_checkpoint(transactional_db):
@@ -367,7 +423,7 @@ async def test_a_failed_runs_error_is_stored_with_its_end(executor, settings, he
         thread.pk, assistant_id="failing", input={"messages": []}, actor=SYSTEM
     )
     await wait_status(run.pk, RunStatus.ERROR)
-    latest = await orm(persistence.latest)(thread.pk)
+    latest = await orm(in_database)(thread.pk)
     assert [channel for _, channel, _ in latest.pending_writes] == ["__error__"]  # LangGraph's
 
 
@@ -412,7 +468,7 @@ async def test_an_interrupted_run_keeps_the_writes_of_its_finished_tasks(executo
     await asyncio.sleep(0.1)  # its writes handed to the saver
     await orm(run_service.cancel_run)(thread.pk, run.pk, action="interrupt", actor=SYSTEM)
     await wait_status(run.pk, RunStatus.INTERRUPTED)
-    latest = await orm(persistence.latest)(thread.pk)
+    latest = await orm(in_database)(thread.pk)
     assert [(channel, value) for _, channel, value in latest.pending_writes] == [
         ("notes", ["quick"])
     ]
@@ -430,7 +486,7 @@ async def test_a_runs_checkpoints_wait_in_memory_at_most_the_delay(executor, set
     await wait_streaming(executor, run.pk, min_chars=20)
 
     async def stored_question():
-        latest = await orm(persistence.latest)(thread.pk)
+        latest = await orm(in_database)(thread.pk)
         return latest and persistence.state_values(latest)["messages"][0]["type"] == "human"
 
     if delay > 1:
@@ -441,7 +497,7 @@ async def test_a_runs_checkpoints_wait_in_memory_at_most_the_delay(executor, set
     assert (await orm(Run.objects.get)(pk=run.pk)).status == RunStatus.RUNNING
     await orm(run_service.cancel_run)(thread.pk, run.pk, action="interrupt", actor=SYSTEM)
     await wait_status(run.pk, RunStatus.INTERRUPTED)
-    latest = await orm(persistence.latest)(thread.pk)
+    latest = await orm(in_database)(thread.pk)
     assert persistence.state_values(latest)["messages"][0]["type"] == "human"
 
 
@@ -459,12 +515,12 @@ def test_a_held_checkpoint_the_database_refuses_waits_for_the_runs_end(transacti
     config = {"configurable": {"thread_id": str(thread.pk), "checkpoint_ns": ""}}
     first = {**empty_checkpoint(), "id": str(uuid6())}
     stored = async_to_sync(saver.aput)(config, first, {}, {})
-    assert persistence.latest(thread.pk) is None and len(saver.held) == 1
+    assert in_database(thread.pk) is None and len(saver.held) == 1
     assert saver.latest().checkpoint is first  # the run reads what it holds
     Run.objects.filter(pk=run.pk).update(cancel_action="interrupt")
     with pytest.raises(RunCancelled):
         saver.flush()
-    assert persistence.latest(thread.pk) is None and len(saver.held) == 1
+    assert in_database(thread.pk) is None and len(saver.held) == 1
     with pytest.raises(RunCancelled):
         async_to_sync(saver.aput)(stored, {**empty_checkpoint(), "id": str(uuid6())}, {}, {})
     finished = transactions.finish_run(
@@ -476,4 +532,4 @@ def test_a_held_checkpoint_the_database_refuses_waits_for_the_runs_end(transacti
         head=saver.latest,
     )
     assert finished is not None and saver.held == []
-    assert persistence.latest(thread.pk).checkpoint["id"] == first["id"]
+    assert in_database(thread.pk).checkpoint["id"] == first["id"]
