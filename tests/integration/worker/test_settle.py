@@ -188,18 +188,25 @@ async def test_a_threads_next_run_starts_from_what_its_last_run_here_held(
     assert reads_of_the_latest == []
 
 
-async def test_a_kept_checkpoint_no_longer_the_latest_is_not_used(executor, reads_of_the_latest):
-    """The state changed since the run ended (an update through the API): the
-    next run reads the new latest checkpoint back and starts from it."""
+async def a_thread_changed_since_its_run():
+    """A thread whose run ended here, then got a note added through the API
+    (a new latest checkpoint the worker did not keep)."""
     thread = await orm(make_thread)()
-    first = await orm(run_service.create_run)(thread.pk, input=SF, config=FAST, actor=SYSTEM)
-    await wait_status(first.pk, RunStatus.SUCCESS)
+    run = await orm(run_service.create_run)(thread.pk, input=SF, config=FAST, actor=SYSTEM)
+    await wait_status(run.pk, RunStatus.SUCCESS)
     await orm(state_service.update_state)(
         thread.pk,
         actor=SYSTEM,
         values={"messages": [{"role": "user", "content": "a note added by hand"}]},
         as_node="tools",
     )
+    return thread
+
+
+async def test_a_kept_checkpoint_no_longer_the_latest_is_not_used(executor, reads_of_the_latest):
+    """The state changed since the run ended (an update through the API): the
+    next run reads the new latest checkpoint back and starts from it."""
+    thread = await a_thread_changed_since_its_run()
     reads_of_the_latest.clear()
     second = await orm(run_service.create_run)(
         thread.pk, input={"messages": ["and now?"]}, config=FAST, actor=SYSTEM
@@ -244,15 +251,7 @@ async def test_the_latest_state_is_a_copy_of_what_the_worker_here_kept(
 
 
 async def test_a_state_changed_since_is_read_from_the_database(executor, decoded_from_the_database):
-    thread = await orm(make_thread)()
-    run = await orm(run_service.create_run)(thread.pk, input=SF, config=FAST, actor=SYSTEM)
-    await wait_status(run.pk, RunStatus.SUCCESS)
-    await orm(state_service.update_state)(
-        thread.pk,
-        actor=SYSTEM,
-        values={"messages": [{"role": "user", "content": "a note added by hand"}]},
-        as_node="tools",
-    )
+    thread = await a_thread_changed_since_its_run()
     decoded_from_the_database.clear()
     state = await orm(state_service.get_state)(thread.pk, actor=SYSTEM)
     assert decoded_from_the_database == [str(thread.pk)]
