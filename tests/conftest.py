@@ -11,8 +11,9 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from chatapp.platform import db_threads
+from checkpoints.saver import DjangoCheckpointSaver
 from runs.models import Run
-from runs.services import state, threads
+from runs.services import persistence, state, threads
 from runs.services.actors import SYSTEM
 from runs.worker.executor import Executor
 
@@ -112,6 +113,12 @@ async def wait_for(predicate, timeout=10.0, interval=0.01):
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+def in_database(thread_id):
+    """The thread's latest checkpoint as the database holds it (not the decoded
+    copy a worker of this process keeps: runs/worker/heads.py)."""
+    return DjangoCheckpointSaver().get_tuple(persistence.thread_config(thread_id))
 
 
 async def get_run(run_id):

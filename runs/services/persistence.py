@@ -19,6 +19,7 @@ from checkpoints.models import Checkpoint
 from checkpoints.saver import DjangoCheckpointSaver
 from runs.graphs.serialization import INTERRUPT_KEY, interrupt_dict, jsonable
 from runs.models import Thread
+from runs.worker import heads
 
 
 class ThreadSaver(DjangoCheckpointSaver):
@@ -29,9 +30,7 @@ class ThreadSaver(DjangoCheckpointSaver):
     def get_tuple(self, config):
         configurable = config["configurable"]
         if not configurable.get("checkpoint_ns") and not get_checkpoint_id(config):
-            from runs.worker.heads import KEPT  # it reads back through this module
-
-            kept = KEPT.peek(configurable["thread_id"], self)
+            kept = heads.KEPT.peek(configurable["thread_id"], self)
             if kept is not None:
                 return kept
         return super().get_tuple(config)

@@ -118,18 +118,15 @@ class Executor:
         if self.tasks and grace > 0:
             await asyncio.wait(set(self.tasks), timeout=grace)
         leftover = list(self.active.values())
+        run_ids = [active.claim.run_id for active in leftover]
         await self._stop_tasks()
         try:
             if not leftover:
                 return
             await self._store_held(leftover)
-            run_ids = [active.claim.run_id for active in leftover]
             released = await self.db.run(transactions.release_runs, self.worker_id, run_ids)
         except Exception:
-            logger.exception(
-                "could not release runs %s; their leases will expire",
-                [active.claim.run_id for active in leftover],
-            )
+            logger.exception("could not release runs %s; their leases will expire", run_ids)
             return
         finally:
             await self.db.close(STOP_TIMEOUT_SECONDS)

@@ -57,9 +57,7 @@ class LatestCheckpoints:
                 kept.parent_config,
                 list(kept.pending_writes or ()),
             )
-        if saver.latest_id(str(thread_id)) != kept.config["configurable"]["checkpoint_id"]:
-            return None
-        return copy
+        return copy if _still_latest(saver, thread_id, kept) else None
 
     def take(self, thread_id) -> CheckpointTuple | None:
         """The thread's latest checkpoint: the one kept, if it still is (one
@@ -68,11 +66,14 @@ class LatestCheckpoints:
 
         with self.lock:
             kept = self.kept.pop(str(thread_id), None)
-        if kept is not None:
-            latest_id = persistence.saver().latest_id(str(thread_id))
-            if latest_id == kept.config["configurable"]["checkpoint_id"]:
-                return kept
+        if kept is not None and _still_latest(persistence.saver(), thread_id, kept):
+            return kept
         return persistence.latest(thread_id)
+
+
+def _still_latest(saver, thread_id, kept: CheckpointTuple) -> bool:
+    """One index probe: no checkpoint was written or deleted since."""
+    return saver.latest_id(str(thread_id)) == kept.config["configurable"]["checkpoint_id"]
 
 
 # This process's: its executor keeps them, its API reads them.

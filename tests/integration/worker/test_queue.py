@@ -9,7 +9,6 @@ from django.db.models import Count
 from django.utils import timezone
 
 from checkpoints.models import Checkpoint
-from checkpoints.saver import DjangoCheckpointSaver
 from runs.models import Run, RunStatus, Thread, ThreadStatus
 from runs.services import persistence
 from runs.services import runs as run_service
@@ -20,6 +19,7 @@ from runs.worker.executor import Executor
 from tests.conftest import (
     FAST,
     SLOW,
+    in_database,
     in_thread,
     make_thread,
     messages_of,
@@ -333,9 +333,7 @@ async def test_a_worker_stopped_mid_run_stores_what_it_held_before_handing_it_ba
 def state_values(thread_id) -> dict:
     from runs.services import persistence
 
-    # As the database holds it, not a worker's decoded copy (runs/worker/heads.py).
-    saver = DjangoCheckpointSaver()
-    return persistence.state_values(saver.get_tuple(persistence.thread_config(thread_id)))
+    return persistence.state_values(in_database(thread_id))
 
 
 def _finish_interrupted(thread_id, run_id, written: list):

@@ -29,6 +29,7 @@ from runs.worker.saver import RunCancelled, RunSaver
 from tests.conftest import (
     FAST,
     SLOW,
+    in_database,
     make_thread,
     orm,
     wait_for,
@@ -39,12 +40,6 @@ from tests.conftest import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SF = {"messages": [{"role": "user", "content": "what's the weather in sf?"}]}
-
-
-def in_database(thread_id):
-    """The thread's latest checkpoint as the database holds it (not the decoded
-    copy a worker of this process keeps: runs/worker/heads.py)."""
-    return DjangoCheckpointSaver().get_tuple(persistence.thread_config(thread_id))
 
 
 @pytest.fixture(params=[0, 0.05, 30], ids=["stored-at-once", "held-briefly", "held-to-the-end"])
