@@ -94,6 +94,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from chatapp.platform.prepared import db_value, delete, select
+from checkpoints.decoded import BlobKey, DecodedBlobs
 from checkpoints.models import Checkpoint as CheckpointRow
 from checkpoints.models import CheckpointBlob, CheckpointWrite
 
@@ -115,6 +116,7 @@ _ROW_FIELDS = (
     "metadata",
 )
 _CHECKPOINT_KEY = ["thread_id", "checkpoint_ns", "checkpoint_id"]
+_NOT_KEPT = object()
 _WRITE_KEY = ["thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"]
 
 
@@ -271,6 +273,10 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
         close_connections: close the connection a call opened (see
             `connection_scope`). A caller whose threads keep their
             connections (a pool of database threads) passes False.
+        decoded: where a saver that only reads keeps the channel values it
+            decoded, to neither fetch nor decode them again
+            (`checkpoints.decoded`). Not for a saver whose reads a graph runs
+            from: LangGraph changes a run's values in place.
     """
 
     # Checkpoints read per query by list(); each page is 3 queries.
@@ -283,11 +289,13 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
         using: str = "default",
         run_sync: RunSync | None = None,
         close_connections: bool = True,
+        decoded: DecodedBlobs | None = None,
     ) -> None:
         super().__init__(serde=serde)
         self.using = using
         self.run_sync = run_sync or default_run_sync
         self.close_connections = close_connections
+        self.decoded = decoded
 
     # --- helpers --------------------------------------------------------------
 
@@ -371,6 +379,26 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
     def _load(self, type_: str, value: Any) -> Any:
         return self.serde.loads_typed((type_, bytes(value) if value is not None else b""))
 
+    def _load_blob(self, key: BlobKey, type_: str, value: Any) -> Any:
+        loaded = self._load(type_, value)
+        if self.decoded is None:
+            return loaded
+        return self.decoded.keep(key, loaded, len(value) if value is not None else 0)
+
+    def _kept_blobs(self, wanted: set[BlobKey], values: dict[BlobKey, Any]) -> set[BlobKey]:
+        """Puts what `self.decoded` keeps of `wanted` in `values`; returns the
+        rest, to be read."""
+        if self.decoded is None:
+            return wanted
+        missing = set()
+        for key in wanted:
+            value = self.decoded.get(key, _NOT_KEPT)
+            if value is _NOT_KEPT:
+                missing.add(key)
+            else:
+                values[key] = value
+        return missing
+
     def _tuples(self, rows: list[tuple]) -> list[CheckpointTuple]:
         """Checkpoint rows (`_ROW_FIELDS`) -> tuples, with two more queries for
         all of them: their pending writes and their blobs."""
@@ -398,7 +426,8 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
                 writes[(t, ns, cid)].append((task_id, task_path, idx, channel, type_, value))
 
         wanted = {(t, ns, ch, v) for t, ns, _, _, cp, _ in rows for ch, v in _names(cp)}
-        values: dict[tuple[str, str, str, str], Any] = {}
+        values: dict[BlobKey, Any] = {}
+        wanted = self._kept_blobs(wanted, values)
         if wanted:
             found = self._blobs().filter(
                 **_in("thread_id", (k[0] for k in wanted)),
@@ -410,7 +439,7 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
                 "thread_id", "checkpoint_ns", "channel", "version", "type", "value"
             ):
                 if (t, ns, ch, v) in wanted and type_ != "empty":
-                    values[(t, ns, ch, v)] = self._load(type_, value)
+                    values[(t, ns, ch, v)] = self._load_blob((t, ns, ch, v), type_, value)
 
         return self._assemble(rows, writes, values)
 
@@ -502,11 +531,12 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
             metadata = _METADATA_FIELD.from_db_value(metadata, None, connection)
             cursor.execute(sql["writes"], [t, ns, cid])
             writes = {(t, ns, cid): list(cursor.fetchall())}
-            values = {}
-            names = _names(cp)
+            values: dict[BlobKey, Any] = {}
+            names = {(t, ns, ch, v) for ch, v in _names(cp)}
+            names = self._kept_blobs(names, values)
             if names:
-                channels = sorted({ch for ch, _ in names})
-                versions = sorted({v for _, v in names})
+                channels = sorted({ch for _, _, ch, _ in names})
+                versions = sorted({v for _, _, _, v in names})
                 cursor.execute(
                     _blobs_sql(
                         connection.vendor, connection.ops.quote_name, len(channels), len(versions)
@@ -514,8 +544,8 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
                     [t, ns, *channels, *versions],
                 )
                 for ch, v, type_, value in cursor.fetchall():
-                    if (ch, v) in names and type_ != "empty":
-                        values[(t, ns, ch, v)] = self._load(type_, value)
+                    if (t, ns, ch, v) in names and type_ != "empty":
+                        values[(t, ns, ch, v)] = self._load_blob((t, ns, ch, v), type_, value)
         return self._assemble([(t, ns, cid, parent, cp, metadata)], writes, values)[0]
 
     def list(

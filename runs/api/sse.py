@@ -82,7 +82,7 @@ def run_error(run_id) -> dict | None:
 @database_sync_to_async
 def current_values(thread_id) -> dict:
     """The thread's latest values, for a stream or wait whose view checked access."""
-    return persistence.state_values(persistence.latest(thread_id))
+    return persistence.latest_values(thread_id)
 
 
 @on_read_threads

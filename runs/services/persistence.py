@@ -1,7 +1,7 @@
 """A thread's LangGraph persistence, as the services use it.
 
 The checkpoints themselves are the `checkpoints` app's (a LangGraph
-checkpointer on Django models); here: the saver the services read and write
+checkpointer on Django models); here: the savers the services read and write
 through (sync, in the request's or the caller's transaction), and the
 thread's denormalised `values` and `interrupts`, refreshed from its latest
 checkpoint whenever something changes it (a run ends, a rollback, a manual
@@ -11,10 +11,12 @@ update), so that listing and searching threads reads no checkpoint.
 import functools
 from collections.abc import Callable
 
+from django.conf import settings
 from django.utils import timezone
 from langgraph.checkpoint.base import CheckpointTuple, get_checkpoint_id
 
 from chatapp.platform.prepared import update_fields
+from checkpoints.decoded import DecodedBlobs
 from checkpoints.models import Checkpoint
 from checkpoints.saver import DjangoCheckpointSaver
 from runs.graphs.serialization import INTERRUPT_KEY, interrupt_dict, jsonable
@@ -43,6 +45,19 @@ def saver() -> DjangoCheckpointSaver:
     return ThreadSaver()
 
 
+@functools.cache
+def reader() -> DjangoCheckpointSaver:
+    """The saver for reads of a thread's state that no graph runs from (the
+    API's state and history, the chat page's messages, the values a stream
+    starts with): it keeps the channel values it decoded, up to
+    RUNS_DECODED_STATE_MB of their stored size, and reads and decodes only
+    the ones it does not have (checkpoints/decoded.py): a state polled, or
+    the history after the next run, decodes only the checkpoints not read
+    before, in every process (API processes run no worker in production, so
+    `ThreadSaver`'s kept copy is not there)."""
+    return ThreadSaver(decoded=DecodedBlobs(int(settings.RUNS_DECODED_STATE_MB * 2**20)))
+
+
 def thread_config(thread_id, checkpoint_id: str | None = None, checkpoint_ns: str = "") -> dict:
     configurable = {"thread_id": str(thread_id), "checkpoint_ns": checkpoint_ns}
     if checkpoint_id:
@@ -51,9 +66,15 @@ def thread_config(thread_id, checkpoint_id: str | None = None, checkpoint_ns: st
 
 
 def latest(thread_id) -> CheckpointTuple | None:
-    """The thread's latest checkpoint (top level): one index probe and two
-    lookups of its writes and values."""
+    """The thread's latest checkpoint (top level), the caller's own to change
+    (a run starts from it): one index probe and two lookups of its writes and
+    values."""
     return saver().get_tuple(thread_config(thread_id))
+
+
+def latest_values(thread_id) -> dict:
+    """The values of the thread's latest checkpoint, as JSON."""
+    return state_values(reader().get_tuple(thread_config(thread_id)))
 
 
 def state_values(checkpoint: CheckpointTuple | None) -> dict:

@@ -36,7 +36,7 @@ def _graph_of(thread, *, required: bool) -> str | None:
 def _raw_state(thread_id, checkpoint_id=None, checkpoint_ns: str = "") -> dict:
     """The state of a thread without a graph: its checkpoint's values only."""
     config = persistence.thread_config(thread_id, checkpoint_id, checkpoint_ns)
-    checkpoint = persistence.saver().get_tuple(config)
+    checkpoint = persistence.reader().get_tuple(config)
     if checkpoint is None:
         return dict(EMPTY_STATE)
     ref = checkpoint_ref(checkpoint.config)
@@ -63,7 +63,7 @@ def get_state(
     if graph_id is None:
         return _raw_state(thread.pk, checkpoint_id, checkpoint_ns)
     config = persistence.thread_config(thread.pk, checkpoint_id, checkpoint_ns)
-    with graph_sync(graph_id, config, checkpointer=persistence.saver()) as graph:
+    with graph_sync(graph_id, config, checkpointer=persistence.reader()) as graph:
         try:
             snapshot = graph.get_state(config, subgraphs=subgraphs)
         except ValueError as error:  # no subgraph at that namespace
@@ -103,7 +103,7 @@ def get_state_at(thread_id, *, actor, checkpoint: dict, subgraphs: bool = False)
 def thread_messages(thread_id, *, actor) -> list:
     """The messages of the thread's latest checkpoint, as JSON (the chat page)."""
     thread = get_thread(thread_id, actor=actor)
-    values = persistence.state_values(persistence.latest(thread.pk))
+    values = persistence.latest_values(thread.pk)
     messages = values.get("messages")
     return list(messages) if isinstance(messages, list) else []
 
@@ -128,7 +128,7 @@ def history(
         {k: v for k, v in (checkpoint or {}).items() if k in ("checkpoint_id", "checkpoint_ns")}
     )
     before_config = persistence.thread_config(thread.pk, before) if before else None
-    with graph_sync(graph_id, config, checkpointer=persistence.saver()) as graph:
+    with graph_sync(graph_id, config, checkpointer=persistence.reader()) as graph:
         states = graph.get_state_history(
             config, filter=metadata or None, before=before_config, limit=limit
         )

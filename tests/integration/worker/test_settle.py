@@ -253,6 +253,50 @@ async def test_a_state_changed_since_is_read_from_the_database(executor, decoded
     assert state["values"]["messages"][-1]["content"] == "a note added by hand"
 
 
+@pytest.fixture
+def decoded_for_reads(monkeypatch):
+    """The channels the API's state reads decode (persistence.reader)."""
+    decoded, load_blob = [], DjangoCheckpointSaver._load_blob
+
+    def counting(self, key, type_, value):
+        if self.decoded is not None:
+            decoded.append(key[2])
+        return load_blob(self, key, type_, value)
+
+    monkeypatch.setattr(DjangoCheckpointSaver, "_load_blob", counting)
+    return decoded
+
+
+async def test_a_state_read_again_elsewhere_decodes_only_what_changed(
+    executor, settings, decoded_for_reads
+):
+    """Where no worker kept the thread's checkpoint (an API process in
+    production: RUNS_KEPT_CHECKPOINTS 0 here), a state read decodes the
+    conversation once; read again it decodes nothing, and after the next run
+    only the messages channel it changed."""
+    settings.RUNS_KEPT_CHECKPOINTS = 0
+    thread = await orm(make_thread)()
+    run = await orm(run_service.create_run)(thread.pk, input=SF, config=FAST, actor=SYSTEM)
+    await wait_status(run.pk, RunStatus.SUCCESS)
+    first = await orm(state_service.get_state)(thread.pk, actor=SYSTEM)
+    assert "messages" in decoded_for_reads
+    decoded_for_reads.clear()
+    assert await orm(state_service.get_state)(thread.pk, actor=SYSTEM) == first
+    assert (
+        await orm(state_service.thread_messages)(thread.pk, actor=SYSTEM)
+        == (first["values"]["messages"])
+    )
+    assert decoded_for_reads == []
+    run = await orm(run_service.create_run)(
+        thread.pk, input={"messages": ["and now?"]}, config=FAST, actor=SYSTEM
+    )
+    await wait_status(run.pk, RunStatus.SUCCESS)
+    state = await orm(state_service.get_state)(thread.pk, actor=SYSTEM)
+    assert decoded_for_reads == ["messages"]
+    assert state["values"] == persistence.state_values(await orm(in_database)(thread.pk))
+    assert [m["content"] for m in state["values"]["messages"]][4] == "and now?"
+
+
 def test_a_checkpoint_no_longer_the_latest_is_read_back(transactional_db):
     """Another checkpoint came after the one the run's saver holds: the
     latest is read, not the one held."""

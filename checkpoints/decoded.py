@@ -1,0 +1,88 @@
+"""Channel values decoded once per process, for savers that only read.
+
+A checkpoint's blob is the value of one channel at one version, and never
+changes: `DjangoCheckpointSaver.get_next_version` makes versions
+"<counter>.<random>", so a thread rolled back and run again writes its
+channels at versions of their own, and a thread's blobs are deleted only with
+the checkpoints that name them. A reader that decoded a blob may therefore
+keep it without asking the database whether it is still good: a later read
+of a checkpoint naming it neither fetches nor decodes it again. On a long
+conversation that is most of a state read (the messages channel: 2.7 of
+`get_state`'s 4.2 ms of CPU at 480 messages, bench/README.md). A channel
+changed is a new blob, decoded whole: a chat's next state decodes the whole
+conversation once, then each read of it (polls, the history pages after the
+next run) decodes nothing.
+
+Versions not in that form (another saver's ints or floats, kept as their
+`str()`) may be written again with other contents, and are not kept.
+
+What it hands out is shared by the readers of this process. Each read gets
+its own copy of a value that is a list or a dict (a reducer that extends the
+list it was given changes that copy only); the items in it (the messages)
+are the kept ones, to be read, not changed: the API's state reads turn them
+into JSON.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Any
+
+# (thread_id, checkpoint_ns, channel, version)
+BlobKey = tuple[str, str, str, str]
+
+_COUNTER_DIGITS = 32  # get_next_version's "<32 digits>.<random>"
+
+
+def lasting(version: str) -> bool:
+    """Whether a version names one value for good (made by our saver)."""
+    return (
+        len(version) > _COUNTER_DIGITS + 1
+        and version[_COUNTER_DIGITS] == "."
+        and version[:_COUNTER_DIGITS].isdigit()
+    )
+
+
+def handed_out(value: Any) -> Any:
+    """A reader's own copy of a kept value's outer list or dict."""
+    kind = type(value)
+    if kind is list:
+        return list(value)
+    if kind is dict:
+        return dict(value)
+    return value
+
+
+class DecodedBlobs:
+    """The decoded values of the blobs read lately, up to `max_bytes` of their
+    stored size, the least recently read forgotten first."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.kept: collections.OrderedDict[BlobKey, tuple[Any, int]] = collections.OrderedDict()
+        self.lock = threading.Lock()  # read from request threads at once
+
+    def get(self, key: BlobKey, default: Any = None) -> Any:
+        with self.lock:
+            found = self.kept.get(key)
+            if found is None:
+                return default
+            self.kept.move_to_end(key)
+        return handed_out(found[0])
+
+    def keep(self, key: BlobKey, value: Any, stored_bytes: int) -> Any:
+        """Keeps `value` (if it lasts and fits) and returns the caller's copy."""
+        if self.max_bytes <= 0 or stored_bytes > self.max_bytes or not lasting(key[3]):
+            return value
+        with self.lock:
+            old = self.kept.pop(key, None)
+            if old is not None:
+                self.size -= old[1]
+            self.kept[key] = (value, stored_bytes)
+            self.size += stored_bytes
+            while self.size > self.max_bytes:
+                _, (_, size) = self.kept.popitem(last=False)
+                self.size -= size
+        return handed_out(value)
