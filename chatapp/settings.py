@@ -365,10 +365,11 @@ RUNS_CHECKPOINT_DELAY_SECONDS = float(os.environ.get("RUNS_CHECKPOINT_DELAY_SECO
 # ms of CPU at 400-480). 0: read it back.
 RUNS_KEPT_CHECKPOINTS = int(os.environ.get("RUNS_KEPT_CHECKPOINTS", "128"))
 # Each process's reads of threads' states keep the channel values they decoded
-# (checkpoints/decoded.py), up to this many MB of their stored size (decoded,
-# ~5.5x that: 147 KB stored, 0.8 MB decoded at 480 messages), so that a
-# checkpoint read again (a state polled, the history after the next run) is
-# not decoded again; a new one's changed channels are. 0: decode each read.
+# (checkpoints/decoded.py) and their JSON, up to this many MB of their stored
+# size (in memory ~7x that: 147 KB stored, 0.8 MB decoded and 0.24 MB of JSON
+# at 480 messages), so that a checkpoint read again (a state polled, the
+# history after the next run) is not decoded or converted again; a new one's
+# changed channels are. 0: decode each read.
 RUNS_DECODED_STATE_MB = float(os.environ.get("RUNS_DECODED_STATE_MB", "32"))
 # The parts a resumable run streamed are kept this long after its last one,
 # for clients that reconnect with Last-Event-ID (runs/bus/event_log.py).

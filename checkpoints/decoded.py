@@ -21,12 +21,21 @@ its own copy of a value that is a list or a dict (a reducer that extends the
 list it was given changes that copy only); the items in it (the messages)
 are the kept ones, to be read, not changed: the API's state reads turn them
 into JSON.
+
+That JSON is kept too. A list is handed out as a `KeptList`, which knows the
+kept items it was copied from and the JSON form of each, made the first time
+a reader asks for it (`KeptList.json`): once the conversation is decoded,
+turning its messages into JSON was most of what a state read had left to do
+(2.9 µs a message; 1.35 of `get_state`'s 1.55 ms of CPU at 480 messages, 14
+of `history`'s 19 ms at limit 10).
 """
 
 from __future__ import annotations
 
 import collections
+import copy
 import threading
+from collections.abc import Callable
 from typing import Any
 
 # (thread_id, checkpoint_ns, channel, version)
@@ -44,11 +53,47 @@ def lasting(version: str) -> bool:
     )
 
 
-def handed_out(value: Any) -> Any:
+class KeptList(list):
+    """A reader's copy of a kept list: a plain list to change as it likes, that
+    also knows the kept items it was copied from (`kept`: the kept list, and
+    the JSON form of each item, or None until asked for)."""
+
+    __slots__ = ("kept",)
+
+    def json(self, convert: Callable[[Any], Any]) -> list:
+        """The list as JSON, each item by `convert`: for an item still the kept
+        one at its place, its JSON form made once for every reader. Each
+        reader gets its own copy of a form's outer dict."""
+        items, forms = self.kept
+        found = []
+        for i, item in enumerate(self):
+            if i < len(items) and items[i] is item:
+                form = forms[i]
+                if form is None:
+                    form = forms[i] = convert(item)
+                found.append(dict(form) if type(form) is dict else form)
+            else:  # put there by the reader
+                found.append(convert(item))
+        return found
+
+    # Copied or pickled, it is the plain list it stands for.
+    def __copy__(self):
+        return list(self)
+
+    def __deepcopy__(self, memo):
+        return copy.deepcopy(list(self), memo)
+
+    def __reduce__(self):
+        return (list, (list(self),))
+
+
+def handed_out(value: Any, forms: list | None = None) -> Any:
     """A reader's own copy of a kept value's outer list or dict."""
     kind = type(value)
     if kind is list:
-        return list(value)
+        handed = KeptList(value)
+        handed.kept = (value, forms if forms is not None else [None] * len(value))
+        return handed
     if kind is dict:
         return dict(value)
     return value
@@ -61,7 +106,10 @@ class DecodedBlobs:
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.size = 0
-        self.kept: collections.OrderedDict[BlobKey, tuple[Any, int]] = collections.OrderedDict()
+        # key -> (value, its stored size, its items' JSON forms if a list)
+        self.kept: collections.OrderedDict[BlobKey, tuple[Any, int, list | None]] = (
+            collections.OrderedDict()
+        )
         self.lock = threading.Lock()  # read from request threads at once
 
     def get(self, key: BlobKey, default: Any = None) -> Any:
@@ -70,7 +118,7 @@ class DecodedBlobs:
             if found is None:
                 return default
             self.kept.move_to_end(key)
-        return handed_out(found[0])
+        return handed_out(found[0], found[2])
 
     def keep(self, key: BlobKey, value: Any, stored_bytes: int) -> Any:
         """Keeps `value` (if it lasts and fits) and returns the caller's copy."""
@@ -80,9 +128,10 @@ class DecodedBlobs:
             old = self.kept.pop(key, None)
             if old is not None:
                 self.size -= old[1]
-            self.kept[key] = (value, stored_bytes)
+            forms = [None] * len(value) if type(value) is list else None
+            self.kept[key] = (value, stored_bytes, forms)
             self.size += stored_bytes
             while self.size > self.max_bytes:
-                _, (_, size) = self.kept.popitem(last=False)
+                _, (_, size, _) = self.kept.popitem(last=False)
                 self.size -= size
-        return handed_out(value)
+        return handed_out(value, forms)

@@ -240,12 +240,15 @@ def _read_sql(vendor: str, quote) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=256)
-def _blobs_sql(vendor: str, quote, channels: int, versions: int) -> str:
+def _blobs_sql(vendor: str, quote, channels: int, versions: int, sizes: bool = False) -> str:
     """The blobs of `channels` channels at `versions` versions (the exact
-    pairs are kept in Python): one query, each pair an index probe."""
+    pairs are kept in Python): one query, each pair an index probe. `sizes`:
+    the stored size of each value instead of the value."""
     field = CheckpointBlob._meta.get_field
+    columns = _columns(quote, CheckpointBlob, ("channel", "version", "type"))
+    value = quote(field("value").column)
     return (
-        f"SELECT {_columns(quote, CheckpointBlob, ('channel', 'version', 'type', 'value'))}"
+        f"SELECT {columns}, {f'LENGTH({value})' if sizes else value}"
         f" FROM {quote(CheckpointBlob._meta.db_table)}"
         f" WHERE {quote(field('thread_id').column)} = %s"
         f" AND {quote(field('checkpoint_ns').column)} = %s"
@@ -534,19 +537,43 @@ class DjangoCheckpointSaver(BaseCheckpointSaver[str]):
             values: dict[BlobKey, Any] = {}
             names = {(t, ns, ch, v) for ch, v in _names(cp)}
             names = self._kept_blobs(names, values)
-            if names:
-                channels = sorted({ch for _, _, ch, _ in names})
-                versions = sorted({v for _, _, _, v in names})
-                cursor.execute(
-                    _blobs_sql(
-                        connection.vendor, connection.ops.quote_name, len(channels), len(versions)
-                    ),
-                    [t, ns, *channels, *versions],
-                )
-                for ch, v, type_, value in cursor.fetchall():
-                    if (t, ns, ch, v) in names and type_ != "empty":
-                        values[(t, ns, ch, v)] = self._load_blob((t, ns, ch, v), type_, value)
+            held = self._held_values(t, ns, cid) if names and self.decoded is not None else {}
+            if held:
+                # Their sizes only, to keep them (the budget counts stored bytes).
+                unheld = set()
+                for key, type_, size in self._blob_rows(cursor, connection, names, sizes=True):
+                    if key[2] in held:
+                        values[key] = self.decoded.keep(key, held[key[2]], size or 0)
+                    elif type_ != "empty":
+                        unheld.add(key)
+                names = unheld
+            for key, type_, value in self._blob_rows(cursor, connection, names):
+                if type_ != "empty":
+                    values[key] = self._load_blob(key, type_, value)
         return self._assemble([(t, ns, cid, parent, cp, metadata)], writes, values)[0]
+
+    def _blob_rows(self, cursor, connection, keys: set[BlobKey], *, sizes: bool = False):
+        """(key, type, value or its stored size) of the blobs of `keys`, all of
+        one thread and namespace: one query (none for no keys)."""
+        if not keys:
+            return
+        t, ns = next(iter(keys))[:2]
+        channels = sorted({ch for _, _, ch, _ in keys})
+        versions = sorted({v for _, _, _, v in keys})
+        sql = _blobs_sql(
+            connection.vendor, connection.ops.quote_name, len(channels), len(versions), sizes
+        )
+        cursor.execute(sql, [t, ns, *channels, *versions])
+        for ch, v, type_, value in cursor.fetchall():
+            if (t, ns, ch, v) in keys:
+                yield (t, ns, ch, v), type_, value
+
+    def _held_values(self, thread_id: str, ns: str, checkpoint_id: str) -> dict[str, Any]:
+        """Channel values of that checkpoint that the caller holds decoded
+        already (channel -> value): a saver that keeps what it decodes
+        (`decoded`) keeps these instead of fetching and decoding their blobs.
+        This saver holds none; a subclass may."""
+        return {}
 
     def list(
         self,

@@ -19,6 +19,8 @@ from typing import Any
 from langgraph.types import Interrupt, PregelTask, StateSnapshot
 from pydantic import BaseModel
 
+from checkpoints.decoded import KeptList
+
 # Where LangGraph reports interrupts: the key of an `updates` part, and the
 # channel of a checkpoint's pending writes (its constant is private).
 INTERRUPT_KEY = "__interrupt__"
@@ -44,6 +46,8 @@ def jsonable(obj: Any) -> Any:
         }
     if cls is list:
         return [item if type(item) in _PLAIN else jsonable(item) for item in obj]
+    if cls is KeptList:  # a state read's messages: each one's JSON made once
+        return obj.json(jsonable)
     return _jsonable(obj)
 
 

@@ -38,6 +38,15 @@ class ThreadSaver(DjangoCheckpointSaver):
         return super().get_tuple(config)
 
 
+class StateReader(DjangoCheckpointSaver):
+    """A saver that keeps what it decodes (`reader`), and takes the channel
+    values of a thread's latest checkpoint from the one a worker of this
+    process kept decoded, when that is the checkpoint it read."""
+
+    def _held_values(self, thread_id, ns, checkpoint_id):
+        return heads.KEPT.values_at(thread_id, checkpoint_id) if not ns else {}
+
+
 @functools.cache
 def saver() -> DjangoCheckpointSaver:
     """The saver for sync callers (views, services): it closes what it opened
@@ -50,12 +59,12 @@ def reader() -> DjangoCheckpointSaver:
     """The saver for reads of a thread's state that no graph runs from (the
     API's state and history, the chat page's messages, the values a stream
     starts with): it keeps the channel values it decoded, up to
-    RUNS_DECODED_STATE_MB of their stored size, and reads and decodes only
-    the ones it does not have (checkpoints/decoded.py): a state polled, or
-    the history after the next run, decodes only the checkpoints not read
-    before, in every process (API processes run no worker in production, so
-    `ThreadSaver`'s kept copy is not there)."""
-    return ThreadSaver(decoded=DecodedBlobs(int(settings.RUNS_DECODED_STATE_MB * 2**20)))
+    RUNS_DECODED_STATE_MB of their stored size, with their JSON, and reads
+    and decodes only the ones it does not have (checkpoints/decoded.py): a
+    state polled, or the history after the next run, decodes only the
+    checkpoints not read before, in every process (API processes run no
+    worker in production, so a worker's kept checkpoint is not there)."""
+    return StateReader(decoded=DecodedBlobs(int(settings.RUNS_DECODED_STATE_MB * 2**20)))
 
 
 def thread_config(thread_id, checkpoint_id: str | None = None, checkpoint_ns: str = "") -> dict:

@@ -10,6 +10,7 @@ from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.types import Command
 
 from checkpoints.decoded import DecodedBlobs
+from checkpoints.models import CheckpointBlob
 from checkpoints.saver import DjangoCheckpointSaver
 
 from .test_graphs import agent_graph, config, contents
@@ -148,3 +149,45 @@ def test_a_graphs_states_read_through_it_are_a_plain_savers(reader):
     writer.invoke(Command(resume="no"), config("t", "run-3"))
     same_states()
     assert contents(kept.get_state(config("t")))[-2:] == ["answer: no", "done"]
+
+
+class HoldingSaver(CountingSaver):
+    """Holds the values of one checkpoint in memory, as a worker's kept one."""
+
+    held: tuple[str, dict] = ("", {})
+
+    def _held_values(self, thread_id, ns, checkpoint_id):
+        held_id, values = self.held
+        return dict(values) if checkpoint_id == held_id else {}
+
+
+def test_values_held_in_memory_are_kept_by_their_stored_size_not_decoded():
+    saver = DjangoCheckpointSaver()
+    steps = put_steps(saver, "t", 3)
+    stored = saver.get_tuple(LATEST)
+    reader = HoldingSaver(decoded=DecodedBlobs(2**20))
+    reader.held = (steps[-1]["configurable"]["checkpoint_id"], stored.checkpoint["channel_values"])
+    with CaptureQueriesContext(connection) as queries:
+        found = reader.get_tuple(LATEST)
+    assert reader.loaded == [] and found == stored
+    _, _, sizes = statements(queries.captured_queries)
+    assert "LENGTH(" in sizes.upper()
+    assert reader.decoded.size == sum(
+        len(b.value)
+        for b in CheckpointBlob.objects.filter(thread_id="t")
+        if b.version in {str(v) for v in stored.checkpoint["channel_versions"].values()}
+    )
+    reader.held = ("", {})
+    assert reader.get_tuple(LATEST) == stored and reader.loaded == []  # kept since
+
+
+def test_a_channel_the_held_values_lack_is_read_from_its_blob():
+    saver = DjangoCheckpointSaver()
+    steps = put_steps(saver, "t", 2)
+    stored = saver.get_tuple(LATEST)
+    reader = HoldingSaver(decoded=DecodedBlobs(2**20))
+    values = dict(stored.checkpoint["channel_values"])
+    del values["settings"]
+    reader.held = (steps[-1]["configurable"]["checkpoint_id"], values)
+    assert reader.get_tuple(LATEST) == stored
+    assert reader.loaded == ["settings"]

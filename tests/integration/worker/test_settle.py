@@ -225,24 +225,22 @@ def decoded_from_the_database(monkeypatch):
     return reads
 
 
-async def test_the_latest_state_is_a_copy_of_what_the_worker_here_kept(
-    executor, decoded_from_the_database
-):
+async def test_the_latest_state_is_read_from_what_the_worker_here_kept(executor, decoded_for_reads):
     """The API's read of a thread's state after its run ended in this process
-    starts from the checkpoint its worker kept decoded (one probe), and says
-    what reading it from the database says."""
+    takes the channel values of the checkpoint its worker kept decoded, and
+    keeps them: read again once a run took that checkpoint, nothing is decoded
+    either. Both say what reading it from the database says."""
     thread = await orm(make_thread)()
     run = await orm(run_service.create_run)(thread.pk, input=SF, config=FAST, actor=SYSTEM)
     await wait_status(run.pk, RunStatus.SUCCESS)
-    decoded_from_the_database.clear()
     kept = await orm(state_service.get_state)(thread.pk, actor=SYSTEM)
-    assert decoded_from_the_database == []
-    await orm(heads.KEPT.take)(thread.pk)  # taken, as by a run: the next read decodes
-    assert decoded_from_the_database == []  # it was still the latest
+    assert decoded_for_reads == []
+    await orm(heads.KEPT.take)(thread.pk)  # taken, as by a run: no longer in the process
     read = await orm(state_service.get_state)(thread.pk, actor=SYSTEM)
-    assert decoded_from_the_database == [str(thread.pk)]
+    assert decoded_for_reads == []
     assert [m["type"] for m in kept["values"]["messages"]] == ["human", "ai", "tool", "ai"]
     assert kept == read
+    assert read["values"] == persistence.state_values(await orm(in_database)(thread.pk))
 
 
 async def test_a_state_changed_since_is_read_from_the_database(executor, decoded_from_the_database):

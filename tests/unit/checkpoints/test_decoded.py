@@ -72,3 +72,50 @@ def test_keeping_a_value_again_counts_it_once():
     decoded.keep(key(), "v", 100)
     decoded.keep(key(), "v", 100)
     assert decoded.size == 100 and len(decoded.kept) == 1
+
+
+class Counted:
+    """A converter that counts the items it converts."""
+
+    def __init__(self):
+        self.converted = []
+
+    def __call__(self, item):
+        self.converted.append(item)
+        return {"json of": item} if isinstance(item, str) else item
+
+
+def test_a_kept_lists_json_is_made_once_for_every_reader():
+    decoded, convert = DecodedBlobs(1000), Counted()
+    first = decoded.keep(key(), ["a", "b"], 10)
+    assert first.json(convert) == [{"json of": "a"}, {"json of": "b"}]
+    again = decoded.get(key())
+    assert again.json(convert) == [{"json of": "a"}, {"json of": "b"}]
+    assert convert.converted == ["a", "b"]
+
+
+def test_what_a_reader_changed_in_its_copy_is_converted_for_it_alone():
+    decoded, convert = DecodedBlobs(1000), Counted()
+    mine = decoded.keep(key(), ["a", "b"], 10)
+    mine[1] = "mine"
+    mine.append("added")
+    assert mine.json(convert) == [{"json of": "a"}, {"json of": "mine"}, {"json of": "added"}]
+    assert decoded.get(key()).json(convert) == [{"json of": "a"}, {"json of": "b"}]
+    assert convert.converted == ["a", "mine", "added", "b"]
+
+
+def test_each_reader_has_its_own_json_dicts():
+    decoded = DecodedBlobs(1000)
+    json = decoded.keep(key(), ["a"], 10).json(Counted())
+    json[0]["changed"] = True
+    assert decoded.get(key()).json(Counted()) == [{"json of": "a"}]
+
+
+def test_a_kept_list_copied_or_pickled_is_a_plain_list():
+    import copy
+    import pickle
+
+    kept = DecodedBlobs(1000).keep(key(), [["nested"]], 10)
+    for other in (copy.copy(kept), copy.deepcopy(kept), pickle.loads(pickle.dumps(kept))):
+        assert type(other) is list and other == [["nested"]]
+    assert copy.deepcopy(kept)[0] is not kept[0]

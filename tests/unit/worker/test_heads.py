@@ -70,3 +70,15 @@ def test_size_zero_keeps_nothing(database, settings):
     kept.keep("a", head("1"))
     kept.take("a")
     assert database.reads == ["a"]
+
+
+def test_a_reader_takes_the_values_of_the_checkpoint_it_read_only():
+    heads = LatestCheckpoints(size=4)
+    kept = head("c1")
+    kept.checkpoint["channel_values"] = {"messages": ["hi"]}
+    heads.keep("t", kept)
+    values = heads.values_at("t", "c1")
+    assert values == {"messages": ["hi"]}
+    values["messages"] = ["changed"]  # its own dict
+    assert heads.values_at("t", "c1") == {"messages": ["hi"]}
+    assert heads.values_at("t", "c0") == {} and heads.values_at("other", "c1") == {}
