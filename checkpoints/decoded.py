@@ -67,7 +67,7 @@ class KeptList(list):
         items, forms = self.kept
         found = []
         for i, item in enumerate(self):
-            if i < len(items) and items[i] is item:
+            if i < len(forms) and items[i] is item:
                 form = forms[i]
                 if form is None:
                     form = forms[i] = convert(item)

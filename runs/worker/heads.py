@@ -64,13 +64,16 @@ class LatestCheckpoints:
     def values_at(self, thread_id, checkpoint_id: str) -> dict:
         """The channel values of the thread's kept checkpoint, if it is
         `checkpoint_id` (which a reader read as the thread's latest: no probe);
-        {} otherwise. To be read, not changed."""
+        {} otherwise. Their outer lists and dicts are copies (the run that takes
+        the checkpoint may have a reducer that extends the list it is given);
+        what is in them is to be read, not changed."""
         with self.lock:
             kept = self.kept.get(str(thread_id))
             if kept is None or kept.config["configurable"]["checkpoint_id"] != checkpoint_id:
                 return {}
             # Copied before the lock is let go: a run may take it and change it.
-            return dict(kept.checkpoint.get("channel_values") or {})
+            values = kept.checkpoint.get("channel_values") or {}
+            return {name: _outer_copy(value) for name, value in values.items()}
 
     def take(self, thread_id) -> CheckpointTuple | None:
         """The thread's latest checkpoint: the one kept, if it still is (one
@@ -82,6 +85,11 @@ class LatestCheckpoints:
         if kept is not None and _still_latest(persistence.saver(), thread_id, kept):
             return kept
         return persistence.latest(thread_id)
+
+
+def _outer_copy(value):
+    kind = type(value)
+    return list(value) if kind is list else dict(value) if kind is dict else value
 
 
 def _still_latest(saver, thread_id, kept: CheckpointTuple) -> bool:

@@ -119,3 +119,13 @@ def test_a_kept_list_copied_or_pickled_is_a_plain_list():
     for other in (copy.copy(kept), copy.deepcopy(kept), pickle.loads(pickle.dumps(kept))):
         assert type(other) is list and other == [["nested"]]
     assert copy.deepcopy(kept)[0] is not kept[0]
+
+
+def test_a_kept_list_extended_in_place_by_its_owner_still_converts():
+    """A value kept from a worker's checkpoint that a reducer then extended in
+    place (what `heads.values_at` copies against): no JSON form for the new
+    items, and no error."""
+    decoded, value = DecodedBlobs(1000), ["a"]
+    decoded.keep(key(), value, 10)
+    value.append("b")
+    assert decoded.get(key()).json(Counted()) == [{"json of": "a"}, {"json of": "b"}]

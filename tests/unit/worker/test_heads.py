@@ -79,6 +79,9 @@ def test_a_reader_takes_the_values_of_the_checkpoint_it_read_only():
     heads.keep("t", kept)
     values = heads.values_at("t", "c1")
     assert values == {"messages": ["hi"]}
-    values["messages"] = ["changed"]  # its own dict
+    values["messages"].append("mine")  # its own dict and list
     assert heads.values_at("t", "c1") == {"messages": ["hi"]}
+    # A run that took the checkpoint extends its list in place: not the reader's.
+    kept.checkpoint["channel_values"]["messages"].append("the run's")
+    assert values == {"messages": ["hi", "mine"]}
     assert heads.values_at("t", "c0") == {} and heads.values_at("other", "c1") == {}
