@@ -273,6 +273,11 @@ REST_FRAMEWORK = {
         "runs.api.parsers.PlainTextJSONParser",
     ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "runs.api.parsers.JSONByDefault",
+    # DRF's two, its JSON encoded by orjson (runs/api/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": [
+        "runs.api.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         # Run creation per user (REST and websocket), e.g. "60/min"; "none" turns it off.
         "run_create": env_rate("RUNS_CREATE_RATE", "60/min"),

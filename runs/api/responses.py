@@ -5,10 +5,11 @@ import asyncio
 import json
 
 from django.http import StreamingHttpResponse
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from runs.api.renderers import JSONRenderer
 from runs.services.paging import Page
 from runs.services.rate_limit import RunCreationThrottle
 
