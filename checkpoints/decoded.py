@@ -65,9 +65,10 @@ class KeptList(list):
         one at its place, its JSON form made once for every reader. Each
         reader gets its own copy of a form's outer dict."""
         items, forms = self.kept
+        known = min(len(items), len(forms))  # as long as each other, unless changed
         found = []
         for i, item in enumerate(self):
-            if i < len(forms) and items[i] is item:
+            if i < known and items[i] is item:
                 form = forms[i]
                 if form is None:
                     form = forms[i] = convert(item)
@@ -87,12 +88,13 @@ class KeptList(list):
         return (list, (list(self),))
 
 
-def handed_out(value: Any, forms: list | None = None) -> Any:
-    """A reader's own copy of a kept value's outer list or dict."""
+def handed_out(value: Any, forms: list | None) -> Any:
+    """A reader's own copy of a kept value's outer list (with the JSON `forms`
+    of its items) or dict."""
     kind = type(value)
     if kind is list:
         handed = KeptList(value)
-        handed.kept = (value, forms if forms is not None else [None] * len(value))
+        handed.kept = (value, forms)
         return handed
     if kind is dict:
         return dict(value)

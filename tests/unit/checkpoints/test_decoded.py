@@ -129,3 +129,8 @@ def test_a_kept_list_extended_in_place_by_its_owner_still_converts():
     decoded.keep(key(), value, 10)
     value.append("b")
     assert decoded.get(key()).json(Counted()) == [{"json of": "a"}, {"json of": "b"}]
+    value.clear()
+    assert decoded.get(key()).json(Counted()) == []
+    mine = decoded.keep(key("other"), ["x", "y"], 10)
+    decoded.kept[key("other")][0].pop()  # shorter than the reader's copy
+    assert mine.json(Counted()) == [{"json of": "x"}, {"json of": "y"}]
