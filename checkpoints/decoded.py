@@ -88,17 +88,21 @@ class KeptList(list):
         return (list, (list(self),))
 
 
+def outer_copy(value: Any) -> Any:
+    """A copy of a value's outer list or dict (its items shared); other values
+    as they are."""
+    kind = type(value)
+    return list(value) if kind is list else dict(value) if kind is dict else value
+
+
 def handed_out(value: Any, forms: list | None) -> Any:
     """A reader's own copy of a kept value's outer list (with the JSON `forms`
     of its items) or dict."""
-    kind = type(value)
-    if kind is list:
+    if type(value) is list:
         handed = KeptList(value)
         handed.kept = (value, forms)
         return handed
-    if kind is dict:
-        return dict(value)
-    return value
+    return outer_copy(value)
 
 
 class DecodedBlobs:

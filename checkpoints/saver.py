@@ -116,8 +116,9 @@ _ROW_FIELDS = (
     "metadata",
 )
 _CHECKPOINT_KEY = ["thread_id", "checkpoint_ns", "checkpoint_id"]
-_NOT_KEPT = object()
 _WRITE_KEY = ["thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"]
+# What `DecodedBlobs.get` answers for a blob it does not keep.
+_NOT_KEPT = object()
 
 
 async def default_run_sync(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

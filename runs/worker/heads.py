@@ -24,6 +24,8 @@ import threading
 from django.conf import settings
 from langgraph.checkpoint.base import CheckpointTuple, copy_checkpoint
 
+from checkpoints.decoded import outer_copy
+
 
 class LatestCheckpoints:
     def __init__(self, size: int | None = None):
@@ -73,7 +75,7 @@ class LatestCheckpoints:
                 return {}
             # Copied before the lock is let go: a run may take it and change it.
             values = kept.checkpoint.get("channel_values") or {}
-            return {name: _outer_copy(value) for name, value in values.items()}
+            return {name: outer_copy(value) for name, value in values.items()}
 
     def take(self, thread_id) -> CheckpointTuple | None:
         """The thread's latest checkpoint: the one kept, if it still is (one
@@ -85,11 +87,6 @@ class LatestCheckpoints:
         if kept is not None and _still_latest(persistence.saver(), thread_id, kept):
             return kept
         return persistence.latest(thread_id)
-
-
-def _outer_copy(value):
-    kind = type(value)
-    return list(value) if kind is list else dict(value) if kind is dict else value
 
 
 def _still_latest(saver, thread_id, kept: CheckpointTuple) -> bool:

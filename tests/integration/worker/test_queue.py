@@ -331,8 +331,6 @@ async def test_a_worker_stopped_mid_run_stores_what_it_held_before_handing_it_ba
 
 
 def state_values(thread_id) -> dict:
-    from runs.services import persistence
-
     return persistence.state_values(in_database(thread_id))
 
 
