@@ -10,7 +10,11 @@ bench/streaming.py), and each paying redis-py's per-command overhead.
 This subclass queues what `send` and `group_send` publish and sends
 everything queued during a loop tick as one pipeline (PUBLISH commands,
 no MULTI), in the order it was queued; each caller still returns once its
-message is published, or raises what the pipeline raised. Everything else
+message is published, or raises what the pipeline raised. `send_nowait` and
+`group_send_nowait` queue a message the same way and return its future
+instead of waiting: a caller with several messages in a row (a run's parts,
+a double-text's announcements) sends them in one round trip, in order,
+rather than one round trip each. Everything else
 (subscriptions, receiving) is channels_redis's. It relies on the loop
 layer's `_get_shard`, `_get_group_channel_name` and `channel_layer`, and on
 the shard's `_ensure_redis` / `_redis` (tests/unit/platform/test_hooks.py).
@@ -57,12 +61,25 @@ class RedisPubSubLoopLayer(UpstreamLoopLayer):
         self._flusher: asyncio.Task | None = None
 
     async def send(self, channel, message):
-        await self._publish(channel, self.channel_layer.serialize(message))
+        await self.send_nowait(channel, message)
 
     async def group_send(self, group, message):
-        await self._publish(
+        await self.group_send_nowait(group, message)
+
+    def send_nowait(self, channel, message) -> asyncio.Future:
+        """Queue `message` for `channel` behind what is queued; its future is
+        done once it is published (or holds the pipeline's error)."""
+        return self._queue(channel, self.channel_layer.serialize(message))
+
+    def group_send_nowait(self, group, message) -> asyncio.Future:
+        return self._queue(
             self._get_group_channel_name(group), self.channel_layer.serialize(message)
         )
+
+    def backlog(self) -> int:
+        """Messages queued and not yet taken by a pipeline: it grows while
+        Redis does not answer, and a caller that does not wait should then."""
+        return len(self._outbox)
 
     async def discard_channel(self, channel: str) -> None:
         """Forget a channel of new_channel(): upstream does only when a receive
@@ -71,15 +88,15 @@ class RedisPubSubLoopLayer(UpstreamLoopLayer):
         if self.channels.pop(channel, None) is not None:
             await self._get_shard(channel).unsubscribe(channel)
 
-    async def _publish(self, name: str, data: bytes) -> None:
+    def _queue(self, name: str, data: bytes) -> asyncio.Future:
         published = asyncio.get_running_loop().create_future()
         self._outbox.append((name, data, published))
         if self._flusher is None or self._flusher.done():
             # Runs after the callbacks ready now: everything they publish joins.
             self._flusher = asyncio.create_task(self._flush(), name="pubsub-layer-flush")
-        # A caller cancelled meanwhile cancels `published`, not its message: it
-        # is on its way (the flush skips futures already done).
-        await published
+        # A caller cancelled while awaiting it cancels `published`, not its
+        # message: it is on its way (the flush skips futures already done).
+        return published
 
     async def _flush(self) -> None:
         while self._outbox:

@@ -7,6 +7,8 @@ are lost (runs.bus.subscribe).
 
 import asyncio
 import collections
+import contextlib
+import functools
 import logging
 import weakref
 
@@ -41,6 +43,83 @@ async def send(group: str, message: dict) -> None:
         logger.warning("channel layer send to %s failed: %r", group, error)
 
 
+async def send_all(messages: list[tuple[str, dict]]) -> None:
+    """Send each (group, message), in order; never raises (but CancelledError).
+
+    Where the layer queues messages without waiting (our Redis Pub/Sub layer,
+    chatapp/platform/pubsub_layer.py), they go out together in one round
+    trip, still in order, instead of a round trip each: a double-text's
+    announcements and stop signal, a lifecycle event's two groups. Redis
+    publishes a pipeline's messages in its order, as it did one round trip
+    after the other. A message whose pipeline failed is sent again on its
+    own (send: a reconnect), after the others."""
+    layer = get_channel_layer()
+    queue = getattr(layer, "group_send_nowait", None) if layer is not None else None
+    if queue is None:
+        for group, message in messages:
+            await send(group, message)
+        return
+    queued = [(group, message, _queued(queue, group, message)) for group, message in messages]
+    for group, message, future in queued:
+        try:
+            if future is None:
+                raise RuntimeError("could not be queued")
+            await future
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            logger.warning("channel layer send to %s failed (%r); retrying", group, error)
+            await send(group, message)
+
+
+def _queued(queue, group: str, message: dict) -> asyncio.Future | None:
+    try:
+        return queue(group, message)
+    except Exception:
+        logger.exception("could not queue a message to %s", group)
+        return None
+
+
+# How many messages the layer may hold unsent before publish_soon waits for
+# its own: only while Redis does not answer, a run then slows down to what
+# gets through instead of queueing its parts in memory.
+MAX_BACKLOG = 1000
+_retries: set[asyncio.Task] = set()
+
+
+async def publish_soon(message: protocol.RunEvent) -> None:
+    """Publish a run event without waiting for it to go out, where the layer
+    can queue it (in order with everything sent after it): a run's parts,
+    one after the other as its graph streams them, each used to wait for its
+    own Redis round trip, ~15 per one-step run, and the pipeline's overhead
+    each time. Elsewhere as `publish`. A part whose pipeline failed is sent
+    again on its own, out of order: a watcher re-reads the state at the
+    run's end (runs.bus.subscribe)."""
+    layer = get_channel_layer()
+    queue = getattr(layer, "group_send_nowait", None) if layer is not None else None
+    if queue is None:
+        await publish(message)
+        return
+    for group in _groups(message):
+        future = _queued(queue, group, message)
+        if future is None:
+            await send(group, message)
+            continue
+        future.add_done_callback(functools.partial(_resend_if_failed, group, message))
+        if layer.backlog() > MAX_BACKLOG:
+            with contextlib.suppress(Exception):  # _resend_if_failed has it
+                await future
+
+
+def _resend_if_failed(group: str, message: dict, future: asyncio.Future) -> None:
+    if future.cancelled() or future.exception() is None:
+        return
+    logger.warning("channel layer send to %s failed (%r); retrying", group, future.exception())
+    task = asyncio.ensure_future(send(group, message))
+    _retries.add(task)
+    task.add_done_callback(_retries.discard)
+
+
 def send_sync(group: str, message: dict) -> None:
     """Send from synchronous code (a view, a service after its commit).
 
@@ -62,7 +141,8 @@ def send_sync(group: str, message: dict) -> None:
 
 
 class _Outbox:
-    """Messages queued from sync code, sent one after the other on the loop."""
+    """Messages queued from sync code, sent in order on the loop (what
+    queued up meanwhile together: send_all)."""
 
     def __init__(self):
         self.queue: collections.deque = collections.deque()
@@ -70,8 +150,9 @@ class _Outbox:
 
     async def drain(self) -> None:
         while self.queue:
-            group, message = self.queue.popleft()
-            await send(group, message)
+            batch = list(self.queue)
+            self.queue.clear()
+            await send_all(batch)
 
 
 _outboxes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox]" = (
@@ -128,5 +209,4 @@ def publish_sync(message: protocol.RunEvent) -> None:
 
 async def publish(message: protocol.RunEvent) -> None:
     """Send a run event to its thread's groups."""
-    for group in _groups(message):
-        await send(group, message)
+    await send_all([(group, message) for group in _groups(message)])

@@ -36,7 +36,7 @@ from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.types import Command
 
 from runs.bus import event_log, protocol
-from runs.bus.publish import heard, publish
+from runs.bus.publish import heard, publish_soon
 from runs.graphs.registry import GraphLoadError, graph_for
 from runs.graphs.serialization import INTERRUPT_KEY, jsonable, message_text
 from runs.models import CancelAction, RunStatus
@@ -365,7 +365,8 @@ async def _publish(active: ActiveRun, part) -> None:
     )
     if resumable:
         await event_log.log().append(claim.run_id, event)
-    await publish(event)
+    # Not waiting for it to go out: the next part joins its round trip.
+    await publish_soon(event)
 
 
 def _part_data(active: ActiveRun, mode: str, chunk):

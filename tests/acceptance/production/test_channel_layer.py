@@ -112,3 +112,39 @@ async def test_the_next_test_receives_on_a_layer_of_its_own(core_layer):
     locks.release(key)
     await asyncio.wait_for(waiter, 1)
     locks.release(key)
+
+
+@pytest.mark.django_db
+async def test_a_runs_parts_go_out_without_waiting_in_order_with_its_end(monkeypatch):
+    """runs.bus.publish.publish_soon: each part returns before its round trip,
+    the parts and the awaited lifecycle event after them share pipelines, and
+    a watcher receives them in order."""
+    from runs.bus import protocol
+    from runs.bus.publish import publish, publish_soon
+
+    require_services()
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    group = protocol.thread_group("t-soon")
+    await layer.group_add(group, channel)
+    loop_layer = layer._get_layer()
+    shard = loop_layer._get_shard(loop_layer._get_group_channel_name(group))
+    shard._ensure_redis()
+    pipelines = []
+    make_pipeline = shard._redis.pipeline
+
+    def pipeline(**kwargs):
+        pipelines.append(1)
+        return make_pipeline(**kwargs)
+
+    monkeypatch.setattr(shard._redis, "pipeline", pipeline)
+    for seq in range(10):
+        part = protocol.part_event("t-soon", "r1", mode="messages", ns=(), data=[seq], seq=seq)
+        await publish_soon(part)
+    assert layer.backlog() == 10 and pipelines == []  # nothing waited for Redis
+    await publish(protocol.lifecycle_event("t-soon", {"run_id": "r1"}, protocol.Lifecycle.STARTED))
+    assert len(pipelines) == 1
+    received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(11)]
+    assert [m["data"].get("seq") for m in received[:10]] == list(range(10))
+    assert received[10]["kind"] == protocol.EventKind.LIFECYCLE
+    await layer.group_discard(group, channel)

@@ -189,17 +189,26 @@ async def test_rollback_remembers_the_rolled_back_runs_and_who_erased_them(execu
 def record_bus(monkeypatch) -> list:
     """Every message but streamed parts put on the channel layer, in the order
     it is sent: (message type, lifecycle status or None, run id or None)."""
-    sent, send = [], bus.send
+    sent, send, queued = [], bus.send, bus._queued
 
-    async def recording(group, message):
+    def record(group, message):
         # A lifecycle event also goes to the thread's lifecycle group: once here.
         copy = group == protocol.thread_lifecycle_group(message.get("thread_id"))
         if message.get("kind") != protocol.EventKind.PART and not copy:
             status = (message.get("data") or {}).get("status")
             sent.append((message["type"], status, message.get("run_id")))
+
+    async def recording(group, message):
+        record(group, message)
         await send(group, message)
 
+    def recording_queued(queue, group, message):
+        # Queued without waiting (the Redis Pub/Sub layer), in the order sent.
+        record(group, message)
+        return queued(queue, group, message)
+
     monkeypatch.setattr(bus, "send", recording)
+    monkeypatch.setattr(bus, "_queued", recording_queued)
     return sent
 
 
