@@ -88,3 +88,30 @@ def test_postgresql_statements_are_prepared_unless_turned_off():
         },
     )
     assert result.returncode != 0 and "DATABASE_PREPARE_THRESHOLD" in result.stderr
+
+
+def test_a_worker_runs_on_uvloop_unless_told_asyncio(settings, monkeypatch):
+    """runworker_runs builds its event loop from RUNS_WORKER_EVENT_LOOP."""
+    import asyncio
+
+    import uvloop
+
+    from runs.management.commands import runworker_runs
+
+    seen = []
+
+    async def main(self, worker_id, concurrency):
+        seen.append(type(asyncio.get_running_loop()))
+
+    monkeypatch.setattr(runworker_runs.Command, "_main", main)
+    monkeypatch.setattr(runworker_runs.registry(), "preload", lambda: None)
+    runworker_runs.Command().handle(worker_id=None, concurrency=1)
+    settings.RUNS_WORKER_EVENT_LOOP = "asyncio"
+    runworker_runs.Command().handle(worker_id=None, concurrency=1)
+    assert seen[0] is uvloop.Loop
+    assert seen[1] is not uvloop.Loop and issubclass(seen[1], asyncio.BaseEventLoop)
+
+
+def test_an_unknown_worker_event_loop_is_refused():
+    result = manage("check", env={"RUNS_WORKER_EVENT_LOOP": "trio"})
+    assert result.returncode != 0 and "RUNS_WORKER_EVENT_LOOP" in result.stderr

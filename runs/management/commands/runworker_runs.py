@@ -5,10 +5,24 @@ import logging
 import signal
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from runs.graphs.registry import registry
 from runs.worker.executor import Executor
+
+
+def event_loop_factory():
+    """The worker's event loop (RUNS_WORKER_EVENT_LOOP): uvloop's, or asyncio's."""
+    if settings.RUNS_WORKER_EVENT_LOOP == "asyncio":
+        return asyncio.new_event_loop
+    try:
+        import uvloop
+    except ImportError as error:
+        raise CommandError(
+            "RUNS_WORKER_EVENT_LOOP=uvloop needs uvloop installed (pip install uvloop), "
+            "or set RUNS_WORKER_EVENT_LOOP=asyncio"
+        ) from error
+    return uvloop.new_event_loop
 
 
 class Command(BaseCommand):
@@ -26,7 +40,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         logging.basicConfig(level=logging.INFO)
         registry().preload()  # not in the first run: "ready" means ready
-        asyncio.run(self._main(options["worker_id"], options["concurrency"]))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(self._main(options["worker_id"], options["concurrency"]))
 
     async def _main(self, worker_id, concurrency):
         executor = Executor(worker_id=worker_id, concurrency=concurrency)
