@@ -14,14 +14,20 @@ message is published, or raises what the pipeline raised. `send_nowait` and
 `group_send_nowait` queue a message the same way and return its future
 instead of waiting: a caller with several messages in a row (a run's parts,
 a double-text's announcements) sends them in one round trip, in order,
-rather than one round trip each. Everything else
-(subscriptions, receiving) is channels_redis's. It relies on the loop
-layer's `_get_shard`, `_get_group_channel_name` and `channel_layer`, and on
-the shard's `_ensure_redis` / `_redis` (tests/unit/platform/test_hooks.py).
+rather than one round trip each.
+
+Its shards' receive loop reads without a timeout and, with nothing
+subscribed, waits for the next subscription instead of looking every 0.1 s
+(`Shard`). Everything else (subscribing, dispatching what is received) is
+channels_redis's. It relies on the loop layer's `_get_shard`,
+`_get_group_channel_name` and `channel_layer`, and on the shard's
+`_ensure_redis` / `_redis`, `subscribe(channel)` and its receive task
+running `_do_receiving` (tests/unit/platform/test_hooks.py).
 """
 
 import asyncio
 import collections
+import contextlib
 import logging
 
 from channels_redis.pubsub import RedisPubSubChannelLayer as UpstreamLayer
@@ -32,11 +38,28 @@ from channels_redis.utils import _wrap_close, decode_hosts
 logger = logging.getLogger(__name__)
 
 
+# How long the receive loop sleeps, with nothing subscribed, before it looks
+# again if no subscription wakes it (a safety net: each subscribe does).
+IDLE_SECONDS = 0.1
+
+
 class Shard(RedisSingleShardConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._subscribed = asyncio.Event()
+
+    async def subscribe(self, channel):
+        await super().subscribe(channel)
+        self._subscribed.set()
+
     async def _do_receiving(self):
-        """Upstream's loop, reading without a timeout: upstream reads with a
-        0.1 s one, an asyncio timeout set up and torn down per message, only
-        to poll when nothing is subscribed (which still sleeps here)."""
+        """Upstream's loop, reading without a timeout (upstream reads with a
+        0.1 s one, an asyncio timeout set up and torn down per message), and
+        woken by a subscription when it has nothing subscribed: upstream then
+        sleeps 0.1 s between looks, so a process whose only subscription is a
+        `wait` (subscribed, then unsubscribed at the run's end) heard each
+        run's end up to 0.1 s late (production `runs.wait` of a one-step run,
+        one at a time: 101 ms each, against 19 ms embedded)."""
         while True:
             try:
                 if self._pubsub and self._pubsub.subscribed:
@@ -45,7 +68,11 @@ class Shard(RedisSingleShardConnection):
                     )
                     self._receive_message(message)
                 else:
-                    await asyncio.sleep(0.1)
+                    # No await since the look: a subscribe that ends after it
+                    # sets the event again.
+                    self._subscribed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._subscribed.wait(), IDLE_SECONDS)
             except (TimeoutError, asyncio.CancelledError, GeneratorExit):
                 raise
             except BaseException:

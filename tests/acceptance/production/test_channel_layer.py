@@ -148,3 +148,31 @@ async def test_a_runs_parts_go_out_without_waiting_in_order_with_its_end(monkeyp
     assert [m["data"].get("seq") for m in received[:10]] == list(range(10))
     assert received[10]["kind"] == protocol.EventKind.LIFECYCLE
     await layer.group_discard(group, channel)
+
+
+@pytest.mark.django_db
+async def test_a_subscription_wakes_a_receive_loop_that_had_nothing_subscribed(monkeypatch):
+    """A process whose only subscription is a `wait` subscribes, hears the
+    run's end and unsubscribes, run after run: its receive loop, idle in
+    between, used to look again only every 0.1 s (here: a minute), so each
+    run's end was heard that late. With the loop's idle wait a minute long,
+    the message comes at once only if the subscription woke it."""
+    from chatapp.platform import pubsub_layer
+
+    require_services()
+    monkeypatch.setattr(pubsub_layer, "IDLE_SECONDS", 60)
+    layer = get_channel_layer()
+    first = await layer.new_channel()  # starts the shard's receive loop
+    shard = layer._get_layer()._get_shard(first)
+    await layer.discard_channel(first)
+    for _ in range(500):
+        if not shard._pubsub.subscribed:
+            break
+        await asyncio.sleep(0.01)
+    assert not shard._pubsub.subscribed
+    await asyncio.sleep(0.05)  # the loop waits, idle
+    channel = await layer.new_channel()
+    await layer.group_add("woken", channel)
+    await layer.group_send("woken", {"type": "run.end"})
+    assert (await asyncio.wait_for(layer.receive(channel), 5))["type"] == "run.end"
+    await layer.group_discard("woken", channel)

@@ -214,4 +214,11 @@ async def test_channels_redis_pubsub_layer_has_what_the_batching_layer_uses():
     assert inspect.iscoroutinefunction(shard.unsubscribe)
     # Upstream still publishes one message per round trip (else this patch can go).
     assert "await self._redis.publish(" in inspect.getsource(pubsub.RedisSingleShardConnection)
+    # Its receive task runs `_do_receiving`, started by `subscribe(channel)`,
+    # which sets our wake-up; upstream still sleeps when nothing is subscribed.
+    upstream = pubsub.RedisSingleShardConnection
+    assert "self._do_receiving()" in inspect.getsource(upstream._ensure_receiver)
+    assert "self._ensure_receiver()" in inspect.getsource(upstream.subscribe)
+    assert list(inspect.signature(upstream.subscribe).parameters) == ["self", "channel"]
+    assert "await asyncio.sleep(0.1)" in inspect.getsource(upstream._do_receiving)
     await shard.flush()
