@@ -349,8 +349,8 @@ RUNS_POLL_SECONDS = float(os.environ.get("RUNS_POLL_SECONDS", "1"))
 # How many runs one worker executes at once.
 RUNS_WORKER_CONCURRENCY = int(os.environ.get("RUNS_WORKER_CONCURRENCY", "50"))
 # The event loop of a `runworker_runs` worker: uvloop (uvicorn[standard]
-# installs it; a graph's run ~15% less CPU than on asyncio's loop, and its
-# Redis traffic) or asyncio's own (e.g. for asyncio's debug mode).
+# installs it; a graph's run takes ~15% less CPU on it than on asyncio's
+# loop) or asyncio's own (e.g. for asyncio's debug mode).
 RUNS_WORKER_EVENT_LOOP = os.environ.get("RUNS_WORKER_EVENT_LOOP", "uvloop").strip().lower()
 if RUNS_WORKER_EVENT_LOOP not in ("uvloop", "asyncio"):
     raise RuntimeError("RUNS_WORKER_EVENT_LOOP must be uvloop or asyncio")

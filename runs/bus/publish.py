@@ -61,9 +61,10 @@ async def send_all(messages: list[tuple[str, dict]]) -> None:
         return
     queued = [(group, message, _queued(queue, group, message)) for group, message in messages]
     for group, message, future in queued:
+        if future is None:  # could not be queued (logged): on its own
+            await send(group, message)
+            continue
         try:
-            if future is None:
-                raise RuntimeError("could not be queued")
             await future
         except asyncio.CancelledError:
             raise

@@ -26,13 +26,10 @@ def test_the_pubsub_layer_is_the_default():
     assert isinstance(get_channel_layer(), RedisPubSubChannelLayer)
 
 
-@pytest.mark.django_db
-async def test_a_ticks_group_sends_go_in_one_round_trip_in_order(monkeypatch):
-    require_services()
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await layer.group_add("tick", channel)
-    shard = layer._get_layer()._get_shard(layer._get_layer()._get_group_channel_name("tick"))
+def count_pipelines(monkeypatch, layer, group: str) -> list:
+    """The pipelines the layer publishes to `group` through, one item each."""
+    loop_layer = layer._get_layer()
+    shard = loop_layer._get_shard(loop_layer._get_group_channel_name(group))
     shard._ensure_redis()
     pipelines = []
     make_pipeline = shard._redis.pipeline
@@ -42,6 +39,16 @@ async def test_a_ticks_group_sends_go_in_one_round_trip_in_order(monkeypatch):
         return make_pipeline(**kwargs)
 
     monkeypatch.setattr(shard._redis, "pipeline", pipeline)
+    return pipelines
+
+
+@pytest.mark.django_db
+async def test_a_ticks_group_sends_go_in_one_round_trip_in_order(monkeypatch):
+    require_services()
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add("tick", channel)
+    pipelines = count_pipelines(monkeypatch, layer, "tick")
     await asyncio.gather(*(layer.group_send("tick", {"type": "t", "n": n}) for n in range(20)))
     assert len(pipelines) == 1
     received = [(await asyncio.wait_for(layer.receive(channel), 5))["n"] for _ in range(20)]
@@ -127,17 +134,7 @@ async def test_a_runs_parts_go_out_without_waiting_in_order_with_its_end(monkeyp
     channel = await layer.new_channel()
     group = protocol.thread_group("t-soon")
     await layer.group_add(group, channel)
-    loop_layer = layer._get_layer()
-    shard = loop_layer._get_shard(loop_layer._get_group_channel_name(group))
-    shard._ensure_redis()
-    pipelines = []
-    make_pipeline = shard._redis.pipeline
-
-    def pipeline(**kwargs):
-        pipelines.append(1)
-        return make_pipeline(**kwargs)
-
-    monkeypatch.setattr(shard._redis, "pipeline", pipeline)
+    pipelines = count_pipelines(monkeypatch, layer, group)
     for seq in range(10):
         part = protocol.part_event("t-soon", "r1", mode="messages", ns=(), data=[seq], seq=seq)
         await publish_soon(part)
