@@ -20,6 +20,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from chatapp.platform.pipeline import pipelined
 from chatapp.platform.prepared import insert, select, select_one, update_fields
 from runs.bus import protocol
 from runs.bus.publish import publish_sync, wake_workers_sync
@@ -158,7 +159,9 @@ def create_run(
 
     if if_not_exists == "create":
         thread_id = new_thread_id(thread_id)
-    with transaction.atomic():
+    # Pipelined (chatapp/platform/pipeline.py): on PostgreSQL the stops, the
+    # thread's update and the new run go in one round trip.
+    with transaction.atomic(), pipelined():
         if if_not_exists == "create" and not Thread.objects.filter(pk=thread_id).exists():
             create_thread(actor=actor, thread_id=thread_id, if_exists="do_nothing")
         # Not its state: decoding the whole conversation on every message

@@ -57,6 +57,7 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 
+from chatapp.platform.pipeline import pipelined
 from checkpoints.saver import DjangoCheckpointSaver
 from runs.worker import sql
 
@@ -134,7 +135,8 @@ class RunSaver(DjangoCheckpointSaver):
     def put_writes(self, config, writes, task_id, task_path=""):
         if self._stopped():
             raise RunCancelled(self.run_id)
-        with transaction.atomic(using=self.using):
+        # Pipelined: the lock goes with the run's check, the writes together.
+        with transaction.atomic(using=self.using), pipelined(self.using):
             self.check_run()
             self._put_writes(config, writes, task_id, task_path)
 
@@ -266,9 +268,13 @@ class RunSaver(DjangoCheckpointSaver):
             if self.queued:
                 self.queued.clear()
         try:
-            self.write_put_rows(held)
-            for config, writes, task_id, task_path in queued:
-                DjangoCheckpointSaver.put_writes(self, config, writes, task_id, task_path)
+            # Their own pipeline (where the caller's is one): leaving it waits
+            # for them, so a failed write is seen here, and what it failed to
+            # store is kept, not at the caller's COMMIT.
+            with pipelined(self.using):
+                self.write_put_rows(held)
+                for config, writes, task_id, task_path in queued:
+                    DjangoCheckpointSaver.put_writes(self, config, writes, task_id, task_path)
         except BaseException:
             # Not stored (the transaction rolls back): kept for the next try.
             with self.lock:
@@ -295,7 +301,9 @@ class RunSaver(DjangoCheckpointSaver):
         if self._stopped():
             raise RunCancelled(self.run_id)
         try:
-            with transaction.atomic(using=self.using):
+            # Pipelined: the lock goes with the run's check, `then`'s writes
+            # together (chatapp/platform/pipeline.py).
+            with transaction.atomic(using=self.using), pipelined(self.using):
                 self.check_run()
                 self.write_queued()
                 return then() if then is not None else None

@@ -1,0 +1,60 @@
+"""Statements sent without waiting for each one's answer: psycopg's pipeline mode.
+
+A transaction of the worker's (a run's end, a claim, a guarded checkpoint
+write) is a dozen statements, and on PostgreSQL each was a round trip: the
+statement sent, the worker waiting for its answer, the next one sent. Most
+need no answer before the next goes (an INSERT, an UPDATE by key, the
+thread's row lock before the run's check). Inside `pipelined()` psycopg
+queues each statement and waits only when a result is read (`fetchone`,
+`fetchall`) and at the block's end: the statements between two reads go
+out, and come back, in one round trip. PostgreSQL runs them in the order
+sent, each with its own snapshot as before (READ COMMITTED), so what each
+one sees is unchanged.
+
+Open it inside `transaction.atomic()`, not around it: a psycopg connection
+in pipeline mode waits for the server whenever its autocommit is switched,
+which the atomic block does at both ends (two round trips for nothing), and
+leaving the pipeline waits once anyway, so a COMMIT inside it would save
+nothing.
+
+What changes for the code inside: an error (a constraint violated, say) is
+raised where the pipeline next waits, not by the statement's `execute`; and
+`cursor.rowcount` is not known until then, so nothing inside may rely on it
+(the ORM's `save()` of an existing row and `QuerySet.update()`'s return do:
+use `chatapp.platform.prepared.update_fields`). Where a caller must see a
+write's error itself (to keep what it failed to store), it opens a nested
+`pipelined()` around the write: leaving one waits for everything queued.
+
+Anywhere else (SQLite, another backend, a libpq without pipeline support) it
+does nothing.
+"""
+
+import contextlib
+import functools
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+
+@contextlib.contextmanager
+def pipelined(using: str = DEFAULT_DB_ALIAS):
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not _supported():
+        yield
+        return
+    connection.ensure_connection()
+    # Errors raised where the pipeline waits (its end) are psycopg's: made
+    # Django's, as those of the statements inside are by its cursor.
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
+
+
+@functools.cache
+def _supported() -> bool:
+    # Imported here: only a PostgreSQL connection gets this far.
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    if not is_psycopg3:
+        return False
+    import psycopg
+
+    return psycopg.capabilities.has_pipeline()
