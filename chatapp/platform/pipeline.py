@@ -31,6 +31,7 @@ does nothing.
 
 import contextlib
 import functools
+from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -58,3 +59,25 @@ def _supported() -> bool:
     import psycopg
 
     return psycopg.capabilities.has_pipeline()
+
+
+def sent(sql: str, params, *, using: str = DEFAULT_DB_ALIAS) -> Callable[[], list[tuple]]:
+    """A statement sent now, its rows read when the function it returns is
+    called. Inside `pipelined()` statements sent before that read share its
+    round trip: a row's lock and the read that must follow it, say (each
+    runs once the one before has, so the read sees what the lock waited
+    for). Elsewhere the statement runs now."""
+    cursor = connections[using].cursor()
+    try:
+        cursor.execute(sql, params)
+    except BaseException:
+        cursor.close()
+        raise
+
+    def rows() -> list[tuple]:
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    return rows

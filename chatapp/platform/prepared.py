@@ -23,8 +23,11 @@ update and delete here against the ORM's.
 """
 
 import functools
+from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
+
+from chatapp.platform.pipeline import sent
 
 # Converters are bound to a connection's `ops`: kept on the connection (each
 # thread has its own), so they go with it. (A WeakKeyDictionary by connection
@@ -168,18 +171,40 @@ def select(
     database locks rows) needs a transaction. `raw`: names of fields left as
     the database sends them (a JSON column's text, to be sent as it is).
     `using`: the database alias. An empty list in `where` matches nothing."""
+    return select_later(
+        model, where, defer=defer, order_by=order_by, limit=limit, lock=lock, raw=raw, using=using
+    )()
+
+
+def select_later(
+    model,
+    where: dict,
+    *,
+    defer=(),
+    order_by=(),
+    limit=None,
+    lock: bool = False,
+    raw=(),
+    using: str = DEFAULT_DB_ALIAS,
+) -> Callable[[], list]:
+    """`select`, its statement sent now and its rows read when the function
+    it returns is called. Inside `pipelined()` (chatapp/platform/pipeline.py)
+    statements sent before the first read share its round trip: e.g. a
+    row's lock and a read that must come after it. Elsewhere the statement
+    runs now."""
     if any(isinstance(v, tuple | list) and not v for v in where.values()):
-        return []
+        return list
     connection = connections[using]
     if lock and not connection.in_atomic_block:
         raise RuntimeError("a locking select outside a transaction")
     sql, read, keys = _select_sql(
         connection.vendor, model, _shape(where), tuple(defer), tuple(order_by), limit, lock
     )
-    params = _where_params(connection, keys, where)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = sent(sql, _where_params(connection, keys, where), using=using)
+    return lambda: _instances(connection, model, read, raw, rows())
+
+
+def _instances(connection, model, read: tuple, raw, rows) -> list:
     converters = _row_converters(connection, model, read)
     if raw:
         converters = [c for c in converters if read[c[0]].name not in raw]

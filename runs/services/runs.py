@@ -15,13 +15,14 @@ what was queued, answer this now".
 """
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from chatapp.platform.pipeline import pipelined
-from chatapp.platform.prepared import insert, select, select_one, update_fields
+from chatapp.platform.prepared import insert, select_later, select_one, update_fields
 from runs.bus import protocol
 from runs.bus.publish import publish_sync, wake_workers_sync
 from runs.graphs.validation import check_options
@@ -45,7 +46,13 @@ from runs.services.errors import (
 )
 from runs.services.ids import new_thread_id, parse_id
 from runs.services.representation import iso, run_dict
-from runs.services.threads import STATE_FIELDS, create_thread, get_thread, lock_thread
+from runs.services.threads import (
+    STATE_FIELDS,
+    create_thread,
+    get_thread,
+    lock_thread,
+    lock_thread_later,
+)
 
 # The timeline's status of a run that was rolled back (no RunStatus: the run is gone).
 ROLLED_BACK = protocol.Lifecycle.ROLLED_BACK.value
@@ -72,18 +79,26 @@ def validate_action(action) -> str:
     return action
 
 
+def in_flight_later(thread_id) -> Callable[[], list[Run]]:
+    """thread.in_flight_runs(), without the ORM's compiling (on every
+    message), sent now and read when called (prepared.select_later)."""
+    return select_later(
+        Run, {"thread": thread_id, "status": ACTIVE_RUN_STATUSES}, order_by=("seq",)
+    )
+
+
 def apply_strategy(
-    thread: Thread, strategy: str, *, by=None
+    thread: Thread, strategy: str, *, by=None, in_flight: list[Run] | None = None
 ) -> tuple[dict, ExecutorSignals | None]:
     """What a new run does to the runs in flight on its (locked) thread: the
     double-texting decision. Raises ThreadBusy for `reject` on a busy thread.
     `by`: the new run's id, recorded on the runs it stops. Returns {id: status}
     of the runs that were in flight, as they were before it (taken first),
     and what the executors of the runs it stops must hear, for the caller to
-    send once the new run is announced (None: it stops nothing)."""
-    in_flight = select(
-        Run, {"thread": thread.pk, "status": ACTIVE_RUN_STATUSES}, order_by=("seq",)
-    )  # thread.in_flight_runs(), without the ORM's compiling (on every message)
+    send once the new run is announced (None: it stops nothing). `in_flight`:
+    those runs, read by the caller under the thread's lock (or read here)."""
+    if in_flight is None:
+        in_flight = in_flight_later(thread.pk)()
     ids = {str(run.pk): run.status for run in in_flight}
     if not in_flight or strategy == MultitaskStrategy.ENQUEUE:
         return ids, None
@@ -166,10 +181,14 @@ def create_run(
             create_thread(actor=actor, thread_id=thread_id, if_exists="do_nothing")
         # Not its state: decoding the whole conversation on every message
         # grew with the thread; a rollback rewrites it without reading it.
-        thread = lock_thread(thread_id, actor=actor, defer=STATE_FIELDS)
+        # Its runs in flight are asked for with the lock (one round trip),
+        # and read once it is taken.
+        locked = lock_thread_later(thread_id, actor=actor, defer=STATE_FIELDS)
+        runs_in_flight = in_flight_later(thread_id)
+        thread = locked()
         # Its id before it exists: the runs it stops record who stopped them.
         run_id = uuid.uuid4()
-        in_flight, signals = apply_strategy(thread, strategy, by=run_id)
+        in_flight, signals = apply_strategy(thread, strategy, by=run_id, in_flight=runs_in_flight())
         if in_flight:
             transaction.on_commit(lambda: metrics.double_text(strategy, "accepted"))
         run_kwargs = {**(kwargs or {}), "config": config, "context": context, "graph_id": graph_id}

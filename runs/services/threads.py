@@ -6,9 +6,11 @@ IMMEDIATE), so strategy decisions, executor steps and deletions never
 interleave.
 """
 
+from collections.abc import Callable
+
 from django.db import transaction
 
-from chatapp.platform.prepared import insert, select_one
+from chatapp.platform.prepared import insert, select_later, select_one
 from runs.models import ACTIVE_RUN_STATUSES, CancelAction, Run, Thread, ThreadStatus
 from runs.services import actors, json_match, json_paths, persistence
 from runs.services.cancellation import cancel_locked
@@ -30,11 +32,26 @@ def lock_thread(thread_id, *, actor, defer: tuple[str, ...] = ()) -> Thread:
     """The thread, locked for the rest of the transaction (FOR UPDATE).
     Another user's thread is not found. `defer`: fields not read now (read
     on access), e.g. STATE_FIELDS for a caller that does not read the state."""
+    return lock_thread_later(thread_id, actor=actor, defer=defer)()
+
+
+def lock_thread_later(thread_id, *, actor, defer: tuple[str, ...] = ()) -> Callable[[], Thread]:
+    """`lock_thread`, its lock sent now and the thread read when the function
+    it returns is called (prepared.select_later): inside `pipelined()` a read
+    sent in between (the thread's runs) shares that round trip, and still
+    runs once the lock is taken."""
     pk = parse_id(thread_id, field="thread_id")
-    thread = select_one(Thread, {"pk": pk, **actors.owner_key(actor)}, defer=defer, lock=True)
-    if thread is None:
-        raise _not_found(thread_id)
-    return thread
+    rows = select_later(
+        Thread, {"pk": pk, **actors.owner_key(actor)}, defer=defer, limit=1, lock=True
+    )
+
+    def locked() -> Thread:
+        found = rows()
+        if not found:
+            raise _not_found(thread_id)
+        return found[0]
+
+    return locked
 
 
 def get_thread(thread_id, *, actor) -> Thread:

@@ -13,9 +13,11 @@ chatapp.platform.prepared's; these are the ones it has no shape for.
 """
 
 import functools
+from collections.abc import Callable
 
 from django.db import connection
 
+from chatapp.platform.pipeline import sent
 from chatapp.platform.prepared import update_fields
 from runs.models import ACTIVE_RUN_STATUSES, Run, RunStatus, Thread
 
@@ -43,12 +45,6 @@ def run_pk(value):
 
 def datetime_param(value):
     return Run._meta.get_field("not_before").get_db_prep_value(value, connection)
-
-
-def fetch_one(sql: str, params) -> tuple | None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
 
 
 @functools.cache
@@ -138,8 +134,21 @@ def claimable_thread(now, thread_id=None, not_yet=(), *, lock: bool):
 
 def first_claimable_thread(now, thread_id=None, not_yet=(), *, lock: bool) -> tuple | None:
     """(thread id, owner id) of the first claimable thread, or None."""
-    row = fetch_one(*claimable_thread(now, thread_id, not_yet, lock=lock))
-    return (Thread._meta.pk.to_python(row[0]), row[1]) if row else None
+    return first_claimable_thread_later(now, thread_id, not_yet, lock=lock)()
+
+
+def first_claimable_thread_later(
+    now, thread_id=None, not_yet=(), *, lock: bool
+) -> Callable[[], tuple | None]:
+    """`first_claimable_thread`, asked now, answered when called
+    (chatapp.platform.pipeline.sent)."""
+    rows = sent(*claimable_thread(now, thread_id, not_yet, lock=lock))
+
+    def first() -> tuple | None:
+        found = rows()
+        return (Thread._meta.pk.to_python(found[0][0]), found[0][1]) if found else None
+
+    return first
 
 
 @functools.cache
@@ -173,7 +182,9 @@ def _in_flight_sql(vendor: str) -> str:
     )
 
 
-def has_runs_in_flight(thread_id) -> bool:
-    """Whether the thread has a pending or running run (Thread.in_flight_runs)."""
+def runs_in_flight_later(thread_id) -> Callable[[], bool]:
+    """Whether the thread has a pending or running run (Thread.in_flight_runs),
+    asked now, answered when called (chatapp.platform.pipeline.sent)."""
     params = [thread_pk(thread_id), *(status.value for status in ACTIVE_RUN_STATUSES)]
-    return fetch_one(_in_flight_sql(connection.vendor), params) is not None
+    rows = sent(_in_flight_sql(connection.vendor), params)
+    return lambda: bool(rows())

@@ -32,7 +32,7 @@ from django.utils import timezone
 from langgraph.checkpoint.base import CheckpointTuple
 
 from chatapp.platform.pipeline import pipelined
-from chatapp.platform.prepared import select_one, update_fields
+from chatapp.platform.prepared import select_later, update_fields
 from checkpoints.models import Checkpoint as CheckpointRow
 from runs.bus.protocol import Lifecycle
 from runs.models import CancelAction, Run, RunStatus, Thread, ThreadStatus
@@ -40,7 +40,7 @@ from runs.services import persistence
 from runs.services.actors import SYSTEM
 from runs.services.errors import ThreadNotFound
 from runs.services.representation import run_dict
-from runs.services.threads import STATE_FIELDS, delete_thread, lock_thread
+from runs.services.threads import STATE_FIELDS, delete_thread, lock_thread, lock_thread_later
 from runs.worker import sql
 
 logger = logging.getLogger(__name__)
@@ -164,6 +164,12 @@ def claim_runs(
     return claims
 
 
+def first_pending_later(thread_id) -> Callable[[], list[Run]]:
+    return select_later(
+        Run, {"thread": thread_id, "status": RunStatus.PENDING}, order_by=("seq",), limit=1
+    )
+
+
 def _claim(worker_id: str, thread_id, now, not_yet: list):
     if not connection.features.has_select_for_update_skip_locked and (
         sql.first_claimable_thread(now, thread_id, not_yet, lock=False) is None
@@ -184,13 +190,18 @@ def _claim(worker_id: str, thread_id, now, not_yet: list):
             # running on it since the statement's snapshot makes our update
             # violate `one_running_run_per_thread` (IntegrityError below):
             # no re-check of the running runs needed.
-            found = sql.first_claimable_thread(now, thread_id, not_yet, lock=True)
+            claimable = sql.first_claimable_thread_later(now, thread_id, not_yet, lock=True)
+            # A hand-over knows the thread: its first pending run is asked
+            # for with the lock (one round trip), read once the lock is taken.
+            first = None if thread_id is None else first_pending_later(thread_id)
+            found = claimable()
             if found is None:
                 return None
             pk, owner_id = found
-            run = select_one(Run, {"thread": pk, "status": RunStatus.PENDING}, order_by=("seq",))
-            if run is None:
+            pending = first() if first is not None else first_pending_later(pk)()
+            if not pending:
                 return None
+            run = pending[0]
             if run.not_before is not None and run.not_before > now:
                 # Its first run is not due yet (a later one is): the queue waits.
                 not_yet.append(pk)
@@ -266,24 +277,29 @@ def finish_run(
     the claim, and the claim needs no savepoint. The next run, whoever claims
     it, continues from the state with the partial answer: it committed first.
 
-    Pipelined (chatapp/platform/pipeline.py): on PostgreSQL the writes and
-    updates wait for no answer but the next read's (the runs in flight, the
-    latest checkpoint's id): an interrupted run's end is seven round trips,
-    from eleven."""
+    Pipelined (chatapp/platform/pipeline.py): on PostgreSQL the run is asked
+    for with the thread's lock, and the writes and updates wait for no answer
+    but the next read's (the runs in flight, with the latest checkpoint's
+    id): an interrupted run's end is five round trips, from ten."""
     with transaction.atomic(), pipelined():
         # Not its state: the settle writes it (from the run's last checkpoint).
-        thread = lock_thread(thread_id, actor=SYSTEM, defer=STATE_FIELDS)
-        run = select_one(
+        # The run is asked for with the lock (one round trip), read once the
+        # lock is taken.
+        locked = lock_thread_later(thread_id, actor=SYSTEM, defer=STATE_FIELDS)
+        ours = select_later(
             Run,
             {
                 "pk": run_id,
-                "thread": thread.pk,
+                "thread": thread_id,
                 "status": RunStatus.RUNNING,
                 "worker_id": worker_id,
             },
+            limit=1,
         )
-        if run is None:
+        thread, found = locked(), ours()
+        if not found:
             return None
+        run = found[0]
         if state_writes is not None:
             state_writes()
         run.status = status
@@ -294,13 +310,18 @@ def finish_run(
         if run.kwargs.get("on_completion") == "delete":
             grace = timedelta(seconds=settings.RUNS_TEMPORARY_THREAD_SECONDS)
             thread.expires_at = run.ended_at + grace
-        settled = _settle_thread(thread, status, pending=pending, error=error, read=head)
+        settled, copied = _settle_thread(thread, status, pending=pending, error=error, read=head)
         busy = settled == ThreadStatus.BUSY
         finished = Finished(run_dict(run))
     if hand_over and busy:  # busy: it has pending runs (its running one just ended)
         # The next run starts from what this one wrote last, which its saver
-        # holds decoded (`head`), instead of decoding it back from the database.
-        read = (lambda _thread_id: head()) if head is not None else True
+        # holds decoded (`head`), instead of decoding it back from the
+        # database: the checkpoint just copied onto the thread, the latest
+        # under its lock. Nothing writes another before the claim: no run of
+        # the thread is running, a state update is refused while runs are in
+        # flight, and if another worker claims the next run first, ours finds
+        # none.
+        read = (lambda _thread_id: copied) if head is not None else True
         finished.next = claim_next_run(worker_id, thread_id, read_head=read)
     return finished
 
@@ -312,9 +333,14 @@ def _settle_thread(
     pending: bool = False,
     error: dict | None = None,
     read: Callable[[], CheckpointTuple | None] | None = None,
-) -> str:
-    """Set the thread's status after its run ended; returns it."""
-    if sql.has_runs_in_flight(thread.pk):  # Thread.in_flight_runs, without the ORM's compiling
+) -> tuple[str, CheckpointTuple | None]:
+    """Set the thread's status after its run ended, and copy its latest
+    checkpoint's values onto it (`read`, or persistence.latest); returns the
+    status and that checkpoint. The question of runs in flight goes with the
+    checkpoint's read (one round trip where pipelined)."""
+    in_flight = sql.runs_in_flight_later(thread.pk)
+    checkpoint = read() if read is not None else persistence.latest(thread.pk)
+    if in_flight():
         status = ThreadStatus.BUSY
     elif last_status == RunStatus.ERROR:
         status = ThreadStatus.ERROR
@@ -322,11 +348,11 @@ def _settle_thread(
         status = ThreadStatus.INTERRUPTED
     else:
         status = ThreadStatus.IDLE
-    persistence.refresh_thread(thread, status=status, error=error, read=read)
+    persistence.refresh_thread(thread, status=status, error=error, read=lambda: checkpoint)
     if thread.expires_at is not None:
         # Not `save()`: it reads the UPDATE's row count, unknown while pipelined.
         update_fields(thread, ["expires_at"])
-    return status
+    return status, checkpoint
 
 
 def delete_expired_threads() -> int:

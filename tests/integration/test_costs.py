@@ -266,9 +266,14 @@ async def test_an_interrupt_settles_in_one_transaction_then_hands_over(monkeypat
     # locked, the run checked (3); the partial answer: its task writes, blobs,
     # checkpoint (3); the run ended, the thread's values (4: the partial
     # answer's checkpoint as the saver wrote it, checked the same way); the
-    # claim (6 with its BEGIN); the head it hands the next run, the same
-    # checkpoint, checked again by one probe (1; read back, it was three).
-    assert len(statements) <= 18, statements
+    # claim (6 with its BEGIN); the head it hands the next run: the checkpoint
+    # the end copied onto the thread under its lock (it was checked again by
+    # one probe; read back, three statements).
+    assert len(statements) <= 17, statements
+    # The latest checkpoint's id, probed by the update's read and by the end
+    # under its lock; not a third time for the next run's head.
+    probes = [sql for sql in statements if sql.startswith('SELECT "checkpoint_id" FROM')]
+    assert len(probes) == 2, statements
     # Neither the thread's stored conversation nor a checkpoint the run wrote
     # is read back.
     assert not [sql for sql in statements if '"runs_thread"."values"' in sql], statements
@@ -457,10 +462,12 @@ def test_a_claim_that_finds_nothing_is_one_read(transactional_db, django_assert_
     hand-over after each run that ends). On SQLite: one statement, and no
     write transaction (BEGIN IMMEDIATE would lock out every writer). On
     PostgreSQL the question is asked in a transaction, with SKIP LOCKED, so
-    that concurrent workers pick different threads: BEGIN, it, COMMIT."""
+    that concurrent workers pick different threads: BEGIN, it, COMMIT; a
+    hand-over's (the thread given) sends its first pending run's read with it,
+    in the same round trip (chatapp/platform/pipeline.py)."""
     thread = make_thread()
     sqlite = connection.vendor == "sqlite"
-    with django_assert_num_queries(2 if sqlite else 6) as captured:
+    with django_assert_num_queries(2 if sqlite else 7) as captured:
         assert queue.claim_next_run("cost-worker") is None
         assert queue.claim_next_run("cost-worker", thread.pk) is None
     if sqlite:

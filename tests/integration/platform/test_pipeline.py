@@ -120,10 +120,10 @@ def a_checkpoint(saver: RunSaver) -> tuple[dict, dict]:
 @on_postgresql
 def test_an_interrupted_runs_end_waits_only_for_its_reads(round_trips):
     """The end of an interrupted run with its partial answer (an update's
-    checkpoint, kept by the saver for the end's transaction): BEGIN, the
-    thread locked, the run checked; the answer's rows, the run's update and
-    the question of runs in flight; the latest checkpoint's id; the thread's
-    update; COMMIT. It was eleven, one a statement."""
+    checkpoint, kept by the saver for the end's transaction): BEGIN; the
+    thread locked with the run checked; the answer's rows, the run's update,
+    the question of runs in flight and the latest checkpoint's id; the
+    thread's update; COMMIT. It was ten, one a statement."""
     thread, run = a_running_run()
     saver = RunSaver(thread_id=thread.pk, run_id=run.pk, worker_id="trips-worker")
     saver.defer_writes()
@@ -140,7 +140,7 @@ def test_an_interrupted_runs_end_waits_only_for_its_reads(round_trips):
         head=saver.latest,
     )
     assert finished is not None and finished.run["status"] == "interrupted"
-    assert round_trips.count == 7
+    assert round_trips.count == 5
     assert Run.objects.get(pk=run.pk).status == RunStatus.INTERRUPTED
     thread = Thread.objects.get(pk=thread.pk)
     assert thread.status == "idle" and thread.values == {"messages": ["hi"]}
@@ -148,29 +148,32 @@ def test_an_interrupted_runs_end_waits_only_for_its_reads(round_trips):
 
 @on_postgresql
 def test_an_interrupting_message_sends_its_writes_together(round_trips):
-    """BEGIN, the thread locked, its runs in flight; the running run told to
-    stop, the thread's update and the new run together; COMMIT. It was seven."""
+    """BEGIN; the thread locked with its runs in flight asked for; the
+    running run told to stop, the thread's update and the new run together;
+    COMMIT. It was seven."""
     thread, running = a_running_run()
     round_trips.reset()
     run = run_service.create_run(
         thread.pk, input={"messages": ["again"]}, multitask_strategy="interrupt", actor=SYSTEM
     )
-    assert round_trips.count == 5
+    assert round_trips.count == 4
     assert Run.objects.get(pk=running.pk).cancel_action == "interrupt"
     assert Run.objects.get(pk=run.pk).status == RunStatus.PENDING
     assert Thread.objects.get(pk=thread.pk).run_counter == 2
 
 
 @on_postgresql
-def test_a_claim_sends_its_updates_with_the_commit(round_trips):
-    """BEGIN, the claimable thread, its first pending run; the run's and the
-    thread's updates together; COMMIT. It was six."""
+@pytest.mark.parametrize("handed_over", [True, False])
+def test_a_claim_sends_its_updates_together(round_trips, handed_over):
+    """BEGIN; the claimable thread locked, with its first pending run asked
+    for when the thread is known (a run's end hands it over), else after it;
+    the run's and the thread's updates together; COMMIT. It was six."""
     thread = make_thread()
     run = run_service.create_run(thread.pk, input={"messages": ["hi"]}, actor=SYSTEM)
     round_trips.reset()
-    claimed = queue.claim_next_run("trips-worker", thread.pk)
+    claimed = queue.claim_next_run("trips-worker", thread.pk if handed_over else None)
     assert claimed is not None and claimed.run_id == str(run.pk)
-    assert round_trips.count == 5
+    assert round_trips.count == (4 if handed_over else 5)
     assert Run.objects.get(pk=run.pk).status == RunStatus.RUNNING
     assert Thread.objects.get(pk=thread.pk).status == "busy"
 
