@@ -66,7 +66,8 @@ def sent(sql: str, params, *, using: str = DEFAULT_DB_ALIAS) -> Callable[[], lis
     called. Inside `pipelined()` statements sent before that read share its
     round trip: a row's lock and the read that must follow it, say (each
     runs once the one before has, so the read sees what the lock waited
-    for). Elsewhere the statement runs now."""
+    for). Elsewhere the statement runs now (SQLite reads rows past the first
+    as they are fetched: read them before writing to what they come from)."""
     cursor = connections[using].cursor()
     try:
         cursor.execute(sql, params)

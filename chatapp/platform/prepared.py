@@ -151,29 +151,9 @@ def _row_converters(connection, model, read: tuple) -> list:
     return kept[key]
 
 
-def select(
-    model,
-    where: dict,
-    *,
-    defer=(),
-    order_by=(),
-    limit=None,
-    lock: bool = False,
-    raw=(),
-    using: str = DEFAULT_DB_ALIAS,
-) -> list:
-    """`model.objects.filter(**where).defer(*defer).order_by(*order_by)
-    [:limit]` (`.select_for_update()` with `lock`), without the ORM's
-    building: each field of `where` equals its value ("pk" for the primary
-    key; a foreign key by its name, compared with the related row's key), or
-    is one of them when it is a tuple or a list; "field__gte" (gt, lt, lte)
-    compares it with one value. `lock` (FOR UPDATE where the
-    database locks rows) needs a transaction. `raw`: names of fields left as
-    the database sends them (a JSON column's text, to be sent as it is).
-    `using`: the database alias. An empty list in `where` matches nothing."""
-    return select_later(
-        model, where, defer=defer, order_by=order_by, limit=limit, lock=lock, raw=raw, using=using
-    )()
+def select(model, where: dict, **options) -> list:
+    """The rows of `select_later` (its options), read now."""
+    return select_later(model, where, **options)()
 
 
 def select_later(
@@ -187,11 +167,20 @@ def select_later(
     raw=(),
     using: str = DEFAULT_DB_ALIAS,
 ) -> Callable[[], list]:
-    """`select`, its statement sent now and its rows read when the function
-    it returns is called. Inside `pipelined()` (chatapp/platform/pipeline.py)
-    statements sent before the first read share its round trip: e.g. a
-    row's lock and a read that must come after it. Elsewhere the statement
-    runs now."""
+    """`model.objects.filter(**where).defer(*defer).order_by(*order_by)
+    [:limit]` (`.select_for_update()` with `lock`), without the ORM's
+    building: each field of `where` equals its value ("pk" for the primary
+    key; a foreign key by its name, compared with the related row's key), or
+    is one of them when it is a tuple or a list; "field__gte" (gt, lt, lte)
+    compares it with one value. `lock` (FOR UPDATE where the
+    database locks rows) needs a transaction. `raw`: names of fields left as
+    the database sends them (a JSON column's text, to be sent as it is).
+    `using`: the database alias. An empty list in `where` matches nothing.
+
+    The statement is sent now, its rows read when the function returned is
+    called. Inside `pipelined()` (chatapp/platform/pipeline.py) statements
+    sent before the first read share its round trip: e.g. a row's lock and
+    a read that must come after it. Elsewhere the statement runs now."""
     if any(isinstance(v, tuple | list) and not v for v in where.values()):
         return list
     connection = connections[using]
