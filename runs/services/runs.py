@@ -88,17 +88,15 @@ def in_flight_later(thread_id) -> Callable[[], list[Run]]:
 
 
 def apply_strategy(
-    thread: Thread, strategy: str, *, by=None, in_flight: list[Run] | None = None
+    thread: Thread, strategy: str, in_flight: list[Run], *, by=None
 ) -> tuple[dict, ExecutorSignals | None]:
     """What a new run does to the runs in flight on its (locked) thread: the
     double-texting decision. Raises ThreadBusy for `reject` on a busy thread.
+    `in_flight`: those runs, read under the thread's lock (`in_flight_later`).
     `by`: the new run's id, recorded on the runs it stops. Returns {id: status}
     of the runs that were in flight, as they were before it (taken first),
     and what the executors of the runs it stops must hear, for the caller to
-    send once the new run is announced (None: it stops nothing). `in_flight`:
-    those runs, read by the caller under the thread's lock (or read here)."""
-    if in_flight is None:
-        in_flight = in_flight_later(thread.pk)()
+    send once the new run is announced (None: it stops nothing)."""
     ids = {str(run.pk): run.status for run in in_flight}
     if not in_flight or strategy == MultitaskStrategy.ENQUEUE:
         return ids, None
@@ -188,7 +186,7 @@ def create_run(
         thread = locked()
         # Its id before it exists: the runs it stops record who stopped them.
         run_id = uuid.uuid4()
-        in_flight, signals = apply_strategy(thread, strategy, by=run_id, in_flight=runs_in_flight())
+        in_flight, signals = apply_strategy(thread, strategy, runs_in_flight(), by=run_id)
         if in_flight:
             transaction.on_commit(lambda: metrics.double_text(strategy, "accepted"))
         run_kwargs = {**(kwargs or {}), "config": config, "context": context, "graph_id": graph_id}

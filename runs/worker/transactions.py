@@ -165,6 +165,8 @@ def claim_runs(
 
 
 def first_pending_later(thread_id) -> Callable[[], list[Run]]:
+    """The thread's first pending run (a list of at most one), sent now and
+    read when called (prepared.select_later)."""
     return select_later(
         Run, {"thread": thread_id, "status": RunStatus.PENDING}, order_by=("seq",), limit=1
     )
