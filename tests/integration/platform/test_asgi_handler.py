@@ -23,15 +23,22 @@ def static_root(settings, tmp_path):
 
 @pytest.fixture
 def hops(monkeypatch):
-    """Calls handed from async code to a sync thread, by function name."""
+    """Calls handed from async code to a sync thread, by function name:
+    asgiref's `sync_to_async`, and the one-hop handler's own."""
     calls = []
     original = SyncToAsync.__call__
+    in_thread = OneHopASGIHandler.in_thread
 
     async def counted(self, *args, **kwargs):
         calls.append(getattr(self.func, "__qualname__", repr(self.func)))
         return await original(self, *args, **kwargs)
 
+    async def counted_in_thread(self, func, *args):
+        calls.append(func.__qualname__)
+        return await in_thread(self, func, *args)
+
     monkeypatch.setattr(SyncToAsync, "__call__", counted)
+    monkeypatch.setattr(OneHopASGIHandler, "in_thread", counted_in_thread)
     return calls
 
 
@@ -117,7 +124,7 @@ async def test_the_request_threads_keep_their_database_connection(settings):
     seen = set()
     for _ in range(3):
         assert (await request(app, "/ok"))[0] == 200
-        seen.add(await app.in_thread(connection_id)())
+        seen.add(await app.in_thread(connection_id))
     assert len(seen) == 1 and None not in seen
 
 
@@ -150,3 +157,44 @@ async def test_a_client_that_goes_away_cancels_the_response():
     await comm.send_input({"type": "http.disconnect"})
     await comm.wait(10)  # returns, having sent nothing
     assert await comm.receive_nothing(0.1)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_body_in_parts_reads_as_one_in_one_message():
+    """A body in one message is read from memory; one in parts is spooled as
+    Django does: the view sees the same body either way."""
+    app = OneHopASGIHandler()
+    payload = json.dumps({"metadata": {"topic": "x" * 3000}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+    answers = []
+    for parts in ([payload], [payload[:10], payload[10:2000], payload[2000:]]):
+        comm = ApplicationCommunicator(app, scope("/threads", "POST", headers))
+        for i, part in enumerate(parts):
+            more = i < len(parts) - 1
+            await comm.send_input({"type": "http.request", "body": part, "more_body": more})
+        start = await comm.receive_output(10)
+        body = await comm.receive_output(10)
+        await comm.wait(10)
+        answers.append((start["status"], json.loads(body["body"])["metadata"]))
+    assert answers[0] == answers[1] == (200, {"topic": "x" * 3000}), answers
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_only_a_streamed_response_listens_for_the_client_going_away(monkeypatch, settings):
+    """A response made and closed in the request thread has nothing left to
+    cancel: no task listens for a disconnect (a task per request on the loop
+    the runs stream on); a streamed one is raced against it."""
+    settings.WHITENOISE_USE_FINDERS = True
+    listened = []
+    listen = OneHopASGIHandler.listen_for_disconnect
+
+    async def counted(self, receive):
+        listened.append(1)
+        return await listen(self, receive)
+
+    monkeypatch.setattr(OneHopASGIHandler, "listen_for_disconnect", counted)
+    app = OneHopASGIHandler()
+    assert (await request(app, "/info"))[0] == 200
+    assert listened == []
+    assert (await request(app, "/static/doubletext/chat.js"))[0] == 200
+    assert listened == [1]

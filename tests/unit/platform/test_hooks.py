@@ -23,6 +23,31 @@ async def test_asgiref_records_the_calling_loop_per_sync_thread():
     assert caller_loop() is None  # on the loop's own thread: not ours to queue to
 
 
+async def test_asgiref_runs_async_to_sync_on_the_loop_recorded_for_the_thread():
+    """chatapp.platform.asgiref_loop.called_from writes SyncToAsync.threadlocal
+    for threads asgiref did not start (the one-hop handler's request threads):
+    async_to_sync there must still run on that loop, where the channel layer is."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgiref.sync import async_to_sync
+
+    from chatapp.platform.asgiref_loop import called_from, caller_loop
+
+    loop = asyncio.get_running_loop()
+
+    async def running_loop():
+        return asyncio.get_running_loop()
+
+    def in_thread():
+        return caller_loop(), async_to_sync(running_loop)()
+
+    with ThreadPoolExecutor(1) as threads:
+        assert await loop.run_in_executor(threads, called_from, loop, in_thread) == (loop, loop)
+        # Without the record, async_to_sync makes a loop of its own.
+        _, own = await loop.run_in_executor(threads, lambda: called_from(None, in_thread))
+        assert own is not loop
+
+
 async def test_channels_cleans_connections_before_every_handler(monkeypatch):
     """chatapp.platform.channels_dispatch skips channels.consumer's
     aclose_old_connections() for the message types it lists; the patch is
