@@ -208,13 +208,22 @@ class RunSaver(DjangoCheckpointSaver):
     async def aget_tuple(self, config):
         first, self.first_read = self.first_read, None
         configurable = config["configurable"]
-        if (
-            first is not None
-            and str(configurable.get("thread_id")) == self.thread_id
+        latest = (
+            str(configurable.get("thread_id")) == self.thread_id
             and not configurable.get("checkpoint_ns")
             and not get_checkpoint_id(config)
-        ):
+        )
+        if latest and first is not None:
             return first[0]
+        if latest and self.deferred is not None and self.head is not None:
+            # The interrupted answer's update (`defer_writes`) reads the
+            # run's last checkpoint from memory, with no probe that it is
+            # still the thread's latest (a hop to a database thread, a round
+            # trip, before the run can stop): nothing else writes the
+            # thread's checkpoints while the run holds it, and finish_run,
+            # which stores the update, checks under the thread's lock that
+            # it still does (rolled back, or its lease lost: nothing stored).
+            return self._held_head()
         return await super().aget_tuple(config)
 
     def latest(self) -> CheckpointTuple | None:
