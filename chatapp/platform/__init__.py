@@ -7,7 +7,9 @@ when the hook it relies on is gone or changes shape, so an upgrade that breaks
 a patch is caught by CI instead of silently undoing it.
 
 - `asgiref_loop`: the event loop asgiref recorded for a sync thread
-  (`SyncToAsync.threadlocal`), to queue messages to it without waiting.
+  (`SyncToAsync.threadlocal`), to queue messages to it without waiting; and
+  the same record written for the request threads, which asgiref does not
+  start.
 - `channels_dispatch`: a consumer dispatch that skips Channels'
   `aclose_old_connections()` hop for channel-layer events.
 - `inmemory_layer`: Channels' in-memory layer without its walk over every

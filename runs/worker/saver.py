@@ -186,7 +186,10 @@ class RunSaver(DjangoCheckpointSaver):
         last, from memory (one index probe checks it is still the latest):
         the run's end copies it onto the thread, and an interrupted run's
         partial answer is an update of it; reading it back decoded the whole
-        conversation again."""
+        conversation again. The probe stays for that update too: when the
+        run is cancelled, the store of its last step may still be under way
+        on a database thread (committed, its checkpoint not yet this run's
+        head), and the answer must update that step, not the one before."""
         configurable = config["configurable"]
         if self.head is not None and not configurable.get("checkpoint_ns"):
             if not get_checkpoint_id(config):
@@ -208,22 +211,13 @@ class RunSaver(DjangoCheckpointSaver):
     async def aget_tuple(self, config):
         first, self.first_read = self.first_read, None
         configurable = config["configurable"]
-        latest = (
-            str(configurable.get("thread_id")) == self.thread_id
+        if (
+            first is not None
+            and str(configurable.get("thread_id")) == self.thread_id
             and not configurable.get("checkpoint_ns")
             and not get_checkpoint_id(config)
-        )
-        if latest and first is not None:
+        ):
             return first[0]
-        if latest and self.deferred is not None and self.head is not None:
-            # The interrupted answer's update (`defer_writes`) reads the
-            # run's last checkpoint from memory, with no probe that it is
-            # still the thread's latest (a hop to a database thread, a round
-            # trip, before the run can stop): nothing else writes the
-            # thread's checkpoints while the run holds it, and finish_run,
-            # which stores the update, checks under the thread's lock that
-            # it still does (rolled back, or its lease lost: nothing stored).
-            return self._held_head()
         return await super().aget_tuple(config)
 
     def latest(self) -> CheckpointTuple | None:

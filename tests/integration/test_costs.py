@@ -261,20 +261,19 @@ async def test_an_interrupt_settles_in_one_transaction_then_hands_over(monkeypat
         for sql, params in settle
     ), settle
     # No write of the cancelled step tried (the saver refuses it at once). The
-    # update's read of the head checkpoint (0: the run's last checkpoint, held
-    # by its saver, not probed: the end checks the run still holds the
-    # thread); BEGIN, the thread locked, the run checked (3); the partial
-    # answer: its task writes, blobs, checkpoint (3); the run ended, the
-    # thread's values (4: the partial answer's checkpoint as the saver wrote
-    # it, checked to be the latest by one probe); the claim (6 with its
-    # BEGIN); the head it hands the next run: the checkpoint the end copied
-    # onto the thread under its lock (read back, three statements).
-    assert len(statements) <= 16, statements
-    # The latest checkpoint's id, probed by the end under its lock only: not
-    # before the update (a hop to a database thread before the run could
-    # stop), not again for the next run's head.
+    # update's read of the head checkpoint (1: the run's last checkpoint, held
+    # by its saver, checked to be the latest by one probe); BEGIN, the thread
+    # locked, the run checked (3); the partial answer: its task writes, blobs,
+    # checkpoint (3); the run ended, the thread's values (4: the partial
+    # answer's checkpoint as the saver wrote it, checked the same way); the
+    # claim (6 with its BEGIN); the head it hands the next run: the checkpoint
+    # the end copied onto the thread under its lock (it was checked again by
+    # one probe; read back, three statements).
+    assert len(statements) <= 17, statements
+    # The latest checkpoint's id, probed by the update's read and by the end
+    # under its lock; not a third time for the next run's head.
     probes = [sql for sql in statements if sql.startswith('SELECT "checkpoint_id" FROM')]
-    assert len(probes) == 1, statements
+    assert len(probes) == 2, statements
     # Neither the thread's stored conversation nor a checkpoint the run wrote
     # is read back.
     assert not [sql for sql in statements if '"runs_thread"."values"' in sql], statements
