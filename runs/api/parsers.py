@@ -33,7 +33,8 @@ class JSONByDefault(DefaultContentNegotiation):
     clients accept (`*/*`, nothing, or exactly the view's first media type)
     gets the view's first renderer, as DRF would choose it, without building
     `request.headers` and parsing the header against each renderer: a tenth
-    of a `runs.get`'s request thread in profiles."""
+    of a `runs.get`'s request thread in py-spy's samples, below the noise
+    of its wall time (bench/README.md, twelfth round)."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
         accept = request.META.get("HTTP_ACCEPT", "*/*")

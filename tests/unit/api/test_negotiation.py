@@ -39,7 +39,8 @@ def test_the_choice_is_drfs(accept, query):
 @pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
 def test_what_sdks_accept_is_not_parsed(accept):
     """Parsing the header built `request.headers` (every header, case folded)
-    and matched it against each renderer: a tenth of a `runs.get`."""
+    and matched it against each renderer: a tenth of a `runs.get`'s request
+    thread in py-spy's samples."""
     req = request(accept)
     renderer, media_type = JSONByDefault().select_renderer(req, RENDERERS)
     assert (renderer, media_type) == (RENDERERS[0], "application/json")
