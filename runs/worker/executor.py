@@ -330,7 +330,7 @@ class Executor:
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(control, self.channel)
         if finished is not None and finished.next is not None:
-            # Settled, and its thread's next run claimed right after (finish_run).
+            # Settled, and its thread's next run started in the same transaction (finish_run).
             await self._hand_over(finished.next)
             return
         if finished is not None and active.saver is not None:
@@ -365,8 +365,8 @@ class Executor:
         await wake_workers(claim.thread_id)
 
     async def _finish(self, active: ActiveRun, outcome: Outcome) -> transactions.Finished | None:
-        """Settle the run (with its partial answer, one transaction) and claim
-        its thread's next run (the same database call); announce its end. None
+        """Settle the run and start its thread's next run (with its partial
+        answer, one transaction: finish_run); announce its end. None
         when it was not ours to settle (rolled back, or our lease was lost)."""
         claim = active.claim
         if outcome.status == protocol.Lifecycle.ROLLED_BACK:

@@ -12,10 +12,10 @@ Only the executor's own write of an interrupted run's partial answer passes,
 and not through here: `defer_writes()` keeps that update's writes in memory,
 and `finish_run` makes them in its own transaction, under its thread lock and
 its check that the run is still running here (runs/worker/transactions.py).
-So the partial answer and the run's end are one transaction (and the claim of
-the thread's next run follows in the same call): an interrupt settled in four
-write transactions (the update's task writes, its checkpoint, finish, claim),
-each a hop to the executor's database thread behind the other runs' writes.
+So the partial answer, the run's end and the start of the thread's next run
+are one transaction: an interrupt settled in four write transactions (the
+update's task writes, its checkpoint, finish, claim), each a hop to the
+executor's database thread behind the other runs' writes.
 
 A task's writes wait for the run's next write (`queue_writes`): unless the
 run asked for `durability="sync"`, they are stored with the next checkpoint,

@@ -134,21 +134,8 @@ def claimable_thread(now, thread_id=None, not_yet=(), *, lock: bool):
 
 def first_claimable_thread(now, thread_id=None, not_yet=(), *, lock: bool) -> tuple | None:
     """(thread id, owner id) of the first claimable thread, or None."""
-    return first_claimable_thread_later(now, thread_id, not_yet, lock=lock)()
-
-
-def first_claimable_thread_later(
-    now, thread_id=None, not_yet=(), *, lock: bool
-) -> Callable[[], tuple | None]:
-    """`first_claimable_thread`, asked now, answered when called
-    (chatapp.platform.pipeline.sent)."""
-    rows = sent(*claimable_thread(now, thread_id, not_yet, lock=lock))
-
-    def first() -> tuple | None:
-        found = rows()
-        return (Thread._meta.pk.to_python(found[0][0]), found[0][1]) if found else None
-
-    return first
+    found = sent(*claimable_thread(now, thread_id, not_yet, lock=lock))()
+    return (Thread._meta.pk.to_python(found[0][0]), found[0][1]) if found else None
 
 
 @functools.cache
@@ -159,14 +146,17 @@ def _thread_status_sql(vendor: str) -> str:
     )
 
 
-def start_run(run: Run, thread_status: str) -> None:
+def start_run(run: Run, thread_status: str | None) -> None:
     """Save a claimed run's running state (status, worker, lease, started_at,
     attempt, updated_at, as set on `run`) and its thread's status: two
-    UPDATEs. A run already running on the thread raises IntegrityError
+    UPDATEs (one with `thread_status` None: the caller writes the thread's
+    row itself). A run already running on the thread raises IntegrityError
     (`one_running_run_per_thread`)."""
     update_fields(
         run, ["status", "worker_id", "lease_expires_at", "started_at", "attempt", "updated_at"]
     )
+    if thread_status is None:
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             _thread_status_sql(connection.vendor),

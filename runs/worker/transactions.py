@@ -1,8 +1,7 @@
 """The worker's database side: claiming runs, leases, completion, recovery.
 
 Every function here is synchronous and one transaction (or one per thread
-settled; `finish_run` may claim the thread's next run in a second one); the
-executor calls them on its database threads (chatapp/platform/db_threads.py).
+settled); the executor calls them on its database threads (chatapp/platform/db_threads.py).
 Whatever changes a thread's runs locks the thread row first (the same lock the
 strategy service takes), so two runs of a thread can never both be `running`
 (also guarded by the partial unique index `one_running_run_per_thread`). A
@@ -121,7 +120,8 @@ def claim_next_run(
     a checkpoint on the thread while the run is running: a second run cannot
     start, and updating or pruning the state is refused (409). A callable
     reads it, given the thread's id, where the caller has a cheaper way than
-    `persistence.latest` (a run's end: its saver holds it, decoded).
+    `persistence.latest` (runs/worker/heads.py: what a run that ended in this
+    process wrote last, decoded).
     """
     now = timezone.now()
     not_yet: list = []  # threads whose next run is delayed: FIFO waits for it
@@ -179,9 +179,9 @@ def _claim(worker_id: str, thread_id, now, not_yet: list):
         # Where a write transaction takes the database's one write lock
         # (SQLite's BEGIN IMMEDIATE), ask first without it: most claims find
         # nothing (the scheduler's fill tries once more after each run it
-        # starts, the hand-over once after each run that ends), and those then
-        # cost one read instead of locking out every writer for three
-        # statements. Under the lock the question is asked again.
+        # starts), and those then cost one read instead of locking out every
+        # writer for three statements. Under the lock the question is asked
+        # again.
         return None
     try:
         # Pipelined: the run's and the thread's updates go together.
@@ -192,50 +192,58 @@ def _claim(worker_id: str, thread_id, now, not_yet: list):
             # running on it since the statement's snapshot makes our update
             # violate `one_running_run_per_thread` (IntegrityError below):
             # no re-check of the running runs needed.
-            claimable = sql.first_claimable_thread_later(now, thread_id, not_yet, lock=True)
-            # A hand-over knows the thread: its first pending run is asked
-            # for with the lock (one round trip), read once the lock is taken.
-            first = None if thread_id is None else first_pending_later(thread_id)
-            found = claimable()
+            found = sql.first_claimable_thread(now, thread_id, not_yet, lock=True)
             if found is None:
                 return None
             pk, owner_id = found
-            pending = first() if first is not None else first_pending_later(pk)()
+            pending = first_pending_later(pk)()
             if not pending:
                 return None
-            run = pending[0]
-            if run.not_before is not None and run.not_before > now:
+            if not _due(pending[0], now):
                 # Its first run is not due yet (a later one is): the queue waits.
                 not_yet.append(pk)
                 return _DELAYED
-            run.status = RunStatus.RUNNING
-            run.worker_id = worker_id
-            run.lease_expires_at = lease_expiry()
-            run.updated_at = timezone.now()
-            run.started_at = run.started_at or run.updated_at
-            run.attempt += 1
-            sql.start_run(run, ThreadStatus.BUSY)
-            resume = run.attempt > 1 and (
-                CheckpointRow.objects.filter(thread_id=str(pk), run_id=str(run.pk)).exists()
-            )
-            from_head = not resume and _continues_from_head(pk, run)
-            return ClaimedRun(
-                run=run_dict(run),
-                run_id=str(run.pk),
-                thread_id=str(pk),
-                graph_id=run.kwargs.get("graph_id") or run.assistant_id,
-                assistant_id=run.assistant_id,
-                input=run.input,
-                kwargs=run.kwargs,
-                metadata=run.metadata,
-                owner_id=owner_id,
-                attempt=run.attempt,
-                resume=resume,
-                from_head=from_head,
-            )
+            return _start(pending[0], worker_id, pk, owner_id, thread_status=ThreadStatus.BUSY)
     except IntegrityError:
         # Another worker won the race for this thread's running slot.
         return None
+
+
+def _due(run: Run, now) -> bool:
+    return run.not_before is None or run.not_before <= now
+
+
+def _start(
+    run: Run, worker_id: str, thread_id, owner_id: int, *, thread_status: str | None
+) -> ClaimedRun:
+    """Make the thread's first pending run (locked thread, nothing running)
+    running on `worker_id`; `thread_status`: the thread's new status, or None
+    when the caller writes the thread's row itself (sql.start_run)."""
+    run.status = RunStatus.RUNNING
+    run.worker_id = worker_id
+    run.lease_expires_at = lease_expiry()
+    run.updated_at = timezone.now()
+    run.started_at = run.started_at or run.updated_at
+    run.attempt += 1
+    sql.start_run(run, thread_status)
+    resume = run.attempt > 1 and (
+        CheckpointRow.objects.filter(thread_id=str(thread_id), run_id=str(run.pk)).exists()
+    )
+    from_head = not resume and _continues_from_head(thread_id, run)
+    return ClaimedRun(
+        run=run_dict(run),
+        run_id=str(run.pk),
+        thread_id=str(thread_id),
+        graph_id=run.kwargs.get("graph_id") or run.assistant_id,
+        assistant_id=run.assistant_id,
+        input=run.input,
+        kwargs=run.kwargs,
+        metadata=run.metadata,
+        owner_id=owner_id,
+        attempt=run.attempt,
+        resume=resume,
+        from_head=from_head,
+    )
 
 
 @dataclass
@@ -271,18 +279,25 @@ def finish_run(
     rolled back meanwhile writes nothing. `head`: reads the thread's latest
     checkpoint, after the state writes (RunSaver.latest: the one the run
     wrote last, without reading it back), copied onto the thread.
-    `hand_over`: then claim the thread's next pending run for this worker
-    (`Finished.next`), in this same
-    call on the database thread (no hop back to the event loop and no claim
-    woken for nothing when nothing else is in flight), but in a transaction
-    of its own after the run's: the run reads as stopped without waiting for
-    the claim, and the claim needs no savepoint. The next run, whoever claims
-    it, continues from the state with the partial answer: it committed first.
 
-    Pipelined (chatapp/platform/pipeline.py): on PostgreSQL the run is asked
-    for with the thread's lock, and the writes and updates wait for no answer
-    but the next read's (the runs in flight, with the latest checkpoint's
-    id): an interrupted run's end is five round trips, from ten."""
+    `hand_over`: also start the thread's next pending run, if it is due, on
+    this worker (`Finished.next`), in the same transaction: the thread is
+    locked already, its first pending run is asked for with the lock, and
+    its start is one more write. A claim of its own after the end cost a
+    BEGIN, the claim's lock and reads, and a COMMIT (a round trip each on
+    PostgreSQL) before the next run could start. Under the thread's lock,
+    which whatever starts a run takes first, no other worker can claim it
+    meanwhile, and the run that ended was the thread's one running run: the
+    start cannot lose a race, so it needs no savepoint. The next run starts
+    from what this one wrote last, the checkpoint copied onto the thread
+    (`ClaimedRun.head`), partial answer included.
+
+    Pipelined (chatapp/platform/pipeline.py): on PostgreSQL the run (and the
+    thread's first pending one) are asked for with the thread's lock, and the
+    writes and updates wait for no answer but the next read's (the latest
+    checkpoint's id, with the runs in flight unless the pending run answers
+    that): an interrupted run's end with the next run's start is five round
+    trips."""
     with transaction.atomic(), pipelined():
         # Not its state: the settle writes it (from the run's last checkpoint).
         # The run is asked for with the lock (one round trip), read once the
@@ -298,7 +313,10 @@ def finish_run(
             },
             limit=1,
         )
+        first = first_pending_later(thread_id) if hand_over else None
         thread, found = locked(), ours()
+        # Read before any write (SQLite reads a result's rows as they are fetched).
+        queued = first() if first is not None else None
         if not found:
             return None
         run = found[0]
@@ -312,19 +330,19 @@ def finish_run(
         if run.kwargs.get("on_completion") == "delete":
             grace = timedelta(seconds=settings.RUNS_TEMPORARY_THREAD_SECONDS)
             thread.expires_at = run.ended_at + grace
-        settled, copied = _settle_thread(thread, status, pending=pending, error=error, read=head)
-        busy = settled == ThreadStatus.BUSY
+        # The one running run just ended: the runs in flight are the pending ones.
+        in_flight = None if queued is None else (lambda: bool(queued))
+        _, copied = _settle_thread(
+            thread, status, pending=pending, error=error, read=head, in_flight=in_flight
+        )
         finished = Finished(run_dict(run))
-    if hand_over and busy:  # busy: it has pending runs (its running one just ended)
-        # The next run starts from what this one wrote last, which its saver
-        # holds decoded (`head`), instead of decoding it back from the
-        # database: the checkpoint just copied onto the thread, the latest
-        # under its lock. Nothing writes another before the claim: no run of
-        # the thread is running, a state update is refused while runs are in
-        # flight, and if another worker claims the next run first, ours finds
-        # none.
-        read = (lambda _thread_id: copied) if head is not None else True
-        finished.next = claim_next_run(worker_id, thread_id, read_head=read)
+        if queued and _due(queued[0], run.ended_at):
+            # The settle made the thread busy (it has a pending run) and wrote
+            # its row: the start writes only the run's.
+            claimed = _start(queued[0], worker_id, thread.pk, thread.owner_id, thread_status=None)
+            if claimed.reads_latest:
+                claimed.head = (copied,)
+            finished.next = claimed
     return finished
 
 
@@ -335,12 +353,15 @@ def _settle_thread(
     pending: bool = False,
     error: dict | None = None,
     read: Callable[[], CheckpointTuple | None] | None = None,
+    in_flight: Callable[[], bool] | None = None,
 ) -> tuple[str, CheckpointTuple | None]:
     """Set the thread's status after its run ended, and copy its latest
     checkpoint's values onto it (`read`, or persistence.latest); returns the
-    status and that checkpoint. The question of runs in flight goes with the
-    checkpoint's read (one round trip where pipelined)."""
-    in_flight = sql.runs_in_flight_later(thread.pk)
+    status and that checkpoint. The question of runs in flight (unless the
+    caller knows the answer: `in_flight`) goes with the checkpoint's read
+    (one round trip where pipelined)."""
+    if in_flight is None:
+        in_flight = sql.runs_in_flight_later(thread.pk)
     checkpoint = read() if read is not None else persistence.latest(thread.pk)
     if in_flight():
         status = ThreadStatus.BUSY

@@ -180,13 +180,13 @@ class Recorded(ExecutorStatements):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_an_interrupt_settles_in_one_transaction_then_hands_over(monkeypatch):
+async def test_an_interrupt_settles_and_hands_over_in_one_transaction(monkeypatch):
     """From the interrupting message to the interrupted run's end, the executor
     makes one write transaction: the partial answer's checkpoint (LangGraph's
-    update_state, its writes kept by the saver), the run's end and the
-    thread's values; then, in the same call, the claim of the message's run.
-    It was five: the cancelled step's refused write, the update's task writes
-    and its checkpoint (each guarded), finish, the hand-over's claim (plus a
+    update_state, its writes kept by the saver), the run's end, the thread's
+    values, and the start of the message's run. It was five, then two: the
+    cancelled step's refused write, the update's task writes and its
+    checkpoint (each guarded), finish, the hand-over's claim (plus a
     claim woken by the create that found the thread busy), each queued on the
     executor's one SQLite thread, most behind a hop to the event loop. The
     claim also hands the message's run the thread's latest checkpoint, which
@@ -251,7 +251,7 @@ async def test_an_interrupt_settles_in_one_transaction_then_hands_over(monkeypat
     settle = recorded.sql
     if connection.vendor == "sqlite":  # PostgreSQL's BEGIN is not a statement of ours
         begins = [sql for sql in statements if sql.startswith("BEGIN")]
-        assert len(begins) == 2, statements  # the settle, then the claim
+        assert len(begins) == 1, statements  # the settle, with the next run's start
         settle = recorded.sql[statements.index(begins[0]) :]
     assert any(sql.startswith('INSERT INTO "checkpoints_checkpoint"') for sql, _ in settle)
     assert any(
@@ -263,13 +263,14 @@ async def test_an_interrupt_settles_in_one_transaction_then_hands_over(monkeypat
     # No write of the cancelled step tried (the saver refuses it at once). The
     # update's read of the head checkpoint (1: the run's last checkpoint, held
     # by its saver, checked to be the latest by one probe); BEGIN, the thread
-    # locked, the run checked (3); the partial answer: its task writes, blobs,
-    # checkpoint (3); the run ended, the thread's values (4: the partial
-    # answer's checkpoint as the saver wrote it, checked the same way); the
-    # claim (6 with its BEGIN); the head it hands the next run: the checkpoint
-    # the end copied onto the thread under its lock (it was checked again by
-    # one probe; read back, three statements).
-    assert len(statements) <= 17, statements
+    # locked, the run checked, the thread's first pending run (4); the partial
+    # answer: its task writes, blobs, checkpoint (3); the run ended, the
+    # thread's values (3: the partial answer's checkpoint as the saver wrote
+    # it, checked the same way; no question of the runs in flight, the
+    # pending run answers it); the next run started (1). Its head is the
+    # checkpoint the end copied onto the thread under its lock. It was 17: the
+    # claim in a transaction of its own after the end (6 with its BEGIN).
+    assert len(statements) <= 12, statements
     # The latest checkpoint's id, probed by the update's read and by the end
     # under its lock; not a third time for the next run's head.
     probes = [sql for sql in statements if sql.startswith('SELECT "checkpoint_id" FROM')]
@@ -458,16 +459,14 @@ async def test_events_from_sync_code_are_queued_in_order_without_waiting(monkeyp
 
 
 def test_a_claim_that_finds_nothing_is_one_read(transactional_db, django_assert_num_queries):
-    """Most claims find nothing (the fill's try after each run it starts, the
-    hand-over after each run that ends). On SQLite: one statement, and no
-    write transaction (BEGIN IMMEDIATE would lock out every writer). On
+    """Most claims find nothing (the fill's try after each run it starts, a
+    wake-up for a thread another worker took). On SQLite: one statement, and
+    no write transaction (BEGIN IMMEDIATE would lock out every writer). On
     PostgreSQL the question is asked in a transaction, with SKIP LOCKED, so
-    that concurrent workers pick different threads: BEGIN, it, COMMIT; a
-    hand-over's (the thread given) sends its first pending run's read with it,
-    in the same round trip (chatapp/platform/pipeline.py)."""
+    that concurrent workers pick different threads: BEGIN, it, COMMIT."""
     thread = make_thread()
     sqlite = connection.vendor == "sqlite"
-    with django_assert_num_queries(2 if sqlite else 7) as captured:
+    with django_assert_num_queries(2 if sqlite else 6) as captured:
         assert queue.claim_next_run("cost-worker") is None
         assert queue.claim_next_run("cost-worker", thread.pk) is None
     if sqlite:

@@ -147,6 +147,40 @@ def test_an_interrupted_runs_end_waits_only_for_its_reads(round_trips):
 
 
 @on_postgresql
+def test_an_interrupted_runs_end_starts_the_next_run_in_its_round_trips(round_trips):
+    """The same end handing the thread over: the next run is asked for with
+    the lock (and answers the question of the runs in flight), and its start
+    goes with the COMMIT: still five round trips. With a claim of its own
+    after the end it was nine."""
+    thread, run = a_running_run()
+    following = run_service.create_run(
+        thread.pk, input={"messages": ["again"]}, multitask_strategy="interrupt", actor=SYSTEM
+    )
+    saver = RunSaver(thread_id=thread.pk, run_id=run.pk, worker_id="trips-worker")
+    saver.defer_writes()
+    config, checkpoint = a_checkpoint(saver)
+    versions = dict(checkpoint["channel_versions"])
+    asyncio.run(saver.aput(config, checkpoint, {"source": "update", "step": 1}, versions))
+    round_trips.reset()
+    finished = queue.finish_run(
+        thread.pk,
+        run.pk,
+        "trips-worker",
+        status="interrupted",
+        state_writes=saver.write_deferred,
+        head=saver.latest,
+        hand_over=True,
+    )
+    assert finished.next is not None and finished.next.run_id == str(following.pk)
+    assert round_trips.count == 5
+    assert finished.next.head[0].checkpoint["channel_values"] == {"messages": ["hi"]}
+    assert Run.objects.get(pk=run.pk).status == RunStatus.INTERRUPTED
+    started = Run.objects.get(pk=following.pk)
+    assert (started.status, started.worker_id) == (RunStatus.RUNNING, "trips-worker")
+    assert Thread.objects.get(pk=thread.pk).status == "busy"
+
+
+@on_postgresql
 def test_an_interrupting_message_sends_its_writes_together(round_trips):
     """BEGIN; the thread locked with its runs in flight asked for; the
     running run told to stop, the thread's update and the new run together;
@@ -163,17 +197,15 @@ def test_an_interrupting_message_sends_its_writes_together(round_trips):
 
 
 @on_postgresql
-@pytest.mark.parametrize("handed_over", [True, False])
-def test_a_claim_sends_its_updates_together(round_trips, handed_over):
-    """BEGIN; the claimable thread locked, with its first pending run asked
-    for when the thread is known (a run's end hands it over), else after it;
-    the run's and the thread's updates together; COMMIT. It was six."""
+def test_a_claim_sends_its_updates_together(round_trips):
+    """BEGIN; the claimable thread locked; its first pending run; the run's
+    and the thread's updates together; COMMIT. It was six."""
     thread = make_thread()
     run = run_service.create_run(thread.pk, input={"messages": ["hi"]}, actor=SYSTEM)
     round_trips.reset()
-    claimed = queue.claim_next_run("trips-worker", thread.pk if handed_over else None)
+    claimed = queue.claim_next_run("trips-worker", thread.pk)
     assert claimed is not None and claimed.run_id == str(run.pk)
-    assert round_trips.count == (4 if handed_over else 5)
+    assert round_trips.count == 5
     assert Run.objects.get(pk=run.pk).status == RunStatus.RUNNING
     assert Thread.objects.get(pk=thread.pk).status == "busy"
 

@@ -363,6 +363,25 @@ async def test_finishing_writes_the_partial_answer_and_hands_the_thread_over(thr
     assert (await orm(Thread.objects.get)(pk=thread.pk)).status == ThreadStatus.BUSY
 
 
+async def test_the_hand_over_waits_for_a_next_run_that_is_not_due(thread):
+    """A run queued with after_seconds is not started by the end of the run
+    before it: the thread stays busy, the run pending, for the claim that
+    finds it due."""
+    first = await orm(run_service.create_run)(thread.pk, input={"messages": ["a"]}, actor=SYSTEM)
+    await orm(queue.claim_next_run)("test-worker", thread.pk)
+    later = await orm(run_service.create_run)(
+        thread.pk,
+        input={"messages": ["b"]},
+        multitask_strategy="enqueue",
+        after_seconds=60,
+        actor=SYSTEM,
+    )
+    finished = await orm(_finish_interrupted)(thread.pk, first.pk, [])
+    assert finished.run["status"] == "interrupted" and finished.next is None
+    assert (await orm(Run.objects.get)(pk=later.pk)).status == RunStatus.PENDING
+    assert (await orm(Thread.objects.get)(pk=thread.pk)).status == ThreadStatus.BUSY
+
+
 async def test_a_run_rolled_back_before_it_finished_writes_nothing(thread):
     """Rolled back while the executor kept its partial answer: the answer's
     writes are not made (the run is no longer there to make them)."""
