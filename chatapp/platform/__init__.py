@@ -20,4 +20,6 @@ a patch is caught by CI instead of silently undoing it.
   middleware, view and rendering in one hop to a long-lived request thread.
 - `db_threads`: database calls from async code on threads that keep their
   connection, checked like `close_old_connections` would.
+- `psycopg_begin`: a pipelined transaction's BEGIN sent with its first
+  statements, without the round trip psycopg spends on it alone.
 """

@@ -15,7 +15,8 @@ Open it inside `transaction.atomic()`, not around it: a psycopg connection
 in pipeline mode waits for the server whenever its autocommit is switched,
 which the atomic block does at both ends (two round trips for nothing), and
 leaving the pipeline waits once anyway, so a COMMIT inside it would save
-nothing.
+nothing. The transaction's BEGIN goes out with the block's first statements
+(chatapp/platform/psycopg_begin.py), not in a round trip of its own.
 
 What changes for the code inside: an error (a constraint violated, say) is
 raised where the pipeline next waits, not by the statement's `execute`; and
@@ -35,6 +36,8 @@ from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from chatapp.platform.psycopg_begin import begun
+
 
 @contextlib.contextmanager
 def pipelined(using: str = DEFAULT_DB_ALIAS):
@@ -43,10 +46,21 @@ def pipelined(using: str = DEFAULT_DB_ALIAS):
         yield
         return
     connection.ensure_connection()
+    conn = connection.connection
+    outermost = conn.info.pipeline_status == _pipeline_off()
     # Errors raised where the pipeline waits (its end) are psycopg's: made
     # Django's, as those of the statements inside are by its cursor.
-    with connection.wrap_database_errors, connection.connection.pipeline():
-        yield
+    with connection.wrap_database_errors, conn.pipeline():
+        # The transaction's BEGIN goes with its first statements (psycopg
+        # would sync right after it: a round trip of its own).
+        with begun(conn) if outermost else contextlib.nullcontext():
+            yield
+
+
+def _pipeline_off():
+    from psycopg.pq import PipelineStatus
+
+    return PipelineStatus.OFF
 
 
 @functools.cache

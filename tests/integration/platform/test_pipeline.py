@@ -10,6 +10,7 @@ trip is the server answering after the client sent something.
 """
 
 import asyncio
+import contextlib
 import selectors
 import socket
 import threading
@@ -120,10 +121,11 @@ def a_checkpoint(saver: RunSaver) -> tuple[dict, dict]:
 @on_postgresql
 def test_an_interrupted_runs_end_waits_only_for_its_reads(round_trips):
     """The end of an interrupted run with its partial answer (an update's
-    checkpoint, kept by the saver for the end's transaction): BEGIN; the
-    thread locked with the run checked; the answer's rows, the run's update,
+    checkpoint, kept by the saver for the end's transaction): BEGIN with the
+    thread locked and the run checked; the answer's rows, the run's update,
     the question of runs in flight and the latest checkpoint's id; the
-    thread's update; COMMIT. It was ten, one a statement."""
+    thread's update; COMMIT. It was ten, one a statement, then five with
+    BEGIN a round trip of its own (chatapp/platform/psycopg_begin.py)."""
     thread, run = a_running_run()
     saver = RunSaver(thread_id=thread.pk, run_id=run.pk, worker_id="trips-worker")
     saver.defer_writes()
@@ -140,7 +142,7 @@ def test_an_interrupted_runs_end_waits_only_for_its_reads(round_trips):
         head=saver.latest,
     )
     assert finished is not None and finished.run["status"] == "interrupted"
-    assert round_trips.count == 5
+    assert round_trips.count == 4
     assert Run.objects.get(pk=run.pk).status == RunStatus.INTERRUPTED
     thread = Thread.objects.get(pk=thread.pk)
     assert thread.status == "idle" and thread.values == {"messages": ["hi"]}
@@ -150,8 +152,8 @@ def test_an_interrupted_runs_end_waits_only_for_its_reads(round_trips):
 def test_an_interrupted_runs_end_starts_the_next_run_in_its_round_trips(round_trips):
     """The same end handing the thread over: the next run is asked for with
     the lock (and answers the question of the runs in flight), and its start
-    goes with the COMMIT: still five round trips. With a claim of its own
-    after the end it was nine."""
+    goes with the thread's update: still four round trips. With a claim of
+    its own after the end it was nine."""
     thread, run = a_running_run()
     following = run_service.create_run(
         thread.pk, input={"messages": ["again"]}, multitask_strategy="interrupt", actor=SYSTEM
@@ -172,7 +174,7 @@ def test_an_interrupted_runs_end_starts_the_next_run_in_its_round_trips(round_tr
         hand_over=True,
     )
     assert finished.next is not None and finished.next.run_id == str(following.pk)
-    assert round_trips.count == 5
+    assert round_trips.count == 4
     assert finished.next.head[0].checkpoint["channel_values"] == {"messages": ["hi"]}
     assert Run.objects.get(pk=run.pk).status == RunStatus.INTERRUPTED
     started = Run.objects.get(pk=following.pk)
@@ -182,15 +184,15 @@ def test_an_interrupted_runs_end_starts_the_next_run_in_its_round_trips(round_tr
 
 @on_postgresql
 def test_an_interrupting_message_sends_its_writes_together(round_trips):
-    """BEGIN; the thread locked with its runs in flight asked for; the
+    """BEGIN with the thread locked and its runs in flight asked for; the
     running run told to stop, the thread's update and the new run together;
-    COMMIT. It was seven."""
+    COMMIT. It was seven, then four."""
     thread, running = a_running_run()
     round_trips.reset()
     run = run_service.create_run(
         thread.pk, input={"messages": ["again"]}, multitask_strategy="interrupt", actor=SYSTEM
     )
-    assert round_trips.count == 4
+    assert round_trips.count == 3
     assert Run.objects.get(pk=running.pk).cancel_action == "interrupt"
     assert Run.objects.get(pk=run.pk).status == RunStatus.PENDING
     assert Thread.objects.get(pk=thread.pk).run_counter == 2
@@ -198,29 +200,29 @@ def test_an_interrupting_message_sends_its_writes_together(round_trips):
 
 @on_postgresql
 def test_a_claim_sends_its_updates_together(round_trips):
-    """BEGIN; the claimable thread locked; its first pending run; the run's
-    and the thread's updates together; COMMIT. It was six."""
+    """BEGIN with the claimable thread locked; its first pending run; the
+    run's and the thread's updates together; COMMIT. It was six, then five."""
     thread = make_thread()
     run = run_service.create_run(thread.pk, input={"messages": ["hi"]}, actor=SYSTEM)
     round_trips.reset()
     claimed = queue.claim_next_run("trips-worker", thread.pk)
     assert claimed is not None and claimed.run_id == str(run.pk)
-    assert round_trips.count == 5
+    assert round_trips.count == 4
     assert Run.objects.get(pk=run.pk).status == RunStatus.RUNNING
     assert Thread.objects.get(pk=thread.pk).status == "busy"
 
 
 @on_postgresql
-def test_a_guarded_checkpoint_is_four_round_trips(round_trips):
-    """BEGIN; the thread's lock with the run's check; the checkpoint's rows
-    together; COMMIT. It was one a statement."""
+def test_a_guarded_checkpoint_is_three_round_trips(round_trips):
+    """BEGIN with the thread's lock and the run's check; the checkpoint's rows
+    together; COMMIT. It was one a statement, then four."""
     thread, run = a_running_run()
     saver = RunSaver(thread_id=thread.pk, run_id=run.pk, worker_id="trips-worker")
     config, checkpoint = a_checkpoint(saver)
     versions = dict(checkpoint["channel_versions"])
     round_trips.reset()
     stored = saver.put(config, checkpoint, {"source": "input", "step": -1}, versions)
-    assert round_trips.count == 4
+    assert round_trips.count == 3
     assert saver.get_tuple(stored).checkpoint["channel_values"] == {"messages": ["hi"]}
 
 
@@ -274,3 +276,40 @@ def test_pipelined_does_nothing_off_postgresql(monkeypatch):
         return
     with pipelined():
         assert Thread.objects.filter(pk=thread.pk).update(metadata={"a": 1}) == 1
+
+
+@on_postgresql
+def test_a_pipelined_transactions_begin_shares_its_first_round_trip(round_trips):
+    """chatapp/platform/psycopg_begin.py: psycopg alone syncs right after the
+    BEGIN it sends in pipeline mode, a round trip of its own. When this
+    fails, psycopg no longer does: the patch can go."""
+    from chatapp.platform.psycopg_begin import begun
+
+    thread = make_thread()
+
+    def trips(begin: bool) -> int:
+        round_trips.reset()
+        with transaction.atomic():
+            conn = connection.connection
+            with conn.pipeline(), begun(conn) if begin else contextlib.nullcontext():
+                Thread.objects.filter(pk=thread.pk).update(metadata={"begun": begin})
+        return round_trips.count
+
+    assert trips(False) == trips(True) + 1 == 3  # BEGIN; the update; COMMIT
+    assert Thread.objects.get(pk=thread.pk).metadata == {"begun": True}
+
+
+@on_postgresql
+def test_a_transaction_begun_with_its_statements_rolls_back_whole(round_trips):
+    """The BEGIN sent with the first statements opens the transaction they
+    run in: an error after them rolls them back too."""
+    first, second = make_thread(), make_thread()
+    Run.objects.create(thread_id=first.pk, seq=1, assistant_id="agent", status=RunStatus.RUNNING)
+    run = Run.objects.create(thread_id=first.pk, seq=2, assistant_id="agent")
+    with pytest.raises(IntegrityError), transaction.atomic(), pipelined():
+        Thread.objects.filter(pk=second.pk).update(metadata={"touched": True})
+        assert Thread.objects.get(pk=second.pk).metadata == {"touched": True}  # a read: a sync
+        Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
+    assert Thread.objects.get(pk=second.pk).metadata == {}
+    assert Run.objects.get(pk=run.pk).status == RunStatus.PENDING
+    assert connection.connection.info.transaction_status == 0  # IDLE: nothing left open

@@ -247,3 +247,20 @@ async def test_channels_redis_pubsub_layer_has_what_the_batching_layer_uses():
     assert list(inspect.signature(upstream.subscribe).parameters) == ["self", "channel"]
     assert "await asyncio.sleep(0.1)" in inspect.getsource(upstream._do_receiving)
     await shard.flush()
+
+
+def test_psycopg_begins_a_pipelined_transaction_as_psycopg_begin_assumes():
+    """chatapp.platform.psycopg_begin replaces a connection's `_start_query`
+    for a pipeline block (cursors start each statement through it), and
+    queues the BEGIN psycopg would send with `_exec_command` (queued, not
+    sent, in pipeline mode) and `_get_tx_start_command`. It is worth something
+    only while psycopg syncs right after that BEGIN in pipeline mode."""
+    from psycopg import BaseConnection
+    from psycopg._cursor_base import BaseCursor
+
+    assert "self._conn._start_query()" in inspect.getsource(BaseCursor._start_query)
+    starts = inspect.getsource(BaseConnection._start_query)
+    assert "self._get_tx_start_command()" in starts and "_sync_gen()" in starts
+    assert inspect.isgeneratorfunction(BaseConnection._exec_command)
+    assert "command_queue.append" in inspect.getsource(BaseConnection._exec_command)
+    assert "__slots__" not in vars(BaseConnection)  # an instance attribute can replace it
