@@ -8,8 +8,9 @@ results read so far are consumed, libpq reports the transaction status it
 last heard of, still IDLE, until the server says otherwise at a sync, and
 psycopg would send a second BEGIN with the next statement. Every pipelined
 transaction of ours (chatapp/platform/pipeline.py: a run's end, a claim, a
-double-text's create, a guarded checkpoint) paid that round trip, 0.5-1 ms
-each on loopback while the benchmark's requests load both cores.
+double-text's create, a guarded checkpoint) paid that round trip: below the
+noise with PostgreSQL on loopback, but a double-text's create was 1.2-2.0 ms
+slower with it 0.25 ms away (bench/README.md, thirteenth round).
 
 `begun` queues the BEGIN itself, without the sync, and for the rest of the
 pipeline block answers psycopg's "start a transaction?" with no: this block

@@ -1,7 +1,8 @@
 """The worker's database side: claiming runs, leases, completion, recovery.
 
 Every function here is synchronous and one transaction (or one per thread
-settled); the executor calls them on its database threads (chatapp/platform/db_threads.py).
+settled); the executor calls them on its database threads
+(chatapp/platform/db_threads.py).
 Whatever changes a thread's runs locks the thread row first (the same lock the
 strategy service takes), so two runs of a thread can never both be `running`
 (also guarded by the partial unique index `one_running_run_per_thread`). A
@@ -296,7 +297,7 @@ def finish_run(
     thread's first pending one) are asked for with the thread's lock, and the
     writes and updates wait for no answer but the next read's (the latest
     checkpoint's id, with the runs in flight unless the pending run answers
-    that): an interrupted run's end with the next run's start is five round
+    that): an interrupted run's end with the next run's start is four round
     trips."""
     with transaction.atomic(), pipelined():
         # Not its state: the settle writes it (from the run's last checkpoint).

@@ -189,7 +189,7 @@ async def test_an_interrupt_settles_and_hands_over_in_one_transaction(monkeypatc
     checkpoint (each guarded), finish, the hand-over's claim (plus a
     claim woken by the create that found the thread busy), each queued on the
     executor's one SQLite thread, most behind a hop to the event loop. The
-    claim also hands the message's run the thread's latest checkpoint, which
+    start also hands the message's run the thread's latest checkpoint, which
     it would read in a call of its own as it starts: the partial answer the
     interrupted run's saver holds, not decoded back from the database."""
     thread = await orm(make_thread)()

@@ -312,4 +312,6 @@ def test_a_transaction_begun_with_its_statements_rolls_back_whole(round_trips):
         Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
     assert Thread.objects.get(pk=second.pk).metadata == {}
     assert Run.objects.get(pk=run.pk).status == RunStatus.PENDING
-    assert connection.connection.info.transaction_status == 0  # IDLE: nothing left open
+    from psycopg.pq import TransactionStatus
+
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
