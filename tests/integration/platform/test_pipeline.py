@@ -119,43 +119,20 @@ def a_checkpoint(saver: RunSaver) -> tuple[dict, dict]:
 
 
 @on_postgresql
-def test_an_interrupted_runs_end_waits_only_for_its_reads(round_trips):
+@pytest.mark.parametrize("queued", [False, True], ids=["alone", "handing-over"])
+def test_an_interrupted_runs_end_waits_only_for_its_reads(round_trips, queued):
     """The end of an interrupted run with its partial answer (an update's
     checkpoint, kept by the saver for the end's transaction): BEGIN with the
     thread locked and the run checked; the answer's rows, the run's update,
     the question of runs in flight and the latest checkpoint's id; the
     thread's update; COMMIT. It was ten, one a statement, then five with
-    BEGIN a round trip of its own (chatapp/platform/psycopg_begin.py)."""
+    BEGIN a round trip of its own (chatapp/platform/psycopg_begin.py).
+    Handing the thread over to a run queued behind it: that run is asked for
+    with the lock (and answers the question of the runs in flight), and its
+    start goes with the thread's update: still four. With a claim of its own
+    after the end it was nine."""
     thread, run = a_running_run()
-    saver = RunSaver(thread_id=thread.pk, run_id=run.pk, worker_id="trips-worker")
-    saver.defer_writes()
-    config, checkpoint = a_checkpoint(saver)
-    versions = dict(checkpoint["channel_versions"])
-    asyncio.run(saver.aput(config, checkpoint, {"source": "update", "step": 1}, versions))
-    round_trips.reset()
-    finished = queue.finish_run(
-        thread.pk,
-        run.pk,
-        "trips-worker",
-        status="interrupted",
-        state_writes=saver.write_deferred,
-        head=saver.latest,
-    )
-    assert finished is not None and finished.run["status"] == "interrupted"
-    assert round_trips.count == 4
-    assert Run.objects.get(pk=run.pk).status == RunStatus.INTERRUPTED
-    thread = Thread.objects.get(pk=thread.pk)
-    assert thread.status == "idle" and thread.values == {"messages": ["hi"]}
-
-
-@on_postgresql
-def test_an_interrupted_runs_end_starts_the_next_run_in_its_round_trips(round_trips):
-    """The same end handing the thread over: the next run is asked for with
-    the lock (and answers the question of the runs in flight), and its start
-    goes with the thread's update: still four round trips. With a claim of
-    its own after the end it was nine."""
-    thread, run = a_running_run()
-    following = run_service.create_run(
+    following = queued and run_service.create_run(
         thread.pk, input={"messages": ["again"]}, multitask_strategy="interrupt", actor=SYSTEM
     )
     saver = RunSaver(thread_id=thread.pk, run_id=run.pk, worker_id="trips-worker")
@@ -171,15 +148,20 @@ def test_an_interrupted_runs_end_starts_the_next_run_in_its_round_trips(round_tr
         status="interrupted",
         state_writes=saver.write_deferred,
         head=saver.latest,
-        hand_over=True,
+        hand_over=queued,
     )
-    assert finished.next is not None and finished.next.run_id == str(following.pk)
+    assert finished is not None and finished.run["status"] == "interrupted"
     assert round_trips.count == 4
-    assert finished.next.head[0].checkpoint["channel_values"] == {"messages": ["hi"]}
     assert Run.objects.get(pk=run.pk).status == RunStatus.INTERRUPTED
+    thread = Thread.objects.get(pk=thread.pk)
+    assert thread.values == {"messages": ["hi"]}
+    if not queued:
+        assert thread.status == "idle" and finished.next is None
+        return
+    assert thread.status == "busy" and finished.next.run_id == str(following.pk)
+    assert finished.next.head[0].checkpoint["channel_values"] == {"messages": ["hi"]}
     started = Run.objects.get(pk=following.pk)
     assert (started.status, started.worker_id) == (RunStatus.RUNNING, "trips-worker")
-    assert Thread.objects.get(pk=thread.pk).status == "busy"
 
 
 @on_postgresql
