@@ -333,7 +333,7 @@ def finish_run(
             thread.expires_at = run.ended_at + grace
         # The one running run just ended: the runs in flight are the pending ones.
         in_flight = None if queued is None else (lambda: bool(queued))
-        _, copied = _settle_thread(
+        copied = _settle_thread(
             thread, status, pending=pending, error=error, read=head, in_flight=in_flight
         )
         finished = Finished(run_dict(run))
@@ -355,10 +355,10 @@ def _settle_thread(
     error: dict | None = None,
     read: Callable[[], CheckpointTuple | None] | None = None,
     in_flight: Callable[[], bool] | None = None,
-) -> tuple[str, CheckpointTuple | None]:
+) -> CheckpointTuple | None:
     """Set the thread's status after its run ended, and copy its latest
-    checkpoint's values onto it (`read`, or persistence.latest); returns the
-    status and that checkpoint. The question of runs in flight (unless the
+    checkpoint's values onto it (`read`, or persistence.latest); returns that
+    checkpoint. The question of runs in flight (unless the
     caller knows the answer: `in_flight`) goes with the checkpoint's read
     (one round trip where pipelined)."""
     if in_flight is None:
@@ -376,7 +376,7 @@ def _settle_thread(
     if thread.expires_at is not None:
         # Not `save()`: it reads the UPDATE's row count, unknown while pipelined.
         update_fields(thread, ["expires_at"])
-    return status, checkpoint
+    return checkpoint
 
 
 def delete_expired_threads() -> int:
