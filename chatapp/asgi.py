@@ -41,3 +41,8 @@ application = EmbeddedExecutorMiddleware(
         }
     )
 )
+
+from chatapp.startup_gc import freeze_startup_objects  # noqa: E402
+
+# Last: everything imported and built above lives as long as the process.
+freeze_startup_objects()

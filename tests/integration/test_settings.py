@@ -105,11 +105,29 @@ def test_a_worker_runs_on_uvloop_unless_told_asyncio(settings, monkeypatch):
 
     monkeypatch.setattr(runworker_runs.Command, "_main", main)
     monkeypatch.setattr(runworker_runs.registry(), "preload", lambda: None)
+    monkeypatch.setattr(runworker_runs, "freeze_startup_objects", lambda: 0)
     runworker_runs.Command().handle(worker_id=None, concurrency=1)
     settings.RUNS_WORKER_EVENT_LOOP = "asyncio"
     runworker_runs.Command().handle(worker_id=None, concurrency=1)
     assert seen[0] is uvloop.Loop
     assert seen[1] is not uvloop.Loop and issubclass(seen[1], asyncio.BaseEventLoop)
+
+
+def test_a_worker_freezes_what_it_imported_before_it_runs(monkeypatch):
+    """runworker_runs loads its graphs, then freezes what it made while
+    starting (chatapp/startup_gc.py), then runs its loop."""
+    from runs.management.commands import runworker_runs
+
+    steps = []
+
+    async def main(self, worker_id, concurrency):
+        steps.append("run")
+
+    monkeypatch.setattr(runworker_runs.Command, "_main", main)
+    monkeypatch.setattr(runworker_runs.registry(), "preload", lambda: steps.append("graphs"))
+    monkeypatch.setattr(runworker_runs, "freeze_startup_objects", lambda: steps.append("freeze"))
+    runworker_runs.Command().handle(worker_id=None, concurrency=1)
+    assert steps == ["graphs", "freeze", "run"]
 
 
 def test_an_unknown_worker_event_loop_is_refused():

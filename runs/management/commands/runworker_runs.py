@@ -7,6 +7,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from chatapp.startup_gc import freeze_startup_objects
 from runs.graphs.registry import registry
 from runs.worker.executor import Executor
 
@@ -40,6 +41,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         logging.basicConfig(level=logging.INFO)
         registry().preload()  # not in the first run: "ready" means ready
+        freeze_startup_objects()  # what it imported lives as long as the process
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             runner.run(self._main(options["worker_id"], options["concurrency"]))
 
