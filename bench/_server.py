@@ -61,6 +61,13 @@ def _psql(admin_url: str, sql: str) -> None:
         conn.execute(sql)
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far (Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def servers(
     *,

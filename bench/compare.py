@@ -21,7 +21,10 @@ we are slower, except throughput where it is runs/s and < 1 means slower):
   after the create returned, so their resolution is one `runs.get`; interrupt and
   rollback. (Not the first run's joined SSE stream ending: the reference server ends
   it ~0.45 s after the run is interrupted.)
-- throughput at 10 and 50 threads at once, zero-delay agent (`runs.wait` back to back);
+- throughput at 10 and 50 threads at once, zero-delay agent (`runs.wait` back to back),
+  and each side's CPU per run meanwhile (all its processes: ours, or the reference's
+  `langgraph dev` and what it started): steadier than runs/s on a shared machine, and
+  at 50 threads, where both are bound by one core's GIL, what throughput comes from;
 - `get_state` on a thread with 5 and 200 prior runs, then a `runs.wait` there (one more
   message in that conversation, zero-delay agent).
 
@@ -51,7 +54,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _server import ROOT, free_port, machine, percentile, servers, wait_for_port
+from _server import ROOT, cpu_seconds, free_port, machine, percentile, servers, wait_for_port
 
 REFERENCE = ROOT.parent / "shared" / "reference-server"
 # Same reply length on both servers (the reference reads it from its environment).
@@ -158,15 +161,33 @@ async def double_text(client, strategy: str, watcher=None) -> dict:
     }
 
 
-async def throughput(side: "Side", threads: int, runs: int) -> float:
+async def throughput(side: "Side", threads: int, runs: int) -> tuple[float, float]:
+    """Runs/s, and the side's CPU per run in ms (all its processes)."""
+
     async def one_thread(client):
         tid = (await client.threads.create())["thread_id"]
         for i in range(runs):
             await client.runs.wait(tid, "agent", input=user(f"q{i}"), config=ZERO)
 
+    cpu = side.cpu()
     started = time.perf_counter()
     await asyncio.gather(*(one_thread(side.client(n)) for n in range(threads)))
-    return threads * runs / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return threads * runs / elapsed, (side.cpu() - cpu) / (threads * runs) * 1000
+
+
+def session_cpu(leader: int) -> float:
+    """CPU seconds of the processes in `leader`'s session (a server started
+    with start_new_session=True, and whatever it started)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == leader:
+                total += cpu_seconds(int(entry.name))
+    return total
 
 
 async def thread_with_runs(client, runs: int) -> str:
@@ -179,8 +200,9 @@ async def thread_with_runs(client, runs: int) -> str:
 class Side:
     """One server under test, behind one URL or several (production mode)."""
 
-    def __init__(self, clients: list):
+    def __init__(self, clients: list, cpu):
         self.clients = clients
+        self.cpu = cpu  # its processes' CPU seconds so far
 
     def client(self, i: int):
         return self.clients[i % len(self.clients)]
@@ -213,9 +235,17 @@ async def main(args):
         workers=2 if production else 0,
     )
     with deployment as urls, reference_server(Path(args.lg_venv)) as (ref_url, ref_proc):
+        from _server import ALL
+
         sides = {
-            "ours": Side([get_client(url=url, timeout=60) for url in urls]),
-            "theirs": Side([get_client(url=ref_url, api_key=None, timeout=60)]),
+            "ours": Side(
+                [get_client(url=url, timeout=60) for url in urls],
+                lambda: sum(cpu_seconds(proc.pid) for _, proc in ALL),
+            ),
+            "theirs": Side(
+                [get_client(url=ref_url, api_key=None, timeout=60)],
+                lambda: session_cpu(ref_proc.pid),
+            ),
         }
         versions = subprocess.run(
             [str(Path(args.lg_venv) / "bin" / "pip"), "list", "--format=freeze"],
@@ -265,8 +295,9 @@ async def main(args):
             for threads in (10, 50):
                 for i in range(args.rounds):
                     for name, side in order(i):
-                        rate = await throughput(side, threads, args.runs_per_thread)
+                        rate, cpu = await throughput(side, threads, args.runs_per_thread)
                         table.add(f"throughput, {threads} threads (runs/s)", name, rate)
+                        table.add(f"server CPU per run, {threads} threads", name, cpu)
         if not args.skip_state:
             for prior in (5, 200):
                 tids = {

@@ -13,16 +13,9 @@ Daphne processes (the chats alternate between them) and 2 workers.
 import argparse
 import asyncio
 import json
-import os
 import time
 
-from _server import WS_HEADERS, machine, percentile, servers
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from _server import WS_HEADERS, cpu_seconds, machine, percentile, servers
 
 
 async def chat(base_url: str, config: dict, latencies: list[float], ready: asyncio.Barrier):
