@@ -358,9 +358,9 @@ def _settle_thread(
 ) -> CheckpointTuple | None:
     """Set the thread's status after its run ended, and copy its latest
     checkpoint's values onto it (`read`, or persistence.latest); returns that
-    checkpoint. The question of runs in flight (unless the
-    caller knows the answer: `in_flight`) goes with the checkpoint's read
-    (one round trip where pipelined)."""
+    checkpoint. The question of runs in flight (unless the caller knows the
+    answer: `in_flight`) goes with the checkpoint's read (one round trip
+    where pipelined)."""
     if in_flight is None:
         in_flight = sql.runs_in_flight_later(thread.pk)
     checkpoint = read() if read is not None else persistence.latest(thread.pk)
