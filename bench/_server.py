@@ -61,10 +61,16 @@ def _psql(admin_url: str, sql: str) -> None:
         conn.execute(sql)
 
 
-def cpu_seconds(pid: int) -> float:
-    """A process's user + system CPU time so far (Linux)."""
+def process_stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name (Linux): [0] the state,
+    [3] the session id, [11] and [12] the user and system CPU ticks."""
     with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid: int, fields: list[str] | None = None) -> float:
+    """A process's user + system CPU time so far (`fields`: its process_stat)."""
+    fields = fields or process_stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

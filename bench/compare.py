@@ -54,7 +54,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from _server import ROOT, cpu_seconds, free_port, machine, percentile, servers, wait_for_port
+from _server import (
+    ROOT,
+    cpu_seconds,
+    free_port,
+    machine,
+    percentile,
+    process_stat,
+    servers,
+    wait_for_port,
+)
 
 REFERENCE = ROOT.parent / "shared" / "reference-server"
 # Same reply length on both servers (the reference reads it from its environment).
@@ -183,10 +192,10 @@ def session_cpu(leader: int) -> float:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        with contextlib.suppress(OSError):
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        with contextlib.suppress(OSError):  # gone meanwhile
+            fields = process_stat(int(entry.name))
             if int(fields[3]) == leader:
-                total += cpu_seconds(int(entry.name))
+                total += cpu_seconds(int(entry.name), fields)
     return total
 
 

@@ -14,7 +14,8 @@ long.
 `gc.freeze()` moves every object tracked so far to the permanent generation,
 which collections skip: a full collection then walks only what the process
 made since it started. Collected first, so that startup's own garbage is freed
-rather than frozen (a frozen cycle is never freed).
+rather than frozen (a frozen cycle is never freed): one full collection more at
+start, ~0.1 s.
 """
 
 import gc
